@@ -1,0 +1,158 @@
+"""``python -m evaluation``: one command class per subcommand; errors become exit codes here only."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import ClassVar
+
+from evaluation import db
+from evaluation.datasets import (
+    dataset_schema,
+    drop_dataset_schema,
+    owned_schemas,
+    seed_dataset,
+    use_dataset,
+)
+from evaluation.errors import KitError
+from evaluation.instances import list_instances, load_instance
+from evaluation.parity import compare_users, parity_frame, require_parity
+
+
+class Command:
+    name: ClassVar[str]
+    help: ClassVar[str]
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the subcommand's options."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        raise NotImplementedError
+
+
+class SeedCommand(Command):
+    name = "seed"
+    help = "load instances into kit-owned schemas (reused while complete)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("instances", nargs="*", help="instance names (default: all)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        server = db.resolve_server()
+        with db.connect(server.dsn, autocommit=True) as conn:
+            for name in args.instances or list_instances():
+                dataset = seed_dataset(conn, load_instance(name))
+                state = "reused" if dataset.reused else f"loaded in {dataset.seconds:.1f} s"
+                print(f"{name}: {dataset.rows:,} events in {dataset.schema} ({state})")
+        return 0
+
+
+class CompareCommand(Command):
+    name = "compare"
+    help = "print both implementations' summaries for the users of an instance and check parity"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("instance", help="instance name or path")
+        parser.add_argument("--users", type=int, nargs="+", help="user ids (default: all)")
+        parser.add_argument(
+            "--max-events",
+            type=int,
+            default=100_000,
+            help="skip users with more events than this (the legacy version is slow); default %(default)s",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        instance = load_instance(args.instance)
+        server = db.resolve_server()
+        with db.connect(server.dsn, autocommit=True) as conn:
+            dataset = seed_dataset(conn, instance)
+            use_dataset(conn, dataset.schema)
+            counts = instance.event_counts
+            users = args.users or [u for u in instance.user_ids if counts[u] <= args.max_events]
+            rows = compare_users(
+                conn,
+                users,
+                event_counts=counts,
+                expected={k: dict(v) for k, v in instance.expected.items()},
+            )
+        print(f"{instance.name} ({server.display}, schema {dataset.schema})")
+        print(parity_frame(rows).to_string(index=False, float_format=lambda v: repr(float(v))))
+        require_parity(rows)
+        print(f"parity: {len(rows)} users, before == after for every one")
+        return 0
+
+
+class DatasetsCommand(Command):
+    name = "datasets"
+    help = "list the kit's dataset schemas, or drop them with --drop"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--drop",
+            nargs="*",
+            metavar="INSTANCE",
+            help="drop these instances' schemas (none named: all)",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        server = db.resolve_server()
+        with db.connect(server.dsn, autocommit=True) as conn:
+            owned = owned_schemas(conn)
+            if args.drop is None:
+                for schema, complete in sorted(owned.items()):
+                    print(f"{schema}\t{'complete' if complete else 'incomplete'}")
+                return 0
+            targets = [dataset_schema(load_instance(n)) for n in args.drop] if args.drop else list(owned)
+            for schema in targets:
+                drop_dataset_schema(conn, schema)
+                print(f"dropped {schema}")
+        return 0
+
+
+class ReportCommand(Command):
+    name = "report"
+    help = "the main job: seed, check parity and report"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--quick", action="store_true", help="CI-scale parameters")
+
+    def run(self, args: argparse.Namespace) -> int:
+        compare = CompareCommand()
+        for name in ("parity_literal", "small"):
+            compare.run(argparse.Namespace(instance=name, users=None, max_events=100_000))
+        return 0
+
+
+COMMANDS: list[type[Command]] = [SeedCommand, CompareCommand, DatasetsCommand, ReportCommand]
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation",
+        description="Measure and compare the legacy and optimized fetch_user_activity_summary.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: dict[str, Command] = {}
+    for command_class in COMMANDS:
+        command = command_class()
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(sub)
+        commands[command.name] = command
+    return parser, commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, commands = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return commands[args.command].run(args)
+    except KitError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

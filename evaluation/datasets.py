@@ -1,0 +1,191 @@
+"""Datasets in the database: one kit-owned schema per instance, seeded with COPY.
+
+Every object the kit creates lives in a schema whose name starts with ``KIT_PREFIX`` and is
+recorded in the registry table; the kit drops only schemas it finds there. A dataset counts
+as complete only once its load has committed and its row is marked complete, so a run that
+died half-way is rebuilt, never reused.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from tqdm.auto import tqdm
+
+from evaluation.errors import OwnershipError
+from evaluation.instances import Instance
+
+KIT_PREFIX = "perfkit_"
+REGISTRY_SCHEMA = "perfkit_registry"
+EVENTS_DDL = """
+CREATE TABLE {schema}.events (
+    id BIGINT NOT NULL,
+    user_id BIGINT NOT NULL,
+    type VARCHAR(32) NOT NULL,
+    metadata JSONB DEFAULT '{{}}'::jsonb,
+    PRIMARY KEY (id, user_id)
+)
+"""
+_COPY_BATCH_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A seeded instance: where it lives and what it holds."""
+
+    instance: Instance
+    schema: str
+    rows: int
+    reused: bool
+    seconds: float
+
+
+def dataset_schema(instance: Instance) -> str:
+    slug = re.sub(r"[^a-z0-9_]", "_", instance.name.lower())[:30]
+    return f"{KIT_PREFIX}ds_{slug}_{instance.fingerprint}"
+
+
+def ensure_registry(conn: psycopg.Connection[Any]) -> None:
+    """Create the kit's registry of owned schemas if absent (in the kit's own schema)."""
+    with conn.transaction():
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(REGISTRY_SCHEMA)))
+        conn.execute(
+            sql.SQL(
+                """CREATE TABLE IF NOT EXISTS {}.owned_schemas (
+                    schema_name text PRIMARY KEY,
+                    instance text NOT NULL,
+                    fingerprint text NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    completed_at timestamptz
+                )"""
+            ).format(sql.Identifier(REGISTRY_SCHEMA))
+        )
+
+
+def owned_schemas(conn: psycopg.Connection[Any]) -> dict[str, bool]:
+    """Schemas the kit created, with whether their load completed."""
+    if not _schema_exists(conn, REGISTRY_SCHEMA):
+        return {}
+    with conn.transaction():
+        rows = conn.execute(
+            sql.SQL("SELECT schema_name, completed_at IS NOT NULL FROM {}.owned_schemas").format(
+                sql.Identifier(REGISTRY_SCHEMA)
+            )
+        ).fetchall()
+    return {name: complete for name, complete in rows}
+
+
+def seed_dataset(conn: psycopg.Connection[Any], instance: Instance, *, progress: bool = True) -> Dataset:
+    """Make ``instance`` available in its kit schema, reusing a complete load.
+
+    ``conn`` must be in autocommit mode (VACUUM cannot run in a transaction). Concurrent
+    callers for the same dataset wait on an advisory lock, then reuse the first one's load.
+    """
+    if not conn.autocommit:
+        raise ValueError("seed_dataset needs an autocommit connection")
+    schema = dataset_schema(instance)
+    started = time.perf_counter()
+    ensure_registry(conn)
+    with _advisory_lock(conn, schema):
+        if owned_schemas(conn).get(schema):
+            return Dataset(instance, schema, instance.total_events, True, time.perf_counter() - started)
+        drop_dataset_schema(conn, schema, missing_ok=True)
+        _load(conn, instance, schema, progress=progress)
+        conn.execute(sql.SQL("VACUUM (FREEZE, ANALYZE) {}.events").format(sql.Identifier(schema)))
+        conn.execute(
+            sql.SQL("UPDATE {}.owned_schemas SET completed_at = now() WHERE schema_name = %s").format(
+                sql.Identifier(REGISTRY_SCHEMA)
+            ),
+            (schema,),
+        )
+    return Dataset(instance, schema, instance.total_events, False, time.perf_counter() - started)
+
+
+def _load(conn: psycopg.Connection[Any], instance: Instance, schema: str, *, progress: bool) -> None:
+    """Create the schema and the table and COPY the rows, all in one transaction."""
+    ident = sql.Identifier(schema)
+    bar = tqdm(
+        total=instance.total_events,
+        desc=f"seeding {instance.name}",
+        unit="row",
+        unit_scale=True,
+        disable=not progress,
+    )
+    with bar, conn.transaction():
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.owned_schemas (schema_name, instance, fingerprint) VALUES (%s, %s, %s)"
+            ).format(sql.Identifier(REGISTRY_SCHEMA)),
+            (schema, instance.name, instance.fingerprint),
+        )
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(ident))
+        conn.execute(sql.SQL(EVENTS_DDL).format(schema=ident))
+        copy_sql = sql.SQL("COPY {}.events (id, user_id, type, metadata) FROM STDIN").format(ident)
+        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+            pending = 0
+            for row in instance.rows():
+                copy.write_row(row)
+                pending += 1
+                if pending == _COPY_BATCH_ROWS:
+                    bar.update(pending)
+                    pending = 0
+            bar.update(pending)
+
+
+def drop_dataset_schema(conn: psycopg.Connection[Any], schema: str, *, missing_ok: bool = False) -> None:
+    """Drop a dataset schema, but only one that the kit's registry says the kit created."""
+    if not schema.startswith(KIT_PREFIX) or schema == REGISTRY_SCHEMA:
+        raise OwnershipError(f"refusing to drop schema {schema!r}: it is not a kit dataset schema")
+    registered = schema in owned_schemas(conn)
+    exists = _schema_exists(conn, schema)
+    if exists and not registered:
+        raise OwnershipError(
+            f"schema {schema!r} exists but the kit's registry has no record of creating it; "
+            "the kit leaves it alone: drop or rename it yourself if it is disposable"
+        )
+    if not registered:
+        if missing_ok:
+            return
+        raise OwnershipError(f"no kit dataset schema named {schema!r}")
+    with conn.transaction():
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        conn.execute(
+            sql.SQL("DELETE FROM {}.owned_schemas WHERE schema_name = %s").format(
+                sql.Identifier(REGISTRY_SCHEMA)
+            ),
+            (schema,),
+        )
+
+
+def _schema_exists(conn: psycopg.Connection[Any], schema: str) -> bool:
+    with conn.transaction():
+        row = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    return row is not None
+
+
+@contextmanager
+def _transaction(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    with conn.transaction():
+        yield
+
+
+@contextmanager
+def _advisory_lock(conn: psycopg.Connection[Any], key: str) -> Iterator[None]:
+    conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+    try:
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+
+def use_dataset(conn: psycopg.Connection[Any], schema: str) -> None:
+    """Point ``conn``'s search_path at a dataset so unqualified ``events`` resolves there."""
+    with conn.transaction():
+        conn.execute("SELECT set_config('search_path', %s, false)", (sql.Identifier(schema).as_string(conn),))

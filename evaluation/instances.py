@@ -1,0 +1,403 @@
+"""Instance files: datasets described as JSON, either literal events or generator parameters.
+
+Validation names the file and the field; generation is deterministic in the seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from evaluation.db import PROJECT_ROOT
+from evaluation.errors import InstanceError
+
+INSTANCES_DIR = PROJECT_ROOT / "instances"
+INSTANCE_SCHEMA_VERSION = 1
+# Bump when the generator's output for the same parameters changes: datasets are rebuilt.
+GENERATOR_VERSION = 1
+
+SUMMARY_KEYS = ("click", "view", "purchase", "total_value")
+EVENT_TYPES = ("click", "view", "purchase")
+# Types that must be ignored: near misses on case and whitespace, and unrelated types.
+OTHER_TYPES = ("Click", "VIEW", " purchase", "purchase ", "refund", "signup", "")
+METADATA_SHAPES = ("flat", "nested", "deep")
+PRICE_ENCODINGS = (
+    "number",
+    "integer",
+    "string",
+    "padded_string",
+    "exponent_string",
+    "invalid_string",
+    "missing",
+    "null",
+    "boolean",
+    "object",
+    "array",
+    "nested_only",
+)
+INVALID_PRICE_STRINGS = (
+    "abc",
+    "12,50",
+    "$5",
+    "NaN",
+    "Infinity",
+    "",
+    "1e",
+    ".",
+    "- 1",
+    "0x1A",
+    "1_000",
+)
+ODD_METADATA = (None, "null", "[]", '[{"price": 5}]', '"price"', "12.5", "true")
+BIGINT_MIN = -(2**63)
+BIGINT_MAX = 2**63 - 1
+
+EventRow = tuple[int, int, str, str | None]
+"""One row for COPY: id, user_id, type, metadata as JSON text (None is SQL NULL)."""
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    user_id: int
+    events: int
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    seed: int
+    users: tuple[UserSpec, ...]
+    type_mix: Mapping[str, float]
+    metadata_shapes: Mapping[str, float]
+    price_encodings: Mapping[str, float]
+    odd_metadata: float
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A dataset description. ``fingerprint`` changes whenever the rows it produces would."""
+
+    name: str
+    description: str
+    source: str
+    generator: GeneratorSpec | None = None
+    events: tuple[EventRow, ...] = ()
+    expected: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    fingerprint: str = ""
+
+    @property
+    def kind(self) -> Literal["generated", "literal"]:
+        return "generated" if self.generator is not None else "literal"
+
+    @property
+    def user_ids(self) -> list[int]:
+        if self.generator is not None:
+            return [user.user_id for user in self.generator.users]
+        return sorted({row[1] for row in self.events} | set(self.expected))
+
+    @property
+    def event_counts(self) -> dict[int, int]:
+        """Events per user, as stored (one row per (id, user_id))."""
+        if self.generator is not None:
+            return {user.user_id: user.events for user in self.generator.users}
+        counts: dict[int, int] = dict.fromkeys(self.user_ids, 0)
+        for row in self.events:
+            counts[row[1]] += 1
+        return counts
+
+    @property
+    def total_events(self) -> int:
+        return sum(self.event_counts.values())
+
+    def rows(self) -> Iterator[EventRow]:
+        if self.generator is not None:
+            yield from generate_rows(self.generator)
+        else:
+            yield from self.events
+
+
+def list_instances(directory: Path = INSTANCES_DIR) -> list[str]:
+    return sorted(path.stem for path in directory.glob("*.json"))
+
+
+def load_instance(name_or_path: str | Path, directory: Path = INSTANCES_DIR) -> Instance:
+    """Load an instance by name (``instances/<name>.json``) or path, validating every field."""
+    path = Path(name_or_path)
+    if path.suffix != ".json":
+        path = directory / f"{name_or_path}.json"
+    if not path.is_file():
+        known = ", ".join(list_instances(directory)) or "none"
+        raise InstanceError(path, "", f"no such instance file (known instances: {known})")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InstanceError(path, "", f"not valid JSON: {exc}") from None
+    return parse_instance(document, source=str(path), default_name=path.stem)
+
+
+def parse_instance(document: object, *, source: str, default_name: str) -> Instance:
+    reader = _Reader(source)
+    doc = reader.mapping(document, "")
+    version = doc.get("schema_version", INSTANCE_SCHEMA_VERSION)
+    if version != INSTANCE_SCHEMA_VERSION:
+        reader.fail("schema_version", f"expected {INSTANCE_SCHEMA_VERSION}, found {version!r}")
+    name = doc.get("name", default_name)
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        reader.fail("name", "expected letters, digits, '-' or '_'")
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        reader.fail("description", "expected a string")
+    reader.only_keys(doc, "", {"schema_version", "name", "description", "generator", "events", "expected"})
+    has_generator, has_events = "generator" in doc, "events" in doc
+    if has_generator == has_events:
+        reader.fail("", "expected exactly one of 'generator' or 'events'")
+    canonical = json.dumps(
+        {"doc": doc, "generator_version": GENERATOR_VERSION}, sort_keys=True, ensure_ascii=True
+    )
+    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    expected = _parse_expected(reader, doc.get("expected", {}))
+    return Instance(
+        name=name,
+        description=description,
+        source=source,
+        generator=_parse_generator(reader, doc["generator"]) if has_generator else None,
+        events=() if has_generator else _parse_events(reader, doc["events"]),
+        expected=expected,
+        fingerprint=fingerprint,
+    )
+
+
+def literal_instance(name: str, events: Sequence[Mapping[str, Any]]) -> Instance:
+    """An instance built in memory (property tests, notebooks) from event mappings."""
+    return parse_instance({"name": name, "events": list(events)}, source=f"<{name}>", default_name=name)
+
+
+class _Reader:
+    """Typed access to a JSON document that reports the file and field of every problem."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, field_path: str, problem: str) -> Any:
+        raise InstanceError(self.source, field_path, problem)
+
+    def mapping(self, value: object, field_path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(field_path, f"expected an object, found {type(value).__name__}")
+        return value  # type: ignore[return-value]
+
+    def only_keys(self, value: Mapping[str, Any], field_path: str, allowed: set[str]) -> None:
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            self.fail(field_path, f"unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+
+    def integer(self, value: object, field_path: str, low: int = BIGINT_MIN, high: int = BIGINT_MAX) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(field_path, f"expected an integer, found {json.dumps(value)}")
+        assert isinstance(value, int)
+        if not low <= value <= high:
+            self.fail(field_path, f"expected an integer in [{low}, {high}], found {value}")
+        return value
+
+    def shares(self, value: object, field_path: str, allowed: Sequence[str]) -> dict[str, float]:
+        shares = self.mapping(value, field_path)
+        self.only_keys(shares, field_path, set(allowed))
+        for key, share in shares.items():
+            if isinstance(share, bool) or not isinstance(share, int | float) or share < 0:
+                self.fail(f"{field_path}.{key}", f"expected a non-negative number, found {share!r}")
+        if sum(shares.values()) <= 0:
+            self.fail(field_path, "expected at least one positive share")
+        return {key: float(share) for key, share in shares.items()}
+
+
+def _parse_generator(reader: _Reader, value: object) -> GeneratorSpec:
+    gen = reader.mapping(value, "generator")
+    reader.only_keys(
+        gen,
+        "generator",
+        {"seed", "users", "type_mix", "metadata_shapes", "price_encodings", "odd_metadata"},
+    )
+    users_value = gen.get("users")
+    if not isinstance(users_value, list) or not users_value:
+        reader.fail("generator.users", "expected a non-empty list of {user_id, events}")
+    assert isinstance(users_value, list)
+    users: list[UserSpec] = []
+    for index, entry in enumerate(users_value):
+        where = f"generator.users[{index}]"
+        user = reader.mapping(entry, where)
+        reader.only_keys(user, where, {"user_id", "events"})
+        users.append(
+            UserSpec(
+                user_id=reader.integer(user.get("user_id"), f"{where}.user_id"),
+                events=reader.integer(user.get("events"), f"{where}.events", 0, 100_000_000),
+            )
+        )
+    if len({user.user_id for user in users}) != len(users):
+        reader.fail("generator.users", "user_id values must be distinct")
+    odd = gen.get("odd_metadata", 0.0)
+    if isinstance(odd, bool) or not isinstance(odd, int | float) or not 0 <= odd <= 1:
+        reader.fail("generator.odd_metadata", f"expected a number in [0, 1], found {odd!r}")
+    return GeneratorSpec(
+        seed=reader.integer(gen.get("seed"), "generator.seed", 0, 2**32 - 1),
+        users=tuple(users),
+        type_mix=reader.shares(
+            gen.get("type_mix", {"click": 1, "view": 1, "purchase": 1}),
+            "generator.type_mix",
+            (*EVENT_TYPES, "other"),
+        ),
+        metadata_shapes=reader.shares(
+            gen.get("metadata_shapes", {"flat": 1}), "generator.metadata_shapes", METADATA_SHAPES
+        ),
+        price_encodings=reader.shares(
+            gen.get("price_encodings", {"number": 1}), "generator.price_encodings", PRICE_ENCODINGS
+        ),
+        odd_metadata=float(odd),
+    )
+
+
+def _parse_events(reader: _Reader, value: object) -> tuple[EventRow, ...]:
+    if not isinstance(value, list):
+        reader.fail("events", "expected a list of events")
+    assert isinstance(value, list)
+    rows: list[EventRow] = []
+    keys: set[tuple[int, int]] = set()
+    for index, entry in enumerate(value):
+        where = f"events[{index}]"
+        event = reader.mapping(entry, where)
+        reader.only_keys(event, where, {"id", "user_id", "type", "metadata", "note"})
+        event_id = reader.integer(event.get("id"), f"{where}.id")
+        user_id = reader.integer(event.get("user_id"), f"{where}.user_id")
+        event_type = event.get("type")
+        if not isinstance(event_type, str) or len(event_type) > 32:
+            reader.fail(f"{where}.type", "expected a string of at most 32 characters")
+        assert isinstance(event_type, str)
+        if (event_id, user_id) in keys:
+            reader.fail(where, f"duplicate primary key (id={event_id}, user_id={user_id})")
+        keys.add((event_id, user_id))
+        # An absent "metadata" is SQL NULL; JSON null is the JSONB value 'null'.
+        metadata = json.dumps(event["metadata"], ensure_ascii=False) if "metadata" in event else None
+        if metadata is not None and "\\u0000" in metadata:
+            reader.fail(f"{where}.metadata", "JSONB cannot hold the character U+0000")
+        rows.append((event_id, user_id, event_type, metadata))
+    return tuple(rows)
+
+
+def _parse_expected(reader: _Reader, value: object) -> dict[int, dict[str, Any]]:
+    expected_doc = reader.mapping(value, "expected")
+    expected: dict[int, dict[str, Any]] = {}
+    for key, summary_value in expected_doc.items():
+        where = f"expected.{key}"
+        try:
+            user_id = int(key)
+        except ValueError:
+            reader.fail(where, "keys must be user ids written as integer strings")
+        summary = reader.mapping(summary_value, where)
+        if set(summary) != set(SUMMARY_KEYS):
+            reader.fail(where, f"expected exactly the keys {list(SUMMARY_KEYS)}")
+        for count_key in EVENT_TYPES:
+            reader.integer(summary[count_key], f"{where}.{count_key}", 0)
+        total = summary["total_value"]
+        if isinstance(total, bool) or not isinstance(total, int | float):
+            reader.fail(f"{where}.total_value", f"expected a number, found {total!r}")
+        expected[user_id] = {**summary, "total_value": float(total)}
+    return expected
+
+
+# --- generation -----------------------------------------------------------------------------
+
+_UNICODE_WORDS = (
+    "café",
+    "naïve",
+    "日本語",
+    "Ωmega",
+    "emoji 🚀",
+    "Straße",
+    'ç"quoted"',
+    "tab\tline",
+)
+
+
+def generate_rows(spec: GeneratorSpec) -> Iterator[EventRow]:
+    """Rows for every user of ``spec``; ids run from 1 per user, so ids repeat across users."""
+    rng = random.Random(spec.seed)
+    bodies = {shape: [_metadata_body(rng, shape) for _ in range(32)] for shape in METADATA_SHAPES}
+    types, type_weights = _choices(spec.type_mix)
+    shapes, shape_weights = _choices(spec.metadata_shapes)
+    encodings, encoding_weights = _choices(spec.price_encodings)
+    for user in spec.users:
+        remaining = user.events
+        event_id = 0
+        while remaining:
+            batch = min(remaining, 10_000)
+            remaining -= batch
+            kinds = rng.choices(types, type_weights, k=batch)
+            shape_picks = rng.choices(shapes, shape_weights, k=batch)
+            encoding_picks = rng.choices(encodings, encoding_weights, k=batch)
+            for kind, shape, encoding in zip(kinds, shape_picks, encoding_picks, strict=True):
+                event_id += 1
+                event_type = rng.choice(OTHER_TYPES) if kind == "other" else kind
+                if spec.odd_metadata and rng.random() < spec.odd_metadata:
+                    metadata = rng.choice(ODD_METADATA)
+                else:
+                    body = rng.choice(bodies[shape])
+                    price = _price_json(rng, encoding)
+                    metadata = body if price is None else '{"price": ' + price + ", " + body[1:]
+                yield (event_id, user.user_id, event_type, metadata)
+
+
+def _choices(shares: Mapping[str, float]) -> tuple[list[str], list[float]]:
+    names = [name for name, share in shares.items() if share > 0]
+    return names, [shares[name] for name in names]
+
+
+def _price_json(rng: random.Random, encoding: str) -> str | None:
+    cents = rng.randrange(1, 1_000_000)
+    decimal_text = f"{cents // 100}.{cents % 100:02d}"
+    match encoding:
+        case "number":
+            return decimal_text
+        case "integer":
+            return str(cents // 100)
+        case "string":
+            return f'"{decimal_text}"'
+        case "padded_string":
+            return json.dumps(rng.choice((" ", "\t", "\n ", "\r\n")) + decimal_text + " ")
+        case "exponent_string":
+            return f'"{cents}e-2"'
+        case "invalid_string":
+            return json.dumps(rng.choice(INVALID_PRICE_STRINGS))
+        case "missing":
+            return None
+        case "null":
+            return "null"
+        case "boolean":
+            return rng.choice(("true", "false"))
+        case "object":
+            return '{"amount": ' + decimal_text + ', "currency": "EUR"}'
+        case "array":
+            return "[" + decimal_text + "]"
+        case "nested_only":
+            return None
+    raise AssertionError(f"unknown price encoding {encoding}")
+
+
+def _metadata_body(rng: random.Random, shape: str) -> str:
+    """A JSON object without a top-level price (the price, if any, is prepended)."""
+    word = rng.choice(_UNICODE_WORDS)
+    body: dict[str, Any] = {"source": rng.choice(("web", "ios", "android")), "label": word}
+    if shape in ("nested", "deep"):
+        body["context"] = {
+            "page": f"/items/{rng.randrange(10_000)}",
+            "tags": [rng.choice(_UNICODE_WORDS) for _ in range(rng.randrange(1, 4))],
+            "price": {"amount": rng.randrange(100), "note": "nested prices are not counted"},
+        }
+    if shape == "deep":
+        node: dict[str, Any] = {"leaf": word, "values": [1, 2.5, None, True, "x"]}
+        for depth in range(6):
+            node = {f"level{depth}": node, "ключ": [depth, {"price": depth}]}
+        body["tree"] = node
+    return json.dumps(body, ensure_ascii=False)

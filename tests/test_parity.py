@@ -1,0 +1,145 @@
+"""Both implementations honour the parity spec and agree with each other, value and type."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import repository_after
+import repository_before
+from evaluation.datasets import Dataset
+from evaluation.instances import Instance, literal_instance, load_instance
+
+pytestmark = pytest.mark.db
+
+IMPLEMENTATIONS = {"before": repository_before, "after": repository_after}
+
+
+def _summaries(conn: psycopg.Connection[Any], user_id: int) -> dict[str, dict[str, Any]]:
+    return {
+        name: module.fetch_user_activity_summary(conn, user_id) for name, module in IMPLEMENTATIONS.items()
+    }
+
+
+def _typed(summary: dict[str, Any]) -> dict[str, tuple[type, Any]]:
+    return {key: (type(value), value) for key, value in summary.items()}
+
+
+def test_literal_instance_matches_hand_checked_summaries(
+    seeded: Callable[[str], Dataset], connect_to: Callable[[str], psycopg.Connection[Any]]
+) -> None:
+    dataset = seeded("parity_literal")
+    conn = connect_to(dataset.schema)
+    assert dataset.instance.expected, "the literal instance must carry expected summaries"
+    for user_id, expected in dataset.instance.expected.items():
+        for name, summary in _summaries(conn, user_id).items():
+            assert list(summary) == ["click", "view", "purchase", "total_value"]
+            assert _typed(summary) == _typed(dict(expected)), (name, user_id)
+
+
+def test_exact_decimal_sum_is_not_float_addition() -> None:
+    instance = load_instance("parity_literal")
+    # 0.1 + 0.2 + 0.3 summed as floats is 0.6000000000000001; the contract sums decimals.
+    assert 0.1 + 0.2 + 0.3 != 0.6
+    assert instance.expected[2]["total_value"] == 0.6
+    assert (
+        float(Decimal("999999999999999") + Decimal("123456789.012345"))
+        == (instance.expected[3]["total_value"])
+    )
+
+
+def test_generated_instance_agrees_for_every_user(
+    seeded: Callable[[str], Dataset], connect_to: Callable[[str], psycopg.Connection[Any]]
+) -> None:
+    dataset = seeded("small")
+    conn = connect_to(dataset.schema)
+    for user_id in dataset.instance.user_ids:
+        summaries = _summaries(conn, user_id)
+        assert _typed(summaries["before"]) == _typed(summaries["after"]), user_id
+
+
+# --- property test --------------------------------------------------------------------------
+
+_WS = st.sampled_from(["", " ", "\t", "\n", "\r\n", "\x0b", "\x0c", "  "])
+_DECIMAL_TEXT = st.decimals(
+    min_value=Decimal("-1e9"),
+    max_value=Decimal("1e9"),
+    allow_nan=False,
+    allow_infinity=False,
+    places=6,
+).map(lambda d: format(d.normalize(), "f") if d else "0")
+_EXPONENT_TEXT = st.builds(
+    lambda m, e, upper: f"{m}{'E' if upper else 'e'}{e}",
+    st.integers(-99999, 99999),
+    st.integers(-12, 12),
+    st.booleans(),
+)
+_PRICE = st.one_of(
+    st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False),
+    st.integers(-(10**12), 10**12),
+    st.builds(lambda a, t, b: a + t + b, _WS, st.one_of(_DECIMAL_TEXT, _EXPONENT_TEXT), _WS),
+    st.sampled_from(["abc", "12,50", "$5", "NaN", "Infinity", "", ".", "1e", "+", "٣", "1 2"]),
+    st.text(max_size=8),
+    st.booleans(),
+    st.none(),
+    st.just({"amount": 5}),
+    st.just([1.5]),
+)
+_JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(-1000, 1000), st.text(max_size=6))
+_JSON = st.recursive(
+    _JSON_LEAF,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+_ABSENT = object()
+_METADATA = st.one_of(
+    st.builds(
+        lambda price, extra: {**extra, "price": price},
+        _PRICE,
+        st.dictionaries(st.text(max_size=5), _JSON, max_size=2),
+    ),
+    st.dictionaries(st.text(max_size=5), _JSON, max_size=3),
+    _JSON,
+    st.just(_ABSENT),
+)
+_TYPE = st.sampled_from(["click", "view", "purchase", "purchase", "Purchase", " view", "click ", "refund"])
+
+
+@st.composite
+def _events(draw: st.DrawFn) -> list[dict[str, Any]]:
+    events = []
+    for index in range(draw(st.integers(0, 40))):
+        event: dict[str, Any] = {
+            "id": index,
+            "user_id": draw(st.integers(1, 4)),
+            "type": draw(_TYPE),
+        }
+        metadata = draw(_METADATA)
+        if metadata is not _ABSENT:
+            event["metadata"] = metadata
+        events.append(event)
+    return [e for e in events if "\\u0000" not in json.dumps(e.get("metadata"))]
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=_events())
+def test_generated_events_agree(
+    events: list[dict[str, Any]],
+    fresh_dataset: Callable[[Instance], Dataset],
+    connect_to: Callable[[str], psycopg.Connection[Any]],
+) -> None:
+    dataset = fresh_dataset(literal_instance("property", events))
+    conn = connect_to(dataset.schema)
+    for user_id in range(0, 6):
+        summaries = _summaries(conn, user_id)
+        assert _typed(summaries["before"]) == _typed(summaries["after"]), (user_id, events)
