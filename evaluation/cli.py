@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import ClassVar
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
 
 from evaluation import db
+from evaluation.bench import FULL_GRID, QUICK_GRID, BenchConfig, run_bench
 from evaluation.datasets import (
     dataset_schema,
     drop_dataset_schema,
@@ -15,9 +18,11 @@ from evaluation.datasets import (
     seed_dataset,
     use_dataset,
 )
-from evaluation.errors import KitError
+from evaluation.errors import ConfigurationError, KitError
 from evaluation.instances import list_instances, load_instance
 from evaluation.parity import compare_users, parity_frame, require_parity
+
+RESULTS_DIR = Path("results")
 
 
 class Command:
@@ -110,6 +115,50 @@ class DatasetsCommand(Command):
         return 0
 
 
+class BenchCommand(Command):
+    name = "bench"
+    help = "latency, memory and scaling of both versions over a grid of N, into a new results directory"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--instance", help="instance to seed and measure (default: scaling, quick with --quick)"
+        )
+        parser.add_argument(
+            "--quick", action="store_true", help=f"small grid {list(QUICK_GRID)}: about a minute"
+        )
+        parser.add_argument(
+            "--grid", type=int, nargs="+", metavar="N", help=f"sizes N (default {list(FULL_GRID)})"
+        )
+        parser.add_argument(
+            "--output",
+            type=Path,
+            default=RESULTS_DIR,
+            help="parent of the run directory (default %(default)s)",
+        )
+        parser.add_argument("--no-memory", action="store_true", help="skip the memray measurements")
+        parser.add_argument(
+            "--no-flamegraphs", action="store_true", help="skip the flamegraphs at the largest N"
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        config = BenchConfig.quick_config() if args.quick else BenchConfig.full()
+        overrides: dict[str, Any] = {"memory": not args.no_memory, "flamegraphs": not args.no_flamegraphs}
+        if args.grid:
+            if any(n <= 0 for n in args.grid):
+                raise ConfigurationError(f"--grid sizes must be positive, got {args.grid}")
+            overrides["grid"] = sorted(set(args.grid))
+        config = replace(config, **overrides)
+        instance = load_instance(args.instance or ("quick" if args.quick else "scaling"))
+        run = run_bench(db.resolve_server(), instance, config, args.output)
+        for check in run.checks:
+            print(f"  [{check.status:>4}] {check.name}: {check.measured} (goal {check.target})")
+        failed = sum(check.passed is False for check in run.checks)
+        print(
+            f"targets: {len(run.checks) - failed} of {len(run.checks)} met; summary in {run.files['summary']}"
+        )
+        return 0
+
+
 class ReportCommand(Command):
     name = "report"
     help = "the main job: seed, check parity and report"
@@ -124,7 +173,7 @@ class ReportCommand(Command):
         return 0
 
 
-COMMANDS: list[type[Command]] = [SeedCommand, CompareCommand, DatasetsCommand, ReportCommand]
+COMMANDS: list[type[Command]] = [SeedCommand, CompareCommand, BenchCommand, DatasetsCommand, ReportCommand]
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:

@@ -156,10 +156,10 @@ def _unreachable_message(dsn: str, exc: Exception) -> str:
 
 
 def server_settings(conn: psycopg.Connection[Any], names: list[str]) -> dict[str, str]:
-    """Current values of the named settings, with their units (for the environment record)."""
+    """Current values of the named settings as the server displays them (``1GB``, ``off``)."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
             (names,),
         )
-        return {name: f"{setting}{unit or ''}" for name, setting, unit in cur.fetchall()}
+        return {name: value for name, value in cur.fetchall()}

@@ -42,3 +42,9 @@ class ParityError(KitError):
     """The two implementations returned different summaries."""
 
     exit_code = 6
+
+
+class MeasurementError(KitError):
+    """A measurement could not be taken (a probe failed, timed out, or would overwrite results)."""
+
+    exit_code = 7

@@ -1,0 +1,209 @@
+"""The bench: latency, memory and plans of both versions over a grid of N, into a new run directory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from tqdm.auto import tqdm
+
+from evaluation import db
+from evaluation.datasets import Dataset, seed_dataset, use_dataset
+from evaluation.environment import collect_environment
+from evaluation.errors import ConfigurationError, KitError, MeasurementError
+from evaluation.instances import Instance
+from evaluation.memory import IMPLEMENTATIONS, measure_call_memory, write_flamegraph
+from evaluation.plots import all_figures, save_figure
+from evaluation.results import BenchRecord, LatencySeries, new_run_directory, save_record
+from evaluation.targets import TargetCheck, check_targets, render_summary
+from evaluation.timing import Clock, SamplingPlan, sample_interleaved
+from evaluation.variants import explain_optimized, variant_calls
+
+FULL_GRID = (1_000, 10_000, 100_000, 1_000_000)
+QUICK_GRID = (1_000, 3_000, 10_000, 30_000)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    grid: Sequence[int]
+    plans: dict[str, SamplingPlan]
+    memory: bool = True
+    flamegraphs: bool = True
+    legacy_memory_limit_mb: int | None = 8192
+    quick: bool = False
+
+    @classmethod
+    def full(cls) -> BenchConfig:
+        return cls(
+            grid=FULL_GRID,
+            plans={
+                "after": SamplingPlan(min_samples=100, max_samples=100, warmups=2),
+                "floor": SamplingPlan(min_samples=100, max_samples=100, warmups=2),
+                "distinct": SamplingPlan(min_samples=3, max_samples=100, time_budget=15.0),
+                "before": SamplingPlan(min_samples=1, max_samples=100, time_budget=30.0),
+            },
+        )
+
+    @classmethod
+    def quick_config(cls) -> BenchConfig:
+        return cls(
+            grid=QUICK_GRID,
+            plans={
+                "after": SamplingPlan(min_samples=100, max_samples=100, warmups=2),
+                "floor": SamplingPlan(min_samples=100, max_samples=100, warmups=2),
+                "distinct": SamplingPlan(min_samples=3, max_samples=100, time_budget=1.0),
+                "before": SamplingPlan(min_samples=3, max_samples=100, time_budget=2.0),
+            },
+            quick=True,
+        )
+
+
+@dataclass
+class BenchRun:
+    record: BenchRecord
+    directory: Path
+    checks: list[TargetCheck] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def users_for_grid(instance: Instance, grid: Sequence[int]) -> dict[int, int]:
+    """The user owning exactly N events, for each N of the grid."""
+    by_count = {count: user for user, count in instance.event_counts.items()}
+    missing = [n for n in grid if n not in by_count]
+    if missing:
+        available = ", ".join(f"{c:,}" for c in sorted(by_count) if c > 0)
+        wanted = ", ".join(f"{n:,}" for n in missing)
+        raise ConfigurationError(
+            f"instance {instance.name} has no user with exactly {wanted} events "
+            f"(available: {available}); pick N from those or add users to the instance"
+        )
+    return {n: by_count[n] for n in grid}
+
+
+def run_bench(
+    target: db.ServerTarget,
+    instance: Instance,
+    config: BenchConfig,
+    results_base: Path,
+    *,
+    progress: bool = True,
+    clock: Clock = time.perf_counter,
+    log: Callable[[str], None] = print,
+) -> BenchRun:
+    """Measure, then write results.json, results.csv, figures and summary.md to a new directory.
+
+    An error or Ctrl-C part-way keeps what was measured: the record is written with
+    ``complete`` false before the error propagates.
+    """
+    users = users_for_grid(instance, config.grid)
+    directory = new_run_directory(results_base, "bench")
+    log(f"bench: {instance.name}, N in {list(config.grid)}, results in {directory}")
+    with db.connect(target.dsn, autocommit=True) as admin:
+        dataset = seed_dataset(admin, instance, progress=progress)
+        environment = collect_environment(admin, dsn=target.dsn, embedded=target.embedded)
+    record = BenchRecord(
+        environment=environment,
+        parameters={
+            "instance": instance.name,
+            "instance_source": instance.source,
+            "fingerprint": instance.fingerprint,
+            "seed": instance.generator.seed if instance.generator else None,
+            "table_rows": instance.total_events,
+            "schema": dataset.schema,
+            "grid": list(config.grid),
+            "users": {str(n): u for n, u in users.items()},
+            "sampling": {name: vars(plan) for name, plan in config.plans.items()},
+            "quick": config.quick,
+        },
+    )
+    run = BenchRun(record=record, directory=directory)
+    try:
+        _measure(run, target, dataset, users, config, progress=progress, clock=clock, log=log)
+        record.complete = True
+    except (KitError, psycopg.Error, KeyboardInterrupt) as exc:
+        record.notes.append(
+            f"run stopped early: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
+        raise
+    finally:
+        _write_outputs(run)
+        log(f"bench: wrote {directory}")
+    return run
+
+
+def _measure(
+    run: BenchRun,
+    target: db.ServerTarget,
+    dataset: Dataset,
+    users: dict[int, int],
+    config: BenchConfig,
+    *,
+    progress: bool,
+    clock: Clock,
+    log: Callable[[str], None],
+) -> None:
+    record = run.record
+    with db.connect(target.dsn, autocommit=True) as conn:
+        use_dataset(conn, dataset.schema)
+        conn.execute("SET default_transaction_read_only = on")
+        for n, user_id in tqdm(users.items(), desc="latency", unit="N", disable=not progress):
+            samples = sample_interleaved(
+                variant_calls(conn, user_id),
+                config.plans,
+                clock=clock,
+                progress=progress,
+                description=f"N={n:,}",
+            )
+            for variant, taken in samples.items():
+                record.latency.append(LatencySeries(variant, n, user_id, taken.seconds, taken.warmup_seconds))
+            record.plans[str(n)] = explain_optimized(conn, user_id)
+            counts = ", ".join(f"{v} n={len(s.seconds)}" for v, s in samples.items())
+            log(f"  N={n:,}: {counts}")
+    if not config.memory:
+        return
+    warm_user = min(users.values()) - 1
+    while warm_user in dataset.instance.event_counts:
+        warm_user -= 1
+    largest = max(users)
+    for n, user_id in tqdm(users.items(), desc="memory", unit="N", disable=not progress):
+        for implementation in IMPLEMENTATIONS:
+            measurement = measure_call_memory(
+                target.dsn,
+                dataset.schema,
+                implementation,
+                user_id,
+                n,
+                run.directory / "memray",
+                warm_user_id=warm_user,
+                memory_limit_mb=config.legacy_memory_limit_mb if implementation == "before" else None,
+            )
+            record.memory.append(measurement.as_record())
+            if measurement.limit_hit:
+                record.notes.append(
+                    f"legacy exceeded its {config.legacy_memory_limit_mb} MB limit at N={n:,} events"
+                )
+            elif config.flamegraphs and n == largest:
+                html = write_flamegraph(
+                    Path(measurement.capture), run.directory / f"flamegraph-{implementation}-{n}.html"
+                )
+                record.flamegraphs[implementation] = html.name
+
+
+def _write_outputs(run: BenchRun) -> None:
+    record, directory = run.record, run.directory
+    run.files.update(save_record(record, directory))
+    figures: dict[str, str] = {}
+    if record.latency or record.memory:
+        for stem, figure in all_figures(record).items():
+            paths = save_figure(figure, directory, stem)
+            figures[stem] = paths[0].name
+            run.files.update({f"{stem}.{p.suffix[1:]}": p for p in paths})
+    run.checks = check_targets(record)
+    summary = directory / "summary.md"
+    if summary.exists():
+        raise MeasurementError(f"{summary} exists already; results are never overwritten")
+    summary.write_text(render_summary(record, run.checks, figures))
+    run.files["summary"] = summary

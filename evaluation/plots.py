@@ -1,0 +1,124 @@
+"""Figures drawn from a bench record only: nothing here measures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless by default; notebooks display the returned Figure themselves
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from evaluation.results import MB, BenchRecord, latency_table, memory_table
+from evaluation.scaling import ratio
+
+COLOURS = {"before": "#c0392b", "after": "#1f77b4", "distinct": "#8e44ad", "floor": "#7f8c8d"}
+LABELS = {
+    "before": "legacy (before)",
+    "after": "optimized (after)",
+    "distinct": "DISTINCT rewrite",
+    "floor": "count(*) floor",
+}
+
+
+def latency_figure(record: BenchRecord) -> Figure:
+    """Latency against N, log-log: the p50 line and the p95–p99 band of each variant."""
+    table = latency_table(record)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    for variant in ("before", "distinct", "after", "floor"):
+        rows = table[table.variant == variant].sort_values("n")
+        if rows.empty:
+            continue
+        colour = COLOURS[variant]
+        ax.plot(rows.n, rows.p50_ms, marker="o", color=colour, label=f"{LABELS[variant]} p50")
+        ax.fill_between(rows.n, rows.p95_ms, rows.p99_ms, color=colour, alpha=0.2)
+        for n, value, samples in zip(rows.n, rows.p50_ms, rows.samples, strict=True):
+            ax.annotate(
+                f"n={samples}",
+                (n, value),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+                color=colour,
+            )
+    ax.axhline(200, color="black", linestyle=":", linewidth=1, label="200 ms target (p99)")
+    ax.set(xscale="log", yscale="log", xlabel="events of the user (N)", ylabel="latency (ms)")
+    ax.set_title("Latency vs N (line: p50; band: p95–p99; n: samples)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def memory_figure(record: BenchRecord) -> Figure:
+    """memray peak of one call against N, log-log, with each implementation's fitted slope."""
+    table = memory_table(record)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    for implementation in ("before", "after"):
+        rows = table[(table.implementation == implementation) & ~table.limit_hit].sort_values("n")
+        if rows.empty:
+            continue
+        colour = COLOURS[implementation]
+        fit = record.memory_fit(implementation)
+        label = LABELS[implementation]
+        if fit is not None and fit.points >= 2:
+            label += f": slope {fit.slope:+.2f} ({fit.verdict})"
+            xs = np.geomspace(rows.n.min(), rows.n.max(), 50)
+            ax.plot(xs, [fit.predict(x) / MB for x in xs], color=colour, linestyle="--", linewidth=1)
+        ax.plot(rows.n, rows.peak_mb, marker="o", linestyle="none", color=colour, label=label)
+    ax.set(xscale="log", yscale="log", xlabel="events of the user (N)", ylabel="peak memory of one call (MB)")
+    ax.set_title("Memory vs N (memray peak, native traces; dashed: log-log fit)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def ratio_figure(record: BenchRecord) -> Figure:
+    """Speedup (legacy median / optimized median) and memory reduction against N."""
+    grid = record.grid
+    fig, (speed_ax, memory_ax) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+    speedups = [ratio(record.median_seconds("before", n), record.median_seconds("after", n)) for n in grid]
+    distinct = [ratio(record.median_seconds("distinct", n), record.median_seconds("after", n)) for n in grid]
+    speed_ax.plot(grid, speedups, marker="o", color=COLOURS["before"], label="legacy / optimized")
+    speed_ax.plot(grid, distinct, marker="o", color=COLOURS["distinct"], label="DISTINCT / optimized")
+    speed_ax.axhline(30, color=COLOURS["before"], linestyle=":", linewidth=1, label="30× target")
+    speed_ax.axhline(2, color=COLOURS["distinct"], linestyle=":", linewidth=1, label="2× target")
+    speed_ax.set(
+        xscale="log", yscale="log", xlabel="N", ylabel="speedup (ratio of medians)", title="Speedup vs N"
+    )
+    reductions = []
+    for n in grid:
+        before, after = record.memory_of("before", n), record.memory_of("after", n)
+        ok = before and after and before["peak_bytes"] > 0 and not before["limit_hit"]
+        reductions.append(
+            100 * (1 - after["peak_bytes"] / before["peak_bytes"]) if ok and after and before else np.nan
+        )
+    memory_ax.plot(grid, reductions, marker="o", color=COLOURS["after"])
+    memory_ax.axhline(80, color="black", linestyle=":", linewidth=1, label="80% target")
+    memory_ax.set(xscale="log", xlabel="N", ylabel="memory reduction (%)", title="Peak memory reduction vs N")
+    memory_ax.set_ylim(0, 100.5)
+    for ax in (speed_ax, memory_ax):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def save_figure(fig: Figure, directory: Path, stem: str) -> list[Path]:
+    """PNG for reading, SVG for zooming; never overwrites."""
+    paths = [directory / f"{stem}.png", directory / f"{stem}.svg"]
+    for path in paths:
+        if path.exists():
+            raise FileExistsError(path)
+        fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return paths
+
+
+def all_figures(record: BenchRecord) -> dict[str, Figure]:
+    return {
+        "latency_vs_n": latency_figure(record),
+        "memory_vs_n": memory_figure(record),
+        "ratios_vs_n": ratio_figure(record),
+    }

@@ -1,0 +1,191 @@
+"""The versioned result record: raw samples first, every view (tables, CSV, figures) derived from it."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evaluation.errors import MeasurementError
+from evaluation.scaling import LogLogFit, fit_loglog
+from evaluation.timing import describe, median
+
+RESULTS_SCHEMA_VERSION = 1
+MB = 1024 * 1024
+
+
+@dataclass
+class LatencySeries:
+    variant: str
+    n: int
+    user_id: int
+    seconds: list[float]
+    warmup_seconds: list[float] = field(default_factory=list)
+
+
+@dataclass
+class BenchRecord:
+    """One bench run. ``complete`` is False when the run stopped early; what it has is kept."""
+
+    environment: dict[str, Any]
+    parameters: dict[str, Any]
+    latency: list[LatencySeries] = field(default_factory=list)
+    memory: list[dict[str, Any]] = field(default_factory=list)
+    plans: dict[str, Any] = field(default_factory=dict)
+    flamegraphs: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    complete: bool = False
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    schema_version: int = RESULTS_SCHEMA_VERSION
+
+    @property
+    def grid(self) -> list[int]:
+        return sorted({series.n for series in self.latency} | {int(m["n"]) for m in self.memory})
+
+    def series(self, variant: str, n: int) -> LatencySeries | None:
+        return next((s for s in self.latency if s.variant == variant and s.n == n), None)
+
+    def median_seconds(self, variant: str, n: int) -> float:
+        found = self.series(variant, n)
+        return median(found.seconds) if found else math.nan
+
+    def memory_of(self, implementation: str, n: int) -> dict[str, Any] | None:
+        return next((m for m in self.memory if m["implementation"] == implementation and m["n"] == n), None)
+
+    def memory_fit(self, implementation: str, metric: str = "peak_bytes") -> LogLogFit | None:
+        points = [
+            (int(m["n"]), float(m[metric]))
+            for m in self.memory
+            if m["implementation"] == implementation and not m["limit_hit"] and m[metric] > 0
+        ]
+        if not points:
+            return None
+        return fit_loglog([n for n, _ in points], [v for _, v in points])
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["derived"] = {
+            "latency": latency_table(self).to_dict(orient="records"),
+            "memory_fits": {
+                impl: asdict(fit) | {"verdict": fit.verdict}
+                for impl in ("before", "after")
+                if (fit := self.memory_fit(impl)) is not None
+            },
+        }
+        return document
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> BenchRecord:
+        version = document.get("schema_version")
+        if version != RESULTS_SCHEMA_VERSION:
+            raise MeasurementError(
+                f"results schema version {version!r} is not supported (expected {RESULTS_SCHEMA_VERSION})"
+            )
+        fields = {k: v for k, v in document.items() if k != "derived"}
+        fields["latency"] = [LatencySeries(**s) for s in fields.get("latency", [])]
+        return cls(**fields)
+
+
+def latency_table(record: BenchRecord) -> pd.DataFrame:
+    """One row per variant and N: sample count, median and labelled percentiles, in ms."""
+    rows = []
+    for series in sorted(record.latency, key=lambda s: (s.n, s.variant)):
+        stats = describe(series.seconds)
+        rows.append(
+            {
+                "variant": series.variant,
+                "n": series.n,
+                "samples": len(series.seconds),
+                "median_ms": median(series.seconds) * 1000,
+                **{f"{name}_ms": stat.value * 1000 for name, stat in stats.items()},
+                **{f"{name}_label": stat.label for name, stat in stats.items()},
+            }
+        )
+    return pd.DataFrame.from_records(rows)
+
+
+def memory_table(record: BenchRecord) -> pd.DataFrame:
+    rows = []
+    for m in sorted(record.memory, key=lambda m: (m["n"], m["implementation"])):
+        rows.append(
+            {
+                "implementation": m["implementation"],
+                "n": m["n"],
+                "peak_mb": m["peak_bytes"] / MB,
+                "allocations": m["total_allocations"],
+                "rss_growth_mb": m["rss_growth_bytes"] / MB,
+                "max_rss_mb": m["max_rss_bytes"] / MB,
+                "limit_hit": m["limit_hit"],
+            }
+        )
+    return pd.DataFrame.from_records(rows)
+
+
+def tidy(record: BenchRecord) -> pd.DataFrame:
+    """One row per implementation × N × metric: the long form behind results.csv."""
+    rows: list[dict[str, Any]] = []
+    for row in latency_table(record).to_dict(orient="records"):
+        for metric in ("median_ms", "p50_ms", "p95_ms", "p99_ms"):
+            label = row.get(f"{metric[:-3]}_label", f"median (n={row['samples']})")
+            rows.append(
+                {
+                    "implementation": row["variant"],
+                    "n": row["n"],
+                    "metric": f"latency_{metric[:-3]}",
+                    "value": row[metric],
+                    "unit": "ms",
+                    "samples": row["samples"],
+                    "label": label,
+                }
+            )
+    for row in memory_table(record).to_dict(orient="records"):
+        for metric, unit in (
+            ("peak_mb", "MB"),
+            ("allocations", "count"),
+            ("rss_growth_mb", "MB"),
+            ("max_rss_mb", "MB"),
+        ):
+            rows.append(
+                {
+                    "implementation": row["implementation"],
+                    "n": row["n"],
+                    "metric": f"memory_{metric.removesuffix('_mb')}",
+                    "value": float(row[metric]),
+                    "unit": unit,
+                    "samples": 1,
+                    "label": "limit hit" if row["limit_hit"] else "",
+                }
+            )
+    return pd.DataFrame.from_records(
+        rows, columns=["implementation", "n", "metric", "value", "unit", "samples", "label"]
+    )
+
+
+def new_run_directory(base: Path, prefix: str) -> Path:
+    """A new directory named by the UTC time; an existing one is never reused or overwritten."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    directory = base / f"{prefix}-{stamp}"
+    try:
+        directory.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise MeasurementError(f"{directory} exists already; results are never overwritten") from None
+    return directory
+
+
+def save_record(record: BenchRecord, directory: Path) -> dict[str, Path]:
+    paths = {"json": directory / "results.json", "csv": directory / "results.csv"}
+    for path in paths.values():
+        if path.exists():
+            raise MeasurementError(f"{path} exists already; results are never overwritten")
+    paths["json"].write_text(json.dumps(record.to_json(), indent=2, allow_nan=True) + "\n")
+    tidy(record).to_csv(paths["csv"], index=False)
+    return paths
+
+
+def load_record(path: Path) -> BenchRecord:
+    return BenchRecord.from_json(json.loads(path.read_text()))

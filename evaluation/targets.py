@@ -1,0 +1,239 @@
+"""The targets the optimized version must meet, checked against a bench record, and summary.md."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from evaluation.results import MB, BenchRecord, latency_table, memory_table
+from evaluation.scaling import FLAT_SLOPE, ratio
+from evaluation.timing import describe
+
+P99_LIMIT_MS = 200.0
+RSS_LIMIT_MB = 128.0
+MIN_MEMORY_REDUCTION = 0.80
+REDUCTION_FROM_N = 100_000
+FLOOR_RATIO_LIMIT = 2.5
+MIN_SPEEDUP_VS_LEGACY = 30.0
+MIN_SPEEDUP_VS_DISTINCT = 2.0
+MAX_MEMORY_GROWTH_MB = 4.0
+TARGET_N = 1_000_000
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    name: str
+    target: str
+    measured: str
+    passed: bool | None  # None: could not be measured in this run
+    note: str = ""
+
+    @property
+    def status(self) -> str:
+        return {True: "pass", False: "FAIL", None: "n/a"}[self.passed]
+
+
+def check_targets(record: BenchRecord) -> list[TargetCheck]:
+    grid = record.grid
+    if not grid:
+        return []
+    largest = max(grid)
+    at = f"at N={largest:,}"
+    scale_note = (
+        ""
+        if largest >= TARGET_N
+        else f"largest N measured is {largest:,}; the target is stated for {TARGET_N:,}"
+    )
+    return [
+        *_latency_checks(record, largest, at, scale_note),
+        *_memory_checks(record, largest, scale_note),
+    ]
+
+
+def _latency_checks(record: BenchRecord, largest: int, at: str, note: str) -> Iterator[TargetCheck]:
+    after = record.series("after", largest)
+    if after is None:
+        return
+    p99 = describe(after.seconds)["p99"]
+    yield TargetCheck(
+        "p99 latency, optimized",
+        f"< {P99_LIMIT_MS:.0f} ms {at}",
+        f"{p99.value * 1000:.1f} ms ({p99.label})",
+        p99.value * 1000 < P99_LIMIT_MS if p99.supported else None,
+        note,
+    )
+    after_median = record.median_seconds("after", largest)
+    for variant, name, limit, better_when_lower in (
+        ("floor", "median over the count(*) floor", FLOOR_RATIO_LIMIT, True),
+        ("before", "speedup over legacy (median)", MIN_SPEEDUP_VS_LEGACY, False),
+        ("distinct", "speedup over the DISTINCT rewrite (median)", MIN_SPEEDUP_VS_DISTINCT, False),
+    ):
+        other = record.series(variant, largest)
+        if other is None:
+            continue
+        other_median = record.median_seconds(variant, largest)
+        value = ratio(after_median, other_median) if better_when_lower else ratio(other_median, after_median)
+        samples = f"n={len(after.seconds)} vs n={len(other.seconds)}"
+        yield TargetCheck(
+            name,
+            f"{'≤' if better_when_lower else '≥'} {limit:g}× {at}",
+            f"{value:.2f}× ({samples})",
+            None if math.isnan(value) else (value <= limit if better_when_lower else value >= limit),
+            note,
+        )
+
+
+def _memory_checks(record: BenchRecord, largest: int, note: str) -> Iterator[TargetCheck]:
+    table = memory_table(record)
+    after = table[table.implementation == "after"]
+    if after.empty:
+        return
+    max_rss = float(after.max_rss_mb.max())
+    yield TargetCheck(
+        "peak RSS, optimized",
+        f"≤ {RSS_LIMIT_MB:.0f} MB",
+        f"{max_rss:.1f} MB (process high-water mark, worst N)",
+        max_rss <= RSS_LIMIT_MB,
+    )
+    reductions = _reductions(record)
+    considered = {n: r for n, r in reductions.items() if n >= REDUCTION_FROM_N} or reductions
+    if considered:
+        worst_n = min(considered, key=lambda n: considered[n])
+        yield TargetCheck(
+            "memory reduction vs legacy (memray peak)",
+            f"≥ {MIN_MEMORY_REDUCTION:.0%} at every N ≥ {REDUCTION_FROM_N:,}",
+            f"worst {considered[worst_n]:.2%} at N={worst_n:,}",
+            all(r >= MIN_MEMORY_REDUCTION for r in considered.values()),
+            ""
+            if any(n >= REDUCTION_FROM_N for n in reductions)
+            else "no N ≥ 100,000 measured; judged on every N",
+        )
+    fit = record.memory_fit("after")
+    if fit is not None:
+        yield TargetCheck(
+            "memory slope, optimized (log-log)",
+            f"|slope| < {FLAT_SLOPE}",
+            f"{fit.slope:+.3f} ({fit.verdict}, {fit.points} points)",
+            abs(fit.slope) < FLAT_SLOPE if fit.points >= 2 else None,
+        )
+        growth_mb = fit.growth / MB
+        smallest = int(after.n.min())
+        yield TargetCheck(
+            "memory growth, optimized",
+            f"< {MAX_MEMORY_GROWTH_MB:g} MB from N={smallest:,} to N={largest:,}",
+            f"{growth_mb:+.3f} MB (memray peak)",
+            growth_mb < MAX_MEMORY_GROWTH_MB,
+            note,
+        )
+
+
+def _reductions(record: BenchRecord) -> dict[int, float]:
+    result = {}
+    for n in record.grid:
+        before, after = record.memory_of("before", n), record.memory_of("after", n)
+        if before and after and before["peak_bytes"] > 0 and not before["limit_hit"]:
+            result[n] = 1.0 - after["peak_bytes"] / before["peak_bytes"]
+    return result
+
+
+def plan_summary(plan: Any) -> dict[str, Any]:
+    """The facts of an EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) a reviewer looks for."""
+    root = plan[0] if isinstance(plan, list) else plan
+    nodes: list[str] = []
+    facts: dict[str, Any] = {"workers_planned": 0, "workers_launched": 0}
+
+    def walk(node: dict[str, Any]) -> None:
+        nodes.append(node.get("Node Type", "?"))
+        for key, fact in (("Workers Planned", "workers_planned"), ("Workers Launched", "workers_launched")):
+            facts[fact] = max(facts[fact], int(node.get(key, 0)))
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(root["Plan"])
+    return {
+        "nodes": " → ".join(nodes),
+        **facts,
+        "shared_hit_blocks": root["Plan"].get("Shared Hit Blocks"),
+        "shared_read_blocks": root["Plan"].get("Shared Read Blocks"),
+        "execution_ms": root.get("Execution Time"),
+        "planning_ms": root.get("Planning Time"),
+        "jit": "JIT" in root,
+    }
+
+
+def render_summary(record: BenchRecord, checks: list[TargetCheck], figures: dict[str, str]) -> str:
+    """summary.md: the target table first, then the tables and figures behind it."""
+    params, env = record.parameters, record.environment
+    server = env.get("server", {})
+    lines = [
+        f"# Benchmark: before vs after, {params.get('instance')} "
+        f"({'quick' if params.get('quick') else 'full'})",
+        "",
+        f"Run {record.created_at}{'' if record.complete else ' — INCOMPLETE: the run stopped early'}; "
+        f"commit {str(env.get('git_commit'))[:12]}; {env.get('cpu_count')} CPUs; "
+        f"{str(server.get('version', '')).split(' on ')[0]} "
+        f"({'embedded' if server.get('embedded') else 'DATABASE_URL'}); "
+        f"settings {', '.join(f'{k}={v}' for k, v in server.get('settings', {}).items())}.",
+        "",
+        "## Targets",
+        "",
+        "| target | goal | measured | result | note |",
+        "|---|---|---|---|---|",
+        *(f"| {c.name} | {c.target} | {c.measured} | **{c.status}** | {c.note} |" for c in checks),
+        "",
+        "## Latency (ms; percentiles labelled with their sample counts)",
+        "",
+        _markdown(
+            latency_table(record)[["variant", "n", "samples", "median_ms", "p95_ms", "p99_ms", "p99_label"]]
+        ),
+        "",
+        "## Memory of one call (fresh process, memray with native traces)",
+        "",
+        _markdown(memory_table(record)),
+        "",
+    ]
+    fits = [(impl, record.memory_fit(impl)) for impl in ("before", "after")]
+    lines += ["## Scaling of peak memory with N (log-log fit)", ""]
+    lines += [
+        f"- {impl}: slope {fit.slope:+.3f}, R² {fit.r_squared:.3f}, "
+        f"growth {fit.growth / MB:+.2f} MB: **{fit.verdict}**"
+        for impl, fit in fits
+        if fit is not None
+    ]
+    lines += ["", "## Plan of the optimized query", ""]
+    for n, plan in sorted(record.plans.items(), key=lambda item: int(item[0])):
+        facts = plan_summary(plan)
+        lines.append(
+            f"- N={int(n):,}: {facts['nodes']}; "
+            f"workers {facts['workers_launched']}/{facts['workers_planned']}; "
+            f"buffers hit {facts['shared_hit_blocks']}, read {facts['shared_read_blocks']}; "
+            f"execution {facts['execution_ms']:.1f} ms; JIT {'on' if facts['jit'] else 'off'}"
+        )
+    if figures:
+        lines += ["", "## Figures", ""]
+        lines += [f"![{name}]({path})" for name, path in figures.items()]
+    if record.flamegraphs:
+        lines += ["", "## memray flamegraphs (largest N)", ""]
+        lines += [f"- [{impl}]({path})" for impl, path in record.flamegraphs.items()]
+    if record.notes:
+        lines += ["", "## Notes", "", *(f"- {note}" for note in record.notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown(frame: Any) -> str:
+    if frame.empty:
+        return "(no data)"
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.1f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)

@@ -1,0 +1,150 @@
+"""Interleaved latency sampling and percentiles that say how many samples they rest on."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from tqdm.auto import tqdm
+
+Clock = Callable[[], float]
+"""Seconds from an arbitrary origin; `time.perf_counter` unless a test injects another."""
+
+PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
+
+
+@dataclass(frozen=True)
+class Percentile:
+    """A percentile of ``n`` samples. With fewer than ``required`` samples the value is the
+    maximum observed, and the label says so, rather than passing a max off as a p99."""
+
+    name: str
+    q: float
+    value: float
+    n: int
+
+    @property
+    def required(self) -> int:
+        return samples_needed(self.q)
+
+    @property
+    def supported(self) -> bool:
+        return self.n >= self.required
+
+    @property
+    def label(self) -> str:
+        if self.n == 0:
+            return f"{self.name} (no samples)"
+        if self.supported:
+            return f"{self.name} (n={self.n})"
+        return f"{self.name} unsupported: max of n={self.n} (needs n>={self.required})"
+
+
+def samples_needed(q: float) -> int:
+    """Samples needed before the q-th percentile is distinct from the maximum: 100/(100-q)."""
+    return math.ceil(100.0 / (100.0 - q) - 1e-9) if q < 100 else 1
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """Linear-interpolation percentile (numpy's default), for q in [0, 100]."""
+    if not samples:
+        return math.nan
+    ordered = sorted(samples)
+    position = (len(ordered) - 1) * q / 100.0
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def describe(samples: Sequence[float]) -> dict[str, Percentile]:
+    """p50, p95 and p99 of ``samples``, each falling back to the max when unsupported."""
+    result = {}
+    for name, q in PERCENTILES.items():
+        value = (
+            percentile(samples, q) if len(samples) >= samples_needed(q) else max(samples, default=math.nan)
+        )
+        result[name] = Percentile(name=name, q=q, value=value, n=len(samples))
+    return result
+
+
+def median(samples: Sequence[float]) -> float:
+    return percentile(samples, 50.0)
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """How long each variant is sampled: at least ``min_samples``, at most ``max_samples``,
+    and, past its minimum, no longer than ``time_budget`` seconds of its own calls."""
+
+    min_samples: int
+    max_samples: int
+    time_budget: float = math.inf
+    warmups: int = 1
+
+
+@dataclass
+class Samples:
+    """Raw latencies (seconds) of one variant, in the order taken."""
+
+    seconds: list[float] = field(default_factory=list)
+    warmup_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def spent(self) -> float:
+        return sum(self.seconds)
+
+
+def sample_interleaved(
+    calls: Mapping[str, Callable[[], object]],
+    plans: Mapping[str, SamplingPlan],
+    *,
+    clock: Clock = time.perf_counter,
+    progress: bool = False,
+    description: str = "timing",
+) -> dict[str, Samples]:
+    """Time the calls round-robin (A B C, B C A, ...) so that drift hits every variant alike.
+
+    Warm-ups run first, interleaved the same way. A variant leaves the rotation once it has
+    ``max_samples``, or its minimum and its time budget are spent.
+    """
+    names = list(calls)
+    results = {name: Samples() for name in names}
+
+    def timed(name: str) -> float:
+        start = clock()
+        calls[name]()
+        return clock() - start
+
+    warmup_rounds = max((plans[name].warmups for name in names), default=0)
+    for round_index in range(warmup_rounds):
+        for name in _rotated(names, round_index):
+            if round_index < plans[name].warmups:
+                results[name].warmup_seconds.append(timed(name))
+
+    def active(name: str) -> bool:
+        plan, taken = plans[name], results[name]
+        if len(taken.seconds) >= plan.max_samples:
+            return False
+        return len(taken.seconds) < plan.min_samples or taken.spent < plan.time_budget
+
+    total = sum(plans[name].max_samples for name in names)
+    with tqdm(total=total, desc=description, unit="call", disable=not progress, leave=False) as bar:
+        round_index = 0
+        while True:
+            runnable = [name for name in _rotated(names, round_index) if active(name)]
+            if not runnable:
+                break
+            for name in runnable:
+                results[name].seconds.append(timed(name))
+                bar.update(1)
+            round_index += 1
+    return results
+
+
+def _rotated(names: list[str], offset: int) -> list[str]:
+    if not names:
+        return names
+    shift = offset % len(names)
+    return names[shift:] + names[:shift]
