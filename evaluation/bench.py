@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from tqdm.auto import tqdm
@@ -14,10 +15,10 @@ from evaluation import db
 from evaluation.datasets import Dataset, seed_dataset, use_dataset
 from evaluation.environment import collect_environment
 from evaluation.errors import ConfigurationError, KitError, MeasurementError
-from evaluation.instances import Instance
+from evaluation.instances import Instance, load_instance
 from evaluation.memory import IMPLEMENTATIONS, measure_call_memory, write_flamegraph
 from evaluation.plots import all_figures, save_figure
-from evaluation.results import BenchRecord, LatencySeries, new_run_directory, save_record
+from evaluation.results import GRID, HEADLINE, BenchRecord, LatencySeries, new_run_directory, save_record
 from evaluation.targets import TargetCheck, check_targets, render_summary
 from evaluation.timing import Clock, SamplingPlan, sample_interleaved
 from evaluation.variants import explain_optimized, variant_calls
@@ -34,6 +35,8 @@ class BenchConfig:
     flamegraphs: bool = True
     legacy_memory_limit_mb: int | None = 8192
     quick: bool = False
+    headline_instance: str | None = None
+    headline_n: int = 500_000
 
     @classmethod
     def full(cls) -> BenchConfig:
@@ -42,9 +45,11 @@ class BenchConfig:
             plans={
                 "after": SamplingPlan(min_samples=100, max_samples=100, warmups=2),
                 "floor": SamplingPlan(min_samples=100, max_samples=100, warmups=2),
+                "scan_floor": SamplingPlan(min_samples=100, max_samples=100, warmups=2),
                 "distinct": SamplingPlan(min_samples=3, max_samples=100, time_budget=15.0),
                 "before": SamplingPlan(min_samples=1, max_samples=100, time_budget=30.0),
             },
+            headline_instance="headline",
         )
 
     @classmethod
@@ -54,6 +59,7 @@ class BenchConfig:
             plans={
                 "after": SamplingPlan(min_samples=100, max_samples=100, warmups=2),
                 "floor": SamplingPlan(min_samples=100, max_samples=100, warmups=2),
+                "scan_floor": SamplingPlan(min_samples=100, max_samples=100, warmups=2),
                 "distinct": SamplingPlan(min_samples=3, max_samples=100, time_budget=1.0),
                 "before": SamplingPlan(min_samples=3, max_samples=100, time_budget=2.0),
             },
@@ -101,9 +107,9 @@ def run_bench(
     users = users_for_grid(instance, config.grid)
     directory = new_run_directory(results_base, "bench")
     log(f"bench: {instance.name}, N in {list(config.grid)}, results in {directory}")
-    with db.connect(target.dsn, autocommit=True) as admin:
-        dataset = seed_dataset(admin, instance, progress=progress)
-        environment = collect_environment(admin, dsn=target.dsn, embedded=target.embedded)
+    dataset = _seed(target, instance, progress=progress)
+    with db.connect(target.dsn) as conn:
+        environment = collect_environment(conn, dsn=target.dsn, embedded=target.embedded)
     record = BenchRecord(
         environment=environment,
         parameters={
@@ -147,28 +153,77 @@ def _measure(
 ) -> None:
     record = run.record
     with db.connect(target.dsn, autocommit=True) as conn:
-        use_dataset(conn, dataset.schema)
         conn.execute("SET default_transaction_read_only = on")
-        for n, user_id in tqdm(users.items(), desc="latency", unit="N", disable=not progress):
-            samples = sample_interleaved(
-                variant_calls(conn, user_id),
-                config.plans,
-                clock=clock,
+        use_dataset(conn, dataset.schema)
+        for n, user_id in tqdm(users.items(), desc="latency over N", unit="N", disable=not progress):
+            _time_variants(record, conn, GRID, n, user_id, config, progress=progress, clock=clock, log=log)
+        if config.headline_instance is not None:
+            headline = _seed(target, load_instance(config.headline_instance), progress=progress)
+            record.parameters["headline"] = {
+                "instance": headline.instance.name,
+                "fingerprint": headline.instance.fingerprint,
+                "schema": headline.schema,
+                "table_rows": headline.instance.total_events,
+                "n": config.headline_n,
+            }
+            use_dataset(conn, headline.schema)
+            user_id = users_for_grid(headline.instance, [config.headline_n])[config.headline_n]
+            _time_variants(
+                record,
+                conn,
+                HEADLINE,
+                config.headline_n,
+                user_id,
+                config,
                 progress=progress,
-                description=f"N={n:,}",
+                clock=clock,
+                log=log,
             )
-            for variant, taken in samples.items():
-                record.latency.append(LatencySeries(variant, n, user_id, taken.seconds, taken.warmup_seconds))
-            record.plans[str(n)] = explain_optimized(conn, user_id)
-            counts = ", ".join(f"{v} n={len(s.seconds)}" for v, s in samples.items())
-            log(f"  N={n:,}: {counts}")
-    if not config.memory:
-        return
+    if config.memory:
+        _measure_memory(run, target, dataset, users, config, progress=progress)
+
+
+def _time_variants(
+    record: BenchRecord,
+    conn: psycopg.Connection[Any],
+    scope: str,
+    n: int,
+    user_id: int,
+    config: BenchConfig,
+    *,
+    progress: bool,
+    clock: Clock,
+    log: Callable[[str], None],
+) -> None:
+    samples = sample_interleaved(
+        variant_calls(conn, user_id, tuple(config.plans)),
+        config.plans,
+        clock=clock,
+        progress=progress,
+        description=f"{scope} N={n:,}",
+    )
+    for variant, taken in samples.items():
+        record.latency.append(LatencySeries(variant, n, user_id, taken.seconds, taken.warmup_seconds, scope))
+    record.plans[f"{scope} N={n:,}"] = explain_optimized(conn, user_id)
+    counts = ", ".join(f"{v} n={len(s.seconds)}" for v, s in samples.items())
+    log(f"  {scope} N={n:,}: {counts}")
+
+
+def _measure_memory(
+    run: BenchRun,
+    target: db.ServerTarget,
+    dataset: Dataset,
+    users: dict[int, int],
+    config: BenchConfig,
+    *,
+    progress: bool,
+) -> None:
+    record = run.record
     warm_user = min(users.values()) - 1
     while warm_user in dataset.instance.event_counts:
         warm_user -= 1
     largest = max(users)
-    for n, user_id in tqdm(users.items(), desc="memory", unit="N", disable=not progress):
+    for n, user_id in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
         for implementation in IMPLEMENTATIONS:
             measurement = measure_call_memory(
                 target.dsn,
@@ -190,6 +245,11 @@ def _measure(
                     Path(measurement.capture), run.directory / f"flamegraph-{implementation}-{n}.html"
                 )
                 record.flamegraphs[implementation] = html.name
+
+
+def _seed(target: db.ServerTarget, instance: Instance, *, progress: bool) -> Dataset:
+    with db.connect(target.dsn, autocommit=True) as admin:
+        return seed_dataset(admin, instance, progress=progress)
 
 
 def _write_outputs(run: BenchRun) -> None:

@@ -229,13 +229,12 @@ def _parse_generator(reader: _Reader, value: object) -> GeneratorSpec:
     for index, entry in enumerate(users_value):
         where = f"generator.users[{index}]"
         user = reader.mapping(entry, where)
-        reader.only_keys(user, where, {"user_id", "events"})
-        users.append(
-            UserSpec(
-                user_id=reader.integer(user.get("user_id"), f"{where}.user_id"),
-                events=reader.integer(user.get("events"), f"{where}.events", 0, 100_000_000),
-            )
-        )
+        reader.only_keys(user, where, {"user_id", "events", "repeat"})
+        first_id = reader.integer(user.get("user_id"), f"{where}.user_id")
+        events = reader.integer(user.get("events"), f"{where}.events", 0, 100_000_000)
+        # "repeat": k stands for k users with consecutive ids from user_id, each with `events`.
+        repeat = reader.integer(user.get("repeat", 1), f"{where}.repeat", 1, 1_000_000)
+        users.extend(UserSpec(user_id=first_id + offset, events=events) for offset in range(repeat))
     if len({user.user_id for user in users}) != len(users):
         reader.fail("generator.users", "user_id values must be distinct")
     odd = gen.get("odd_metadata", 0.0)

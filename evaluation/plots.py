@@ -12,23 +12,32 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from evaluation.results import MB, BenchRecord, latency_table, memory_table
+from evaluation.results import GRID, MB, BenchRecord, latency_table, memory_table
 from evaluation.scaling import ratio
 
-COLOURS = {"before": "#c0392b", "after": "#1f77b4", "distinct": "#8e44ad", "floor": "#7f8c8d"}
+COLOURS = {
+    "before": "#c0392b",
+    "after": "#1f77b4",
+    "distinct": "#8e44ad",
+    "floor": "#7f8c8d",
+    "scan_floor": "#27ae60",
+}
 LABELS = {
     "before": "legacy (before)",
     "after": "optimized (after)",
     "distinct": "DISTINCT rewrite",
     "floor": "count(*) floor",
+    "scan_floor": "count(metadata) scan floor",
 }
 
 
 def latency_figure(record: BenchRecord) -> Figure:
     """Latency against N, log-log: the p50 line and the p95–p99 band of each variant."""
     table = latency_table(record)
+    if not table.empty:
+        table = table[table.scope == GRID]
     fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
-    for variant in ("before", "distinct", "after", "floor"):
+    for variant in ("before", "distinct", "after", "scan_floor", "floor"):
         rows = table[table.variant == variant].sort_values("n")
         if rows.empty:
             continue

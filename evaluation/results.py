@@ -19,13 +19,21 @@ RESULTS_SCHEMA_VERSION = 1
 MB = 1024 * 1024
 
 
+GRID = "grid"
+HEADLINE = "headline"
+
+
 @dataclass
 class LatencySeries:
+    """Raw latencies of one variant for one user. ``scope`` is ``grid`` for the sweep over N and
+    ``headline`` for the single scenario the latency targets are stated for."""
+
     variant: str
     n: int
     user_id: int
     seconds: list[float]
     warmup_seconds: list[float] = field(default_factory=list)
+    scope: str = GRID
 
 
 @dataclass
@@ -45,14 +53,23 @@ class BenchRecord:
 
     @property
     def grid(self) -> list[int]:
-        return sorted({series.n for series in self.latency} | {int(m["n"]) for m in self.memory})
+        grid_latency = {series.n for series in self.latency if series.scope == GRID}
+        return sorted(grid_latency | {int(m["n"]) for m in self.memory})
 
-    def series(self, variant: str, n: int) -> LatencySeries | None:
-        return next((s for s in self.latency if s.variant == variant and s.n == n), None)
+    def series(self, variant: str, n: int, scope: str = GRID) -> LatencySeries | None:
+        return next((s for s in self.latency if (s.variant, s.n, s.scope) == (variant, n, scope)), None)
 
-    def median_seconds(self, variant: str, n: int) -> float:
-        found = self.series(variant, n)
+    def median_seconds(self, variant: str, n: int, scope: str = GRID) -> float:
+        found = self.series(variant, n, scope)
         return median(found.seconds) if found else math.nan
+
+    def latency_focus(self) -> tuple[str, int] | None:
+        """Where the latency targets are judged: the headline scenario, else the largest N."""
+        headline = [s.n for s in self.latency if s.scope == HEADLINE]
+        if headline:
+            return HEADLINE, max(headline)
+        grid = [s.n for s in self.latency if s.scope == GRID]
+        return (GRID, max(grid)) if grid else None
 
     def memory_of(self, implementation: str, n: int) -> dict[str, Any] | None:
         return next((m for m in self.memory if m["implementation"] == implementation and m["n"] == n), None)
@@ -94,10 +111,11 @@ class BenchRecord:
 def latency_table(record: BenchRecord) -> pd.DataFrame:
     """One row per variant and N: sample count, median and labelled percentiles, in ms."""
     rows = []
-    for series in sorted(record.latency, key=lambda s: (s.n, s.variant)):
+    for series in sorted(record.latency, key=lambda s: (s.scope != GRID, s.n, s.variant)):
         stats = describe(series.seconds)
         rows.append(
             {
+                "scope": series.scope,
                 "variant": series.variant,
                 "n": series.n,
                 "samples": len(series.seconds),
@@ -127,13 +145,14 @@ def memory_table(record: BenchRecord) -> pd.DataFrame:
 
 
 def tidy(record: BenchRecord) -> pd.DataFrame:
-    """One row per implementation × N × metric: the long form behind results.csv."""
+    """One row per scope × implementation × N × metric: the long form behind results.csv."""
     rows: list[dict[str, Any]] = []
     for row in latency_table(record).to_dict(orient="records"):
         for metric in ("median_ms", "p50_ms", "p95_ms", "p99_ms"):
             label = row.get(f"{metric[:-3]}_label", f"median (n={row['samples']})")
             rows.append(
                 {
+                    "scope": row["scope"],
                     "implementation": row["variant"],
                     "n": row["n"],
                     "metric": f"latency_{metric[:-3]}",
@@ -152,6 +171,7 @@ def tidy(record: BenchRecord) -> pd.DataFrame:
         ):
             rows.append(
                 {
+                    "scope": GRID,
                     "implementation": row["implementation"],
                     "n": row["n"],
                     "metric": f"memory_{metric.removesuffix('_mb')}",
@@ -162,13 +182,13 @@ def tidy(record: BenchRecord) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame.from_records(
-        rows, columns=["implementation", "n", "metric", "value", "unit", "samples", "label"]
+        rows, columns=["scope", "implementation", "n", "metric", "value", "unit", "samples", "label"]
     )
 
 
-def new_run_directory(base: Path, prefix: str) -> Path:
+def new_run_directory(base: Path, prefix: str, now: datetime | None = None) -> Path:
     """A new directory named by the UTC time; an existing one is never reused or overwritten."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     directory = base / f"{prefix}-{stamp}"
     try:
         directory.mkdir(parents=True, exist_ok=False)

@@ -14,6 +14,10 @@ from repository_after.summary import SUMMARY_QUERY
 FLOOR_QUERY = "SELECT count(*) FROM events WHERE user_id = %(user_id)s"
 """The cost of merely finding the user's rows: the optimized query cannot beat it."""
 
+SCAN_FLOOR_QUERY = "SELECT count(metadata) FROM events WHERE user_id = %(user_id)s"
+"""The cost of reading the user's rows and their metadata from the table itself: the least any
+query that looks at ``type`` or ``metadata`` must do, since no index covers them."""
+
 _USER_ROWS = "FROM events\nWHERE user_id = %(user_id)s"
 DISTINCT_QUERY = SUMMARY_QUERY.replace(
     _USER_ROWS,
@@ -24,10 +28,12 @@ DISTINCT_QUERY = SUMMARY_QUERY.replace(
 if DISTINCT_QUERY == SUMMARY_QUERY:  # pragma: no cover - guards against an edit of SUMMARY_QUERY
     raise ImportError("SUMMARY_QUERY no longer ends with the expected FROM clause")
 
-VARIANTS = ("before", "after", "distinct", "floor")
+VARIANTS = ("before", "after", "distinct", "floor", "scan_floor")
 
 
-def variant_calls(conn: psycopg.Connection[Any], user_id: int) -> dict[str, Callable[[], object]]:
+def variant_calls(
+    conn: psycopg.Connection[Any], user_id: int, variants: tuple[str, ...] = VARIANTS
+) -> dict[str, Callable[[], object]]:
     """One zero-argument call per variant, all on ``conn`` for the same user."""
 
     def query(sql: str) -> Callable[[], object]:
@@ -38,12 +44,14 @@ def variant_calls(conn: psycopg.Connection[Any], user_id: int) -> dict[str, Call
 
         return run
 
-    return {
+    calls: dict[str, Callable[[], object]] = {
         "before": lambda: repository_before.fetch_user_activity_summary(conn, user_id),
         "after": lambda: repository_after.fetch_user_activity_summary(conn, user_id),
         "distinct": query(DISTINCT_QUERY),
         "floor": query(FLOOR_QUERY),
+        "scan_floor": query(SCAN_FLOOR_QUERY),
     }
+    return {name: calls[name] for name in variants}
 
 
 def explain_optimized(conn: psycopg.Connection[Any], user_id: int) -> Any:

@@ -1,0 +1,99 @@
+"""Percentiles, their sample-count labels and the interleaved sampler, on synthetic inputs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from evaluation.timing import (
+    SamplingPlan,
+    describe,
+    median,
+    percentile,
+    sample_interleaved,
+    samples_needed,
+)
+
+
+@pytest.mark.parametrize(("q", "needed"), [(50, 2), (95, 20), (99, 100), (99.9, 1000)])
+def test_samples_needed_before_a_percentile_differs_from_the_max(q: float, needed: int) -> None:
+    assert samples_needed(q) == needed
+
+
+@pytest.mark.parametrize("q", [0, 10, 50, 95, 99, 100])
+def test_percentile_matches_numpy_linear(q: float) -> None:
+    samples = [float(x) for x in np.random.default_rng(7).lognormal(size=257)]
+    assert percentile(samples, q) == pytest.approx(float(np.percentile(samples, q)))
+
+
+def test_p99_of_twenty_samples_is_labelled_as_the_max() -> None:
+    samples = [float(i) for i in range(1, 21)]
+    stats = describe(samples)
+    assert stats["p99"].value == 20.0
+    assert not stats["p99"].supported
+    assert stats["p99"].label == "p99 unsupported: max of n=20 (needs n>=100)"
+    assert stats["p95"].supported
+    assert stats["p95"].label == "p95 (n=20)"
+    assert stats["p50"].value == median(samples) == 10.5
+
+
+def test_p99_of_a_hundred_samples_is_a_real_percentile() -> None:
+    samples = [float(i) for i in range(1, 101)]
+    p99 = describe(samples)["p99"]
+    assert p99.supported
+    assert p99.value == pytest.approx(99.01)
+    assert p99.label == "p99 (n=100)"
+
+
+def test_no_samples() -> None:
+    stats = describe([])
+    assert math.isnan(stats["p50"].value)
+    assert stats["p50"].label == "p50 (no samples)"
+
+
+class FakeClock:
+    """Time advances only when a fake call says how long it took."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def call_taking(self, seconds: float, log: list[str], name: str) -> Callable[[], object]:
+        def call() -> object:
+            log.append(name)
+            self.now += seconds
+            return None
+
+        return call
+
+
+def test_interleaving_rotates_and_time_budget_bounds_slow_variants() -> None:
+    clock, log = FakeClock(), []
+    calls = {"fast": clock.call_taking(0.01, log, "fast"), "slow": clock.call_taking(2.0, log, "slow")}
+    plans = {
+        "fast": SamplingPlan(min_samples=10, max_samples=10, warmups=2),
+        "slow": SamplingPlan(min_samples=2, max_samples=10, time_budget=5.0, warmups=1),
+    }
+    result = sample_interleaved(calls, plans, clock=clock)
+    assert result["fast"].seconds == pytest.approx([0.01] * 10)
+    assert result["fast"].warmup_seconds == pytest.approx([0.01, 0.01])
+    # 2 s per call: after 3 samples the 5 s budget is spent (2, 4, 6).
+    assert result["slow"].seconds == pytest.approx([2.0, 2.0, 2.0])
+    assert result["slow"].warmup_seconds == pytest.approx([2.0])
+    # Warm-ups, then A B / B A / A B ... while both run.
+    assert log[:3] == ["fast", "slow", "fast"]
+    assert log[3:9] == ["fast", "slow", "slow", "fast", "fast", "slow"]
+
+
+def test_minimum_samples_are_taken_even_past_the_budget() -> None:
+    clock, log = FakeClock(), []
+    calls = {"slow": clock.call_taking(100.0, log, "slow")}
+    result = sample_interleaved(
+        calls, {"slow": SamplingPlan(min_samples=3, max_samples=50, time_budget=1.0, warmups=0)}, clock=clock
+    )
+    assert len(result["slow"].seconds) == 3
