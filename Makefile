@@ -11,24 +11,26 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name summary-perfkit --display-name "Python (summary-perfkit)"
 	touch $(STAMP)
 
 ## report: the main job (QUICK=1 for CI-scale parameters)
 report: $(STAMP)
 	$(PY) -m evaluation report $(if $(QUICK),--quick)
 
-## test: lint, type-check and the whole test suite against a real PostgreSQL
+## test: lint, type-check, the test suite against a real PostgreSQL, and the notebooks through nbval
 test: $(STAMP) lint
-	$(PY) -m pytest
+	$(PY) -m pytest tests notebooks
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+## lab: JupyterLab on the notebooks, with the project's kernel
 lab: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,lab]'
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 clean-datasets: $(STAMP)
 	$(PY) -m evaluation datasets --drop

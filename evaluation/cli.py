@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from evaluation import db
+from evaluation.batch import REPORTS_DIR, discover_notebooks, raise_if_failed, run_batch
 from evaluation.bench import FULL_GRID, QUICK_GRID, BenchConfig, run_bench
 from evaluation.datasets import (
     dataset_schema,
@@ -20,7 +21,9 @@ from evaluation.datasets import (
 )
 from evaluation.errors import ConfigurationError, KitError
 from evaluation.instances import list_instances, load_instance
+from evaluation.loadtest import LoadConfig, run_load_test
 from evaluation.parity import compare_users, parity_frame, require_parity
+from evaluation.report import write_report
 
 RESULTS_DIR = Path("results")
 
@@ -88,6 +91,41 @@ class CompareCommand(Command):
         return 0
 
 
+class LoadCommand(Command):
+    name = "load"
+    help = "concurrent requests for users of every size; the serving process's RSS sampled every 100 ms"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--quick", action="store_true", help="the quick instance for a few seconds")
+        parser.add_argument("--instance", help="request mix: every user of this instance (default: scaling)")
+        parser.add_argument("--duration", type=float, help="seconds of load on the optimized version (default 60)")
+        parser.add_argument("--legacy-duration", type=float, help="seconds on the legacy version (default 20)")
+        parser.add_argument("--workers", type=int, help="concurrent workers (default: 2 × CPU count)")
+        parser.add_argument("--legacy-limit-mb", type=int, default=3072, help="address-space cap of the legacy run")
+        parser.add_argument("--output", type=Path, default=RESULTS_DIR, help="parent of the run directory")
+
+    def run(self, args: argparse.Namespace) -> int:
+        config = LoadConfig.quick() if args.quick else LoadConfig.full()
+        overrides = {
+            key: value
+            for key, value in {
+                "instance": args.instance,
+                "duration": args.duration,
+                "legacy_duration": args.legacy_duration,
+                "workers": args.workers,
+                "legacy_limit_mb": args.legacy_limit_mb,
+            }.items()
+            if value is not None
+        }
+        if any(isinstance(v, int | float) and not isinstance(v, bool) and v <= 0 for v in overrides.values()):
+            raise ConfigurationError(f"durations, workers and limits must be positive, got {overrides}")
+        result = run_load_test(db.resolve_server(), replace(config, **overrides), args.output)
+        for line in result.verdicts:
+            print(line)
+        print(f"load: results in {result.directory}")
+        return 0
+
+
 class DatasetsCommand(Command):
     name = "datasets"
     help = "list the kit's dataset schemas, or drop them with --drop"
@@ -120,15 +158,9 @@ class BenchCommand(Command):
     help = "latency, memory and scaling of both versions over a grid of N, into a new results directory"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--instance", help="instance to seed and measure (default: scaling, quick with --quick)"
-        )
-        parser.add_argument(
-            "--quick", action="store_true", help=f"small grid {list(QUICK_GRID)}: about a minute"
-        )
-        parser.add_argument(
-            "--grid", type=int, nargs="+", metavar="N", help=f"sizes N (default {list(FULL_GRID)})"
-        )
+        parser.add_argument("--instance", help="instance to seed and measure (default: scaling, quick with --quick)")
+        parser.add_argument("--quick", action="store_true", help=f"small grid {list(QUICK_GRID)}: about a minute")
+        parser.add_argument("--grid", type=int, nargs="+", metavar="N", help=f"sizes N (default {list(FULL_GRID)})")
         parser.add_argument(
             "--output",
             type=Path,
@@ -136,9 +168,7 @@ class BenchCommand(Command):
             help="parent of the run directory (default %(default)s)",
         )
         parser.add_argument("--no-memory", action="store_true", help="skip the memray measurements")
-        parser.add_argument(
-            "--no-flamegraphs", action="store_true", help="skip the flamegraphs at the largest N"
-        )
+        parser.add_argument("--no-flamegraphs", action="store_true", help="skip the flamegraphs at the largest N")
 
     def run(self, args: argparse.Namespace) -> int:
         config = BenchConfig.quick_config() if args.quick else BenchConfig.full()
@@ -153,27 +183,42 @@ class BenchCommand(Command):
         for check in run.checks:
             print(f"  [{check.status:>4}] {check.name}: {check.measured} (goal {check.target})")
         failed = sum(check.passed is False for check in run.checks)
-        print(
-            f"targets: {len(run.checks) - failed} of {len(run.checks)} met; summary in {run.files['summary']}"
-        )
+        print(f"targets: {len(run.checks) - failed} of {len(run.checks)} met; summary in {run.files['summary']}")
         return 0
 
 
 class ReportCommand(Command):
     name = "report"
-    help = "the main job: seed, check parity and report"
+    help = "the main job: run every notebook through papermill into evaluation/reports/<UTC time>/"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--quick", action="store_true", help="CI-scale parameters")
+        parser.add_argument("--quick", action="store_true", help="the notebooks' CI-scale parameters")
+        parser.add_argument("--output", type=Path, default=REPORTS_DIR, help="parent of the report directory")
+        parser.add_argument("--notebook", nargs="+", metavar="NAME", help="run only these notebooks (e.g. 01_parity)")
 
     def run(self, args: argparse.Namespace) -> int:
-        compare = CompareCommand()
-        for name in ("parity_literal", "small"):
-            compare.run(argparse.Namespace(instance=name, users=None, max_events=100_000))
+        notebooks = None
+        if args.notebook:
+            available = {path.stem: path for path in discover_notebooks()}
+            unknown = sorted(set(args.notebook) - set(available))
+            if unknown:
+                raise ConfigurationError(f"no notebook(s) {unknown}; available: {sorted(available)}")
+            notebooks = [available[name] for name in args.notebook]
+        run = run_batch(quick=args.quick, reports_base=args.output, notebooks=notebooks, progress=sys.stderr.isatty())
+        paths = write_report(run)
+        print(f"report: {paths['markdown']}")
+        raise_if_failed(run)
         return 0
 
 
-COMMANDS: list[type[Command]] = [SeedCommand, CompareCommand, BenchCommand, DatasetsCommand, ReportCommand]
+COMMANDS: list[type[Command]] = [
+    SeedCommand,
+    CompareCommand,
+    BenchCommand,
+    LoadCommand,
+    DatasetsCommand,
+    ReportCommand,
+]
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:

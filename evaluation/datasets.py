@@ -120,9 +120,9 @@ def _load(conn: psycopg.Connection[Any], instance: Instance, schema: str, *, pro
     )
     with bar, conn.transaction():
         conn.execute(
-            sql.SQL(
-                "INSERT INTO {}.owned_schemas (schema_name, instance, fingerprint) VALUES (%s, %s, %s)"
-            ).format(sql.Identifier(REGISTRY_SCHEMA)),
+            sql.SQL("INSERT INTO {}.owned_schemas (schema_name, instance, fingerprint) VALUES (%s, %s, %s)").format(
+                sql.Identifier(REGISTRY_SCHEMA)
+            ),
             (schema, instance.name, instance.fingerprint),
         )
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(ident))
@@ -157,9 +157,7 @@ def drop_dataset_schema(conn: psycopg.Connection[Any], schema: str, *, missing_o
     with conn.transaction():
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
         conn.execute(
-            sql.SQL("DELETE FROM {}.owned_schemas WHERE schema_name = %s").format(
-                sql.Identifier(REGISTRY_SCHEMA)
-            ),
+            sql.SQL("DELETE FROM {}.owned_schemas WHERE schema_name = %s").format(sql.Identifier(REGISTRY_SCHEMA)),
             (schema,),
         )
 

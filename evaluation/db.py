@@ -131,8 +131,7 @@ def connect(dsn: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Con
     if version < MIN_SERVER_VERSION:
         conn.close()
         raise DatabaseError(
-            f"PostgreSQL {version} at {redact_dsn(dsn)} is too old: "
-            f"the kit needs {MIN_SERVER_VERSION} or newer"
+            f"PostgreSQL {version} at {redact_dsn(dsn)} is too old: the kit needs {MIN_SERVER_VERSION} or newer"
         )
     return conn
 

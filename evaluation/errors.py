@@ -48,3 +48,9 @@ class MeasurementError(KitError):
     """A measurement could not be taken (a probe failed, timed out, or would overwrite results)."""
 
     exit_code = 7
+
+
+class NotebookError(KitError):
+    """A notebook of the batch failed; the message names the cell and the saved notebook."""
+
+    exit_code = 8

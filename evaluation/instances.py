@@ -155,9 +155,7 @@ def parse_instance(document: object, *, source: str, default_name: str) -> Insta
     has_generator, has_events = "generator" in doc, "events" in doc
     if has_generator == has_events:
         reader.fail("", "expected exactly one of 'generator' or 'events'")
-    canonical = json.dumps(
-        {"doc": doc, "generator_version": GENERATOR_VERSION}, sort_keys=True, ensure_ascii=True
-    )
+    canonical = json.dumps({"doc": doc, "generator_version": GENERATOR_VERSION}, sort_keys=True, ensure_ascii=True)
     fingerprint = hashlib.sha256(canonical.encode()).hexdigest()[:12]
     expected = _parse_expected(reader, doc.get("expected", {}))
     return Instance(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -11,7 +14,9 @@ import psycopg
 
 import repository_after
 import repository_before
-from evaluation.errors import ParityError
+from evaluation.datasets import drop_dataset_schema, seed_dataset, use_dataset
+from evaluation.errors import MeasurementError, ParityError
+from evaluation.instances import METADATA_SHAPES, PRICE_ENCODINGS, Instance, parse_instance
 
 
 @dataclass(frozen=True)
@@ -86,3 +91,122 @@ def require_parity(rows: list[ParityRow]) -> None:
     ]
     if problems:
         raise ParityError("the implementations disagree: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """Both versions over every user of one dataset."""
+
+    instance: str
+    schema: str
+    rows: list[ParityRow]
+
+    @property
+    def mismatches(self) -> list[ParityRow]:
+        return [row for row in self.rows if not row.agree or row.matches_expected is False]
+
+    @property
+    def verdict(self) -> str:
+        checked = sum(row.matches_expected is not None for row in self.rows)
+        expected = f", {checked} against hand-checked summaries" if checked else ""
+        if self.mismatches:
+            return f"{self.instance}: {len(self.mismatches)} of {len(self.rows)} users DIFFER{expected}"
+        return f"{self.instance}: before == after for all {len(self.rows)} users{expected}"
+
+    def frame(self) -> pd.DataFrame:
+        return parity_frame(self.rows)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "instance": self.instance,
+            "schema": self.schema,
+            "users": len(self.rows),
+            "mismatches": [row.user_id for row in self.mismatches],
+            "verdict": self.verdict,
+            "rows": [
+                {
+                    "user_id": r.user_id,
+                    "events": r.events,
+                    "before": r.before,
+                    "after": r.after,
+                    "agree": r.agree,
+                }
+                for r in self.rows
+            ],
+        }
+
+
+def instance_parity(conn: psycopg.Connection[Any], instance: Instance, *, progress: bool = False) -> ParityReport:
+    """Seed ``instance`` (reused while complete) and compare both versions for every user.
+
+    ``conn`` must be in autocommit mode; its search_path is pointed at the dataset.
+    """
+    dataset = seed_dataset(conn, instance, progress=progress)
+    use_dataset(conn, dataset.schema)
+    rows = compare_users(
+        conn,
+        instance.user_ids,
+        event_counts=instance.event_counts,
+        expected={user: dict(summary) for user, summary in instance.expected.items()},
+    )
+    return ParityReport(instance.name, dataset.schema, rows)
+
+
+def random_instances(count: int, events: int, seed: int) -> list[Instance]:
+    """``count`` generated datasets of about ``events`` events each, every encoding equally likely."""
+    rng = random.Random(seed)
+    instances = []
+    for index in range(count):
+        users = rng.randint(1, 5)
+        cuts = sorted(rng.randint(0, events) for _ in range(users - 1))
+        sizes = [b - a for a, b in zip([0, *cuts], [*cuts, events], strict=True)]
+        name = f"random_{seed}_{index}"
+        document: dict[str, Any] = {
+            "name": name,
+            "generator": {
+                "seed": rng.randrange(2**32),
+                "users": [{"user_id": 100 + u, "events": size} for u, size in enumerate(sizes)],
+                "type_mix": {"click": 1, "view": 1, "purchase": 2, "other": 0.5},
+                "metadata_shapes": dict.fromkeys(METADATA_SHAPES, 1),
+                "price_encodings": dict.fromkeys(PRICE_ENCODINGS, 1),
+                "odd_metadata": 0.05,
+            },
+        }
+        instances.append(parse_instance(document, source=f"<random seed {seed}>", default_name=name))
+    return instances
+
+
+def random_parity(conn: psycopg.Connection[Any], count: int, events: int, seed: int) -> list[ParityReport]:
+    """Parity over freshly generated datasets, each in its own kit schema, dropped afterwards."""
+    reports = []
+    for instance in random_instances(count, events, seed):
+        report = instance_parity(conn, instance)
+        drop_dataset_schema(conn, report.schema)
+        reports.append(report)
+    return reports
+
+
+def highlight_differences(frame: pd.DataFrame) -> Any:
+    """A Styler that paints the rows of users whose versions disagree."""
+
+    def paint(row: pd.Series) -> list[str]:
+        colour = "" if row["agree"] else "background-color: #f5b7b1"
+        return [colour] * len(row)
+
+    # A fixed uuid keeps the HTML identical run to run (nbval compares it).
+    return frame.style.set_uuid("parity").apply(paint, axis=1).format({"total_value": repr})
+
+
+def save_parity_reports(directory: Path, reports: list[ParityReport]) -> Path:
+    """parity.json in ``directory`` (created if needed); refuses to overwrite."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "parity.json"
+    if path.exists():
+        raise MeasurementError(f"{path} exists already; results are never overwritten")
+    document = {
+        "schema_version": 1,
+        "all_agree": all(not report.mismatches for report in reports),
+        "reports": [report.to_json() for report in reports],
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from evaluation.load import LoadRun
 from evaluation.results import GRID, MB, BenchRecord, latency_table, memory_table
 from evaluation.scaling import ratio
 
@@ -94,16 +96,12 @@ def ratio_figure(record: BenchRecord) -> Figure:
     speed_ax.plot(grid, distinct, marker="o", color=COLOURS["distinct"], label="DISTINCT / optimized")
     speed_ax.axhline(30, color=COLOURS["before"], linestyle=":", linewidth=1, label="30× target")
     speed_ax.axhline(2, color=COLOURS["distinct"], linestyle=":", linewidth=1, label="2× target")
-    speed_ax.set(
-        xscale="log", yscale="log", xlabel="N", ylabel="speedup (ratio of medians)", title="Speedup vs N"
-    )
+    speed_ax.set(xscale="log", yscale="log", xlabel="N", ylabel="speedup (ratio of medians)", title="Speedup vs N")
     reductions = []
     for n in grid:
         before, after = record.memory_of("before", n), record.memory_of("after", n)
         ok = before and after and before["peak_bytes"] > 0 and not before["limit_hit"]
-        reductions.append(
-            100 * (1 - after["peak_bytes"] / before["peak_bytes"]) if ok and after and before else np.nan
-        )
+        reductions.append(100 * (1 - after["peak_bytes"] / before["peak_bytes"]) if ok and after and before else np.nan)
     memory_ax.plot(grid, reductions, marker="o", color=COLOURS["after"])
     memory_ax.axhline(80, color="black", linestyle=":", linewidth=1, label="80% target")
     memory_ax.set(xscale="log", xlabel="N", ylabel="memory reduction (%)", title="Peak memory reduction vs N")
@@ -131,3 +129,44 @@ def all_figures(record: BenchRecord) -> dict[str, Figure]:
         "memory_vs_n": memory_figure(record),
         "ratios_vs_n": ratio_figure(record),
     }
+
+
+def rss_over_time_figure(runs: Mapping[str, LoadRun]) -> Figure:
+    """RSS of the serving process over time: the flat line against the sawtooth."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    for implementation in ("before", "after"):
+        run = runs.get(implementation)
+        if run is None or not run.rss:
+            continue
+        times = [t for t, _ in run.rss]
+        ax.plot(times, [v / MB for _, v in run.rss], color=COLOURS[implementation], label=LABELS[implementation])
+        limit = run.limit_hit
+        if limit is not None:
+            ax.axvline(limit["end"], color=COLOURS[implementation], linestyle=":", linewidth=1)
+            ax.annotate(f"limit hit at {limit['events']:,} events", (limit["end"], ax.get_ylim()[1] * 0.9), fontsize=8)
+    ax.axhline(128, color="black", linestyle=":", linewidth=1, label="128 MB target")
+    ax.set(xlabel="seconds since the load started", ylabel="RSS of the serving process (MB)")
+    ax.set_title("Memory under concurrent load (sampled every 100 ms)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def load_latency_figure(runs: Mapping[str, LoadRun]) -> Figure:
+    """Latency under load of each version, one histogram per version (log-spaced bins)."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    all_latencies = [r["end"] - r["start"] for run in runs.values() for r in run.completed]
+    if all_latencies:
+        bins = [float(b) for b in np.geomspace(max(min(all_latencies), 1e-4), max(all_latencies) * 1.01, 40)]
+        for implementation in ("before", "after"):
+            run = runs.get(implementation)
+            if run is None or not run.completed:
+                continue
+            latencies = [(r["end"] - r["start"]) for r in run.completed]
+            ax.hist(latencies, bins=bins, alpha=0.6, color=COLOURS[implementation],
+                    label=f"{LABELS[implementation]} (n={len(latencies)})")  # fmt: skip
+    ax.set(xscale="log", xlabel="latency under load (s)", ylabel="requests")
+    ax.set_title("Latency under load, all user sizes")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig

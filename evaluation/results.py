@@ -189,7 +189,7 @@ def tidy(record: BenchRecord) -> pd.DataFrame:
 def new_run_directory(base: Path, prefix: str, now: datetime | None = None) -> Path:
     """A new directory named by the UTC time; an existing one is never reused or overwritten."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    directory = base / f"{prefix}-{stamp}"
+    directory = base / (f"{prefix}-{stamp}" if prefix else stamp)
     try:
         directory.mkdir(parents=True, exist_ok=False)
     except FileExistsError:

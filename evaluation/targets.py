@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from evaluation.results import HEADLINE, MB, BenchRecord, latency_table, memory_table
 from evaluation.scaling import FLAT_SLOPE, ratio
 from evaluation.timing import describe
@@ -56,9 +58,7 @@ def check_targets(record: BenchRecord) -> list[TargetCheck]:
     if grid:
         largest = max(grid)
         note = (
-            ""
-            if largest >= TARGET_N
-            else f"largest N measured is {largest:,}; the target is stated for {TARGET_N:,}"
+            "" if largest >= TARGET_N else f"largest N measured is {largest:,}; the target is stated for {TARGET_N:,}"
         )
         checks += _memory_checks(record, largest, note)
     return checks
@@ -142,9 +142,7 @@ def _memory_checks(record: BenchRecord, largest: int, note: str) -> Iterator[Tar
             f"≥ {MIN_MEMORY_REDUCTION:.0%} at every N ≥ {REDUCTION_FROM_N:,}",
             f"worst {considered[worst_n]:.2%} at N={worst_n:,}",
             all(r >= MIN_MEMORY_REDUCTION for r in considered.values()),
-            ""
-            if any(n >= REDUCTION_FROM_N for n in reductions)
-            else "no N ≥ 100,000 measured; judged on every N",
+            "" if any(n >= REDUCTION_FROM_N for n in reductions) else "no N ≥ 100,000 measured; judged on every N",
         )
     fit = record.memory_fit("after")
     if fit is not None:
@@ -209,8 +207,7 @@ def render_summary(record: BenchRecord, checks: list[TargetCheck], figures: dict
     params, env = record.parameters, record.environment
     server = env.get("server", {})
     lines = [
-        f"# Benchmark: before vs after, {params.get('instance')} "
-        f"({'quick' if params.get('quick') else 'full'})",
+        f"# Benchmark: before vs after, {params.get('instance')} ({'quick' if params.get('quick') else 'full'})",
         "",
         f"Run {record.created_at}{'' if record.complete else ' — INCOMPLETE: the run stopped early'}; "
         f"commit {str(env.get('git_commit'))[:12]}; {env.get('cpu_count')} CPUs; "
@@ -226,9 +223,7 @@ def render_summary(record: BenchRecord, checks: list[TargetCheck], figures: dict
         "",
         "## Latency (ms; percentiles labelled with their sample counts)",
         "",
-        _markdown(
-            latency_table(record)[["variant", "n", "samples", "median_ms", "p95_ms", "p99_ms", "p99_label"]]
-        ),
+        _markdown(latency_table(record)[["variant", "n", "samples", "median_ms", "p95_ms", "p99_ms", "p99_label"]]),
         "",
         "## Memory of one call (fresh process, memray with native traces)",
         "",
@@ -238,8 +233,7 @@ def render_summary(record: BenchRecord, checks: list[TargetCheck], figures: dict
     fits = [(impl, record.memory_fit(impl)) for impl in ("before", "after")]
     lines += ["## Scaling of peak memory with N (log-log fit)", ""]
     lines += [
-        f"- {impl}: slope {fit.slope:+.3f}, R² {fit.r_squared:.3f}, "
-        f"growth {fit.growth / MB:+.2f} MB: **{fit.verdict}**"
+        f"- {impl}: slope {fit.slope:+.3f}, R² {fit.r_squared:.3f}, growth {fit.growth / MB:+.2f} MB: **{fit.verdict}**"
         for impl, fit in fits
         if fit is not None
     ]
@@ -278,3 +272,29 @@ def _cell(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(value)
+
+
+def targets_frame(checks: list[TargetCheck]) -> pd.DataFrame:
+    """The target table as a DataFrame (notebooks display it; summary.md renders the same rows)."""
+    return pd.DataFrame.from_records(
+        [
+            {"target": c.name, "goal": c.target, "measured": c.measured, "result": c.status, "note": c.note}
+            for c in checks
+        ],
+        columns=["target", "goal", "measured", "result", "note"],
+    )
+
+
+def memory_verdicts(record: BenchRecord) -> list[str]:
+    """One line per implementation: how its peak memory grows with N (stable enough to compare)."""
+    lines = []
+    for implementation, label in (("before", "legacy (before)"), ("after", "optimized (after)")):
+        fit = record.memory_fit(implementation)
+        if fit is not None:
+            lines.append(f"{label}: peak memory {fit.verdict}")
+    return lines
+
+
+def plans_frame(record: BenchRecord) -> pd.DataFrame:
+    """The facts of each EXPLAIN ANALYZE of the optimized query, one row per scenario."""
+    return pd.DataFrame.from_records([{"scenario": key, **plan_summary(plan)} for key, plan in record.plans.items()])

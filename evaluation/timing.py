@@ -62,9 +62,7 @@ def describe(samples: Sequence[float]) -> dict[str, Percentile]:
     """p50, p95 and p99 of ``samples``, each falling back to the max when unsupported."""
     result = {}
     for name, q in PERCENTILES.items():
-        value = (
-            percentile(samples, q) if len(samples) >= samples_needed(q) else max(samples, default=math.nan)
-        )
+        value = percentile(samples, q) if len(samples) >= samples_needed(q) else max(samples, default=math.nan)
         result[name] = Percentile(name=name, q=q, value=value, n=len(samples))
     return result
 

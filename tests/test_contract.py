@@ -30,9 +30,7 @@ BAD_USER_IDS: list[tuple[object, type[Exception]]] = [
 @pytest.mark.db
 @pytest.mark.parametrize("module", IMPLEMENTATIONS, ids=lambda m: m.__name__)
 @pytest.mark.parametrize(("user_id", "error"), BAD_USER_IDS, ids=repr)
-def test_bad_user_id_raises_before_any_sql(
-    module: Any, user_id: object, error: type[Exception], server: Any
-) -> None:
+def test_bad_user_id_raises_before_any_sql(module: Any, user_id: object, error: type[Exception], server: Any) -> None:
     # A closed connection fails on any SQL: the argument error must come first.
     conn = psycopg.connect(server.dsn)
     conn.close()

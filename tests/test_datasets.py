@@ -56,9 +56,7 @@ def test_incomplete_dataset_is_rebuilt(
         ),
         (dataset.schema,),
     )
-    admin_conn.execute(
-        sql.SQL("INSERT INTO {}.events VALUES (99, 7, 'junk')").format(sql.Identifier(dataset.schema))
-    )
+    admin_conn.execute(sql.SQL("INSERT INTO {}.events VALUES (99, 7, 'junk')").format(sql.Identifier(dataset.schema)))
     rebuilt = seed_dataset(admin_conn, dataset.instance, progress=False)
     assert not rebuilt.reused
     assert _count(admin_conn, dataset.schema) == 1

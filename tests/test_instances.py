@@ -45,9 +45,7 @@ def test_generator_covers_every_price_encoding_and_odd_metadata() -> None:
 def test_fingerprint_follows_content() -> None:
     base: dict[str, Any] = {"events": [{"id": 1, "user_id": 1, "type": "click"}]}
     same = parse_instance(base, source="a", default_name="x")
-    other = parse_instance(
-        {"events": [{"id": 1, "user_id": 1, "type": "view"}]}, source="a", default_name="x"
-    )
+    other = parse_instance({"events": [{"id": 1, "user_id": 1, "type": "view"}]}, source="a", default_name="x")
     assert same.fingerprint == parse_instance(base, source="b", default_name="x").fingerprint
     assert same.fingerprint != other.fingerprint
 

@@ -23,9 +23,7 @@ IMPLEMENTATIONS = {"before": repository_before, "after": repository_after}
 
 
 def _summaries(conn: psycopg.Connection[Any], user_id: int) -> dict[str, dict[str, Any]]:
-    return {
-        name: module.fetch_user_activity_summary(conn, user_id) for name, module in IMPLEMENTATIONS.items()
-    }
+    return {name: module.fetch_user_activity_summary(conn, user_id) for name, module in IMPLEMENTATIONS.items()}
 
 
 def _typed(summary: dict[str, Any]) -> dict[str, tuple[type, Any]]:
@@ -49,10 +47,7 @@ def test_exact_decimal_sum_is_not_float_addition() -> None:
     # 0.1 + 0.2 + 0.3 summed as floats is 0.6000000000000001; the contract sums decimals.
     assert 0.1 + 0.2 + 0.3 != 0.6
     assert instance.expected[2]["total_value"] == 0.6
-    assert (
-        float(Decimal("999999999999999") + Decimal("123456789.012345"))
-        == (instance.expected[3]["total_value"])
-    )
+    assert float(Decimal("999999999999999") + Decimal("123456789.012345")) == (instance.expected[3]["total_value"])
 
 
 def test_generated_instance_agrees_for_every_user(

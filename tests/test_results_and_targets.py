@@ -105,9 +105,7 @@ def test_a_missed_target_fails_and_the_summary_says_so() -> None:
     failed = [check.name for check in checks if check.passed is False]
     assert "p99 latency, optimized" in failed
     summary = render_summary(record, checks, {"latency_vs_n": "latency_vs_n.png"})
-    assert (
-        "| p99 latency, optimized | < 200 ms at N=1,000,000 | 500.0 ms (p99 (n=100)) | **FAIL** |" in summary
-    )
+    assert "| p99 latency, optimized | < 200 ms at N=1,000,000 | 500.0 ms (p99 (n=100)) | **FAIL** |" in summary
     assert "![latency_vs_n](latency_vs_n.png)" in summary
 
 

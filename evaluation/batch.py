@@ -1,0 +1,158 @@
+"""The main job: every notebook executed by papermill into a new report directory, then report.md.
+
+A failing notebook does not stop the batch: its error (the failing cell, the exception, the
+saved notebook) is recorded, the other notebooks run, and the batch fails at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evaluation.db import PROJECT_ROOT
+from evaluation.errors import ConfigurationError, NotebookError
+from evaluation.results import new_run_directory
+
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+REPORTS_DIR = PROJECT_ROOT / "evaluation" / "reports"
+KERNEL_NAME = "summary-perfkit"
+
+# Parameters of each notebook in the batch; notebooks absent here run with their own defaults
+# (the CI-scale ones, also used by `make report QUICK=1`).
+FULL_PARAMETERS: dict[str, dict[str, Any]] = {
+    "01_parity": {"random_datasets": 20, "random_events": 5000},
+    "02_scaling": {"quick": False},
+    "03_load": {"quick": False},
+}
+
+
+@dataclass
+class NotebookOutcome:
+    name: str
+    executed: str
+    parameters: dict[str, Any]
+    seconds: float = 0.0
+    ok: bool = False
+    error: dict[str, Any] | None = None
+
+    @property
+    def error_line(self) -> str:
+        if self.error is None:
+            return ""
+        cell = self.error.get("cell_index")
+        where = f"cell {cell}" if cell is not None else "before any cell ran"
+        error = f"{self.error.get('ename')}: {self.error.get('evalue')}"
+        return f"{self.name}: {where}: {error} (see {self.executed})"
+
+
+@dataclass
+class BatchRun:
+    directory: Path
+    quick: bool
+    outcomes: list[NotebookOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[NotebookOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+
+def discover_notebooks(directory: Path = NOTEBOOKS_DIR) -> list[Path]:
+    return sorted(directory.glob("[0-9][0-9]_*.ipynb"))
+
+
+def notebook_parameters(notebook: Path, quick: bool, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters the batch passes, refusing any the notebook's parameters cell does not declare."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(notebook))
+    wanted = {} if quick else dict(FULL_PARAMETERS.get(notebook.stem, {}))
+    wanted.update(extra or {})
+    unknown = sorted(set(wanted) - set(declared))
+    if unknown:
+        raise ConfigurationError(
+            f"{notebook.name} has no parameter(s) {unknown}; its parameters cell declares {sorted(declared)}"
+        )
+    return wanted
+
+
+def ensure_kernel() -> str:
+    """Register this interpreter as the ``summary-perfkit`` kernel inside its own prefix (the
+    project's .venv), so executions never depend on a user-level kernelspec."""
+    from ipykernel.kernelspec import install
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        if spec.argv and spec.argv[0] == sys.executable:
+            return KERNEL_NAME
+    except NoSuchKernel:
+        pass
+    install(kernel_name=KERNEL_NAME, display_name="Python (summary-perfkit)", prefix=sys.prefix)
+    return KERNEL_NAME
+
+
+def run_batch(
+    *,
+    quick: bool,
+    reports_base: Path = REPORTS_DIR,
+    notebooks: list[Path] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> BatchRun:
+    """Execute the notebooks into ``reports_base/<UTC timestamp>/``, each with an ``output_dir``
+    of its own inside it, and return what happened to each."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    selected = notebooks if notebooks is not None else discover_notebooks()
+    if not selected:
+        raise ConfigurationError(f"no notebooks to run in {NOTEBOOKS_DIR}")
+    plans = {nb: notebook_parameters(nb, quick) for nb in selected}  # refuse bad parameters up front
+    kernel = ensure_kernel()
+    run = BatchRun(directory=new_run_directory(reports_base, ""), quick=quick)
+    log(f"report: {len(selected)} notebooks ({'quick' if quick else 'full'} scale) into {run.directory}")
+    for index, notebook in enumerate(selected, start=1):
+        parameters = {**plans[notebook], "output_dir": str(run.directory / notebook.stem)}
+        outcome = NotebookOutcome(notebook.stem, str(run.directory / notebook.name), parameters)
+        log(f"[{index}/{len(selected)}] {notebook.name} ...")
+        started = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                outcome.executed,
+                parameters=parameters,
+                kernel_name=kernel,
+                progress_bar=progress,
+                cwd=str(notebook.parent),
+            )
+            outcome.ok = True
+        except PapermillExecutionError as exc:
+            outcome.error = {"cell_index": exc.cell_index, "ename": exc.ename, "evalue": exc.evalue}
+        except Exception as exc:  # a dead kernel or a broken notebook must not stop the batch
+            outcome.error = {"cell_index": None, "ename": type(exc).__name__, "evalue": str(exc)}
+        outcome.seconds = time.perf_counter() - started
+        run.outcomes.append(outcome)
+        status = "ok" if outcome.ok else f"FAILED: {outcome.error_line}"
+        log(f"[{index}/{len(selected)}] {notebook.name}: {status} ({outcome.seconds:.0f} s)")
+    return run
+
+
+def raise_if_failed(run: BatchRun) -> None:
+    if run.failed:
+        raise NotebookError(
+            f"{len(run.failed)} of {len(run.outcomes)} notebooks failed: "
+            + "; ".join(outcome.error_line for outcome in run.failed)
+        )
+
+
+def outcomes_json(run: BatchRun) -> list[dict[str, Any]]:
+    return [asdict(outcome) for outcome in run.outcomes]
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None

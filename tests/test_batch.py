@@ -1,0 +1,83 @@
+"""The papermill batch: parameters checked up front, failures recorded with their cell, report written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from evaluation.batch import discover_notebooks, notebook_parameters, raise_if_failed, run_batch
+from evaluation.errors import ConfigurationError, NotebookError
+from evaluation.report import write_report
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _notebook(path: Path, *sources: str) -> Path:
+    cells = [new_code_cell(sources[0], metadata={"tags": ["parameters"]})]
+    cells += [new_code_cell(source) for source in sources[1:]]
+    nbformat.write(new_notebook(cells=cells), path)
+    return path
+
+
+def test_shipped_notebooks_declare_output_dir_and_full_parameters() -> None:
+    notebooks = discover_notebooks()
+    assert [nb.stem for nb in notebooks][:2] == ["01_parity", "02_scaling"]
+    for notebook in notebooks:
+        assert notebook_parameters(notebook, quick=True) == {}
+        notebook_parameters(notebook, quick=False)  # the full-scale parameters exist in the notebook
+
+
+def test_unknown_parameter_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    notebook = _notebook(tmp_path / "01_x.ipynb", "size = 1")
+    with pytest.raises(ConfigurationError, match=r"01_x.ipynb has no parameter\(s\) \['colour'\]"):
+        notebook_parameters(notebook, quick=True, extra={"colour": "red"})
+
+
+def test_a_failing_notebook_is_recorded_and_the_batch_goes_on(tmp_path: Path) -> None:
+    notebooks = [
+        _notebook(tmp_path / "01_fails.ipynb", 'output_dir = ""', "x = 1", "raise RuntimeError('boom')"),
+        _notebook(tmp_path / "02_works.ipynb", 'output_dir = ""', "print('fine')"),
+    ]
+    run = run_batch(quick=True, reports_base=tmp_path / "reports", notebooks=notebooks, progress=False)
+    failed, works = run.outcomes
+    assert works.ok
+    assert not failed.ok
+    assert failed.error == {"cell_index": 3, "ename": "RuntimeError", "evalue": "boom"}
+    assert Path(failed.executed).is_file()  # the saved notebook, with the traceback, is kept
+    with pytest.raises(NotebookError, match=r"01_fails: cell 3: RuntimeError: boom \(see .*01_fails.ipynb\)"):
+        raise_if_failed(run)
+    paths = write_report(run)
+    report = json.loads(paths["json"].read_text())
+    assert report["complete"] is False
+    assert [n["ok"] for n in report["notebooks"]] == [False, True]
+    assert "## Failed notebooks" in paths["markdown"].read_text()
+
+
+@pytest.mark.slow
+def test_nbval_fails_when_a_deterministic_output_is_edited(tmp_path: Path) -> None:
+    notebook = nbformat.read(ROOT / "notebooks" / "01_parity.ipynb", as_version=4)
+    verdict_cells = [
+        cell
+        for cell in notebook.cells
+        if cell.cell_type == "code" and "parity holds" in "".join(o.get("text", "") for o in cell.get("outputs", []))
+    ]
+    assert verdict_cells, "the parity notebook must be committed with its verdict output"
+    verdict_cells[0].outputs[0].text = "parity holds for 1 users over 1 datasets\n"
+    edited = tmp_path / "01_parity.ipynb"
+    nbformat.write(notebook, edited)
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(ROOT), "-c",
+         str(ROOT / "pyproject.toml"), str(edited)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )  # fmt: skip
+    assert completed.returncode == 1, completed.stdout[-2000:]
+    assert "parity holds for 1 users" in completed.stdout

@@ -1,0 +1,80 @@
+"""The load test: statistics on synthetic runs, and a short real run end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evaluation.db import ServerTarget
+from evaluation.load import LoadRun, load_checks
+from evaluation.loadtest import LoadConfig, run_load_test
+
+MB = 1024 * 1024
+
+
+def _run(rss_per_event: float, limit: bool = False) -> LoadRun:
+    run = LoadRun("after", workers=2, duration=10.0, memory_limit_mb=100 if limit else None)
+    run.requests = [
+        {"start": float(i), "end": float(i) + 0.9, "user_id": i, "events": events, "error": None}
+        for i, events in enumerate([1_000, 1_000_000, 10, 100_000, 1_000_000, 1, 10_000, 1_000, 100, 1_000_000])
+    ]
+    if limit:
+        run.requests[-1]["error"] = "MemoryError"
+    run.rss = [(t / 10, int(40 * MB + rss_per_event * run.in_flight_events(t / 10))) for t in range(0, 100)]
+    return run
+
+
+def test_flat_memory_has_zero_slope_and_passes() -> None:
+    summary = _run(0.0).summary()
+    assert summary["rss_slope_mb_per_million_events"] == pytest.approx(0.0, abs=1e-9)
+    assert summary["max_rss_mb"] == pytest.approx(40.0)
+    assert summary["rss_growth_once_warm_mb"] == pytest.approx(0.0)
+    assert summary["requests"] == 10
+    checks = load_checks({"after": summary})
+    assert all(checks.values()), checks
+
+
+def test_memory_tracking_events_is_measured_and_the_limit_reported() -> None:
+    legacy = _run(2_000.0, limit=True)
+    legacy.implementation = "before"
+    summary = legacy.summary()
+    assert summary["rss_slope_mb_per_million_events"] == pytest.approx(2_000.0 * 1_000_000 / MB, rel=1e-6)
+    assert summary["rss_slope_r_squared"] == pytest.approx(1.0)
+    assert summary["limit_hit"] == "before exceeded 100 MB at 1,000,000 events"
+    assert summary["errors"] == 1
+    checks = load_checks({"after": _run(0.0).summary(), "before": summary})
+    assert checks["legacy: RSS visibly grows with the events fetched (≥ 20 MB above optimized)"]
+
+
+def test_latency_percentiles_carry_sample_counts() -> None:
+    latency = _run(0.0).summary()["latency_ms_by_events"]
+    assert latency["1000000"]["p99"]["label"] == "p99 unsupported: max of n=3 (needs n>=100)"
+    assert latency["1000000"]["p50"]["ms"] == pytest.approx(900.0)
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_short_load_end_to_end(server: ServerTarget, tmp_path: Path) -> None:
+    config = LoadConfig(instance="quick", duration=3.0, legacy_duration=2.0, workers=2, legacy_limit_mb=3072)
+    result = run_load_test(server, config, tmp_path, log=lambda _: None)
+    document = json.loads((result.directory / "load.json").read_text())
+    assert document["schema_version"] == 1
+    for name in ("after", "before"):
+        summary = document["summaries"][name]
+        for field in ("throughput_per_s", "max_rss_mb", "rss_growth_once_warm_mb", "rss_slope_mb_per_million_events"):
+            assert isinstance(summary[field], float), (name, field)
+        assert summary["requests"] > 0
+        assert document["runs"][name]["rss"], "RSS must be sampled"
+    assert document["verdicts"][0].startswith("optimized: max RSS")
+    checks = load_checks(document["summaries"])
+    assert checks["optimized: max RSS ≤ 128 MB"]
+    assert checks["optimized: no failed request"]
+    assert {p.name for p in result.directory.iterdir()} >= {
+        "load.json",
+        "rss_over_time.png",
+        "rss_over_time.svg",
+        "latency_under_load.png",
+        "latency_under_load.svg",
+    }
