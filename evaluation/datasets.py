@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from evaluation.errors import OwnershipError
 from evaluation.instances import Instance

@@ -9,8 +9,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless by default; notebooks display the returned Figure themselves
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from evaluation.load import LoadRun
@@ -33,12 +33,26 @@ LABELS = {
 }
 
 
+def _figure(figsize: tuple[float, float]) -> Figure:
+    """A Figure outside pyplot: nothing is shown twice in notebooks, nothing kept alive elsewhere,
+    and no GUI backend is needed (saving renders with Agg)."""
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def _finish(fig: Figure, ax: Axes, title: str) -> Figure:
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
 def latency_figure(record: BenchRecord) -> Figure:
     """Latency against N, log-log: the p50 line and the p95–p99 band of each variant."""
     table = latency_table(record)
     if not table.empty:
         table = table[table.scope == GRID]
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    fig = _figure((7.5, 4.8))
+    ax = fig.subplots()
     for variant in ("before", "distinct", "after", "scan_floor", "floor"):
         rows = table[table.variant == variant].sort_values("n")
         if rows.empty:
@@ -47,6 +61,8 @@ def latency_figure(record: BenchRecord) -> Figure:
         ax.plot(rows.n, rows.p50_ms, marker="o", color=colour, label=f"{LABELS[variant]} p50")
         ax.fill_between(rows.n, rows.p95_ms, rows.p99_ms, color=colour, alpha=0.2)
         for n, value, samples in zip(rows.n, rows.p50_ms, rows.samples, strict=True):
+            if samples >= 100:
+                continue
             ax.annotate(
                 f"n={samples}",
                 (n, value),
@@ -57,16 +73,14 @@ def latency_figure(record: BenchRecord) -> Figure:
             )
     ax.axhline(200, color="black", linestyle=":", linewidth=1, label="200 ms target (p99)")
     ax.set(xscale="log", yscale="log", xlabel="events of the user (N)", ylabel="latency (ms)")
-    ax.set_title("Latency vs N (line: p50; band: p95–p99; n: samples)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
+    return _finish(fig, ax, "Latency vs N (line: p50; band: p95–p99; n: samples, where fewer than 100)")
 
 
 def memory_figure(record: BenchRecord) -> Figure:
     """memray peak of one call against N, log-log, with each implementation's fitted slope."""
     table = memory_table(record)
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    fig = _figure((7.5, 4.8))
+    ax = fig.subplots()
     for implementation in ("before", "after"):
         rows = table[(table.implementation == implementation) & ~table.limit_hit].sort_values("n")
         if rows.empty:
@@ -80,16 +94,14 @@ def memory_figure(record: BenchRecord) -> Figure:
             ax.plot(xs, [fit.predict(x) / MB for x in xs], color=colour, linestyle="--", linewidth=1)
         ax.plot(rows.n, rows.peak_mb, marker="o", linestyle="none", color=colour, label=label)
     ax.set(xscale="log", yscale="log", xlabel="events of the user (N)", ylabel="peak memory of one call (MB)")
-    ax.set_title("Memory vs N (memray peak, native traces; dashed: log-log fit)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
+    return _finish(fig, ax, "Memory vs N (memray peak, native traces; dashed: log-log fit)")
 
 
 def ratio_figure(record: BenchRecord) -> Figure:
     """Speedup (legacy median / optimized median) and memory reduction against N."""
     grid = record.grid
-    fig, (speed_ax, memory_ax) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+    fig = _figure((10, 4.2))
+    speed_ax, memory_ax = fig.subplots(1, 2)
     speedups = [ratio(record.median_seconds("before", n), record.median_seconds("after", n)) for n in grid]
     distinct = [ratio(record.median_seconds("distinct", n), record.median_seconds("after", n)) for n in grid]
     speed_ax.plot(grid, speedups, marker="o", color=COLOURS["before"], label="legacy / optimized")
@@ -119,7 +131,6 @@ def save_figure(fig: Figure, directory: Path, stem: str) -> list[Path]:
         if path.exists():
             raise FileExistsError(path)
         fig.savefig(path, dpi=130)
-    plt.close(fig)
     return paths
 
 
@@ -133,7 +144,8 @@ def all_figures(record: BenchRecord) -> dict[str, Figure]:
 
 def rss_over_time_figure(runs: Mapping[str, LoadRun]) -> Figure:
     """RSS of the serving process over time: the flat line against the sawtooth."""
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    fig = _figure((8, 4.5))
+    ax = fig.subplots()
     for implementation in ("before", "after"):
         run = runs.get(implementation)
         if run is None or not run.rss:
@@ -146,15 +158,13 @@ def rss_over_time_figure(runs: Mapping[str, LoadRun]) -> Figure:
             ax.annotate(f"limit hit at {limit['events']:,} events", (limit["end"], ax.get_ylim()[1] * 0.9), fontsize=8)
     ax.axhline(128, color="black", linestyle=":", linewidth=1, label="128 MB target")
     ax.set(xlabel="seconds since the load started", ylabel="RSS of the serving process (MB)")
-    ax.set_title("Memory under concurrent load (sampled every 100 ms)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
+    return _finish(fig, ax, "Memory under concurrent load (sampled every 100 ms)")
 
 
 def load_latency_figure(runs: Mapping[str, LoadRun]) -> Figure:
     """Latency under load of each version, one histogram per version (log-spaced bins)."""
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    fig = _figure((8, 4.5))
+    ax = fig.subplots()
     all_latencies = [r["end"] - r["start"] for run in runs.values() for r in run.completed]
     if all_latencies:
         bins = [float(b) for b in np.geomspace(max(min(all_latencies), 1e-4), max(all_latencies) * 1.01, 40)]
@@ -166,7 +176,4 @@ def load_latency_figure(runs: Mapping[str, LoadRun]) -> Figure:
             ax.hist(latencies, bins=bins, alpha=0.6, color=COLOURS[implementation],
                     label=f"{LABELS[implementation]} (n={len(latencies)})")  # fmt: skip
     ax.set(xscale="log", xlabel="latency under load (s)", ylabel="requests")
-    ax.set_title("Latency under load, all user sizes")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
+    return _finish(fig, ax, "Latency under load, all user sizes")

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 Clock = Callable[[], float]
 """Seconds from an arbitrary origin; `time.perf_counter` unless a test injects another."""

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def _notebook(path: Path, *sources: str) -> Path:
     cells = [new_code_cell(sources[0], metadata={"tags": ["parameters"]})]
     cells += [new_code_cell(source) for source in sources[1:]]
-    nbformat.write(new_notebook(cells=cells), path)
+    kernel = {"kernelspec": {"name": "summary-perfkit", "display_name": "Python", "language": "python"}}
+    nbformat.write(new_notebook(cells=cells, metadata=kernel), path)
     return path
 
 
