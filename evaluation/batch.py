@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from evaluation.db import PROJECT_ROOT
 from evaluation.errors import ConfigurationError, NotebookError
@@ -73,6 +73,10 @@ def notebook_parameters(notebook: Path, quick: bool, extra: Mapping[str, Any] | 
     wanted = {} if quick else dict(FULL_PARAMETERS.get(notebook.stem, {}))
     wanted.update(extra or {})
     unknown = sorted(set(wanted) - set(declared))
+    if "output_dir" not in declared:
+        raise ConfigurationError(
+            f"{notebook.name} declares no output_dir parameter: the batch could not collect its results"
+        )
     if unknown:
         raise ConfigurationError(
             f"{notebook.name} has no parameter(s) {unknown}; its parameters cell declares {sorted(declared)}"
@@ -103,6 +107,7 @@ def run_batch(
     notebooks: list[Path] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    stdout: TextIO | None = None,
 ) -> BatchRun:
     """Execute the notebooks into ``reports_base/<UTC timestamp>/``, each with an ``output_dir``
     of its own inside it, and return what happened to each."""
@@ -128,6 +133,7 @@ def run_batch(
                 parameters=parameters,
                 kernel_name=kernel,
                 progress_bar=progress,
+                stdout_file=stdout,  # the notebooks' own progress lines (one per N, per phase)
                 cwd=str(notebook.parent),
             )
             outcome.ok = True

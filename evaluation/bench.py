@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,9 @@ import psycopg
 from tqdm import tqdm
 
 from evaluation import db
-from evaluation.datasets import Dataset, seed_dataset, use_dataset
+from evaluation.datasets import Dataset, nearest_users, seed_dataset, source_dataset, use_dataset
 from evaluation.environment import collect_environment
-from evaluation.errors import ConfigurationError, KitError, MeasurementError
+from evaluation.errors import ConfigurationError, DatabaseError, KitError, MeasurementError
 from evaluation.instances import Instance, load_instance
 from evaluation.memory import IMPLEMENTATIONS, measure_call_memory, write_flamegraph
 from evaluation.plots import all_figures, save_figure
@@ -43,6 +43,7 @@ class BenchConfig:
     quick: bool = False
     headline_instance: str | None = None
     headline_n: int = 500_000
+    statement_timeout_ms: int | None = None
 
     @classmethod
     def full(cls) -> BenchConfig:
@@ -95,23 +96,35 @@ def users_for_grid(instance: Instance, grid: Sequence[int]) -> dict[int, int]:
 
 def run_bench(
     target: db.ServerTarget,
-    instance: Instance,
+    instance: Instance | None,
     config: BenchConfig,
     results_base: Path,
     *,
+    source_schema: str | None = None,
     progress: bool = True,
     clock: Clock = time.perf_counter,
     log: Callable[[str], None] = print,
 ) -> BenchRun:
     """Measure, then write results.json, results.csv, figures and summary.md to a new directory.
 
-    An error or Ctrl-C part-way keeps what was measured: the record is written with
-    ``complete`` false before the error propagates.
+    With ``source_schema`` the bench reads that schema's existing ``events`` table (checked
+    against the fixed schema, never written) and takes, for each N, the user whose event count
+    is nearest. An error or Ctrl-C part-way keeps what was measured: the record is written
+    with ``complete`` false before the error propagates.
     """
-    users = users_for_grid(instance, config.grid)
+    if source_schema is not None:
+        with db.connect(target.dsn, autocommit=True) as conn:
+            dataset = source_dataset(conn, source_schema)
+        users = nearest_users(dataset.instance.event_counts, list(config.grid))
+        config = replace(config, grid=sorted(users), headline_instance=None)
+    elif instance is not None:
+        users = users_for_grid(instance, config.grid)
+        dataset = _seed(target, instance, progress=progress)
+    else:
+        raise ConfigurationError("run_bench needs an instance or a source schema")
+    instance = dataset.instance
     directory = new_run_directory(results_base, "bench")
-    log(f"bench: {instance.name}, N in {list(config.grid)}, results in {directory}")
-    dataset = _seed(target, instance, progress=progress)
+    log(f"bench: {instance.name}, N in {sorted(users)}, results in {directory}")
     with db.connect(target.dsn) as conn:
         environment = collect_environment(conn, dsn=target.dsn, embedded=target.embedded)
     record = BenchRecord(
@@ -123,7 +136,9 @@ def run_bench(
             "seed": instance.generator.seed if instance.generator else None,
             "table_rows": instance.total_events,
             "schema": dataset.schema,
-            "grid": list(config.grid),
+            "grid": sorted(users),
+            "source_schema": source_schema,
+            "statement_timeout_ms": config.statement_timeout_ms,
             "users": {str(n): u for n, u in users.items()},
             "sampling": {name: vars(plan) for name, plan in config.plans.items()},
             "quick": config.quick,
@@ -133,6 +148,18 @@ def run_bench(
     try:
         _measure(run, target, dataset, users, config, progress=progress, clock=clock, log=log)
         record.complete = True
+    except psycopg.errors.QueryCanceled as exc:
+        record.notes.append(f"run stopped early: statement timeout ({config.statement_timeout_ms} ms)")
+        raise MeasurementError(
+            f"a query ran past the statement timeout of {config.statement_timeout_ms} ms; partial results "
+            f"are kept in {directory} (marked incomplete): raise --statement-timeout or use a smaller grid"
+        ) from exc
+    except psycopg.OperationalError as exc:
+        record.notes.append(f"run stopped early: connection lost: {str(exc).strip().splitlines()[0]}")
+        raise DatabaseError(
+            f"the connection to PostgreSQL was lost mid-run ({str(exc).strip().splitlines()[0]}); "
+            f"partial results are kept in {directory} (marked incomplete)"
+        ) from exc
     except (KitError, psycopg.Error, KeyboardInterrupt) as exc:
         record.notes.append(f"run stopped early: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         raise
@@ -154,8 +181,11 @@ def _measure(
     log: Callable[[str], None],
 ) -> None:
     record = run.record
-    with db.connect(target.dsn, autocommit=True) as conn:
+    # Named after the run, so its session can be told apart in pg_stat_activity.
+    with db.connect(target.dsn, autocommit=True, application_name=f"perfkit-bench {run.directory.name}") as conn:
         conn.execute("SET default_transaction_read_only = on")
+        if config.statement_timeout_ms is not None:
+            conn.execute(f"SET statement_timeout = {int(config.statement_timeout_ms)}")
         use_dataset(conn, dataset.schema)
         for n, user_id in tqdm(users.items(), desc="latency over N", unit="N", disable=not progress):
             _time_variants(record, conn, GRID, n, user_id, config, progress=progress, clock=clock, log=log)
@@ -236,6 +266,8 @@ def _measure_memory(
                 run.directory / "memray",
                 warm_user_id=warm_user,
                 memory_limit_mb=config.legacy_memory_limit_mb if implementation == "before" else None,
+                # The optimized call allocates kilobytes: three runs keep interpreter noise out of the median.
+                repeats=1 if implementation == "before" else 3,
             )
             record.memory.append(measurement.as_record())
             if measurement.limit_hit:
@@ -258,7 +290,11 @@ def _write_outputs(run: BenchRun) -> None:
     figures: dict[str, str] = {}
     if record.latency or record.memory:
         for stem, figure in all_figures(record).items():
-            paths = save_figure(figure, directory, stem)
+            try:
+                paths = save_figure(figure, directory, stem)
+            except ValueError as exc:  # a partial run can lack what a log axis needs; the data is saved already
+                record.notes.append(f"figure {stem} not drawn: {exc}")
+                continue
             figures[stem] = paths[0].name
             run.files.update({f"{stem}.{p.suffix[1:]}": p for p in paths})
     run.checks = check_targets(record)

@@ -50,7 +50,7 @@ class SeedCommand(Command):
         server = db.resolve_server()
         with db.connect(server.dsn, autocommit=True) as conn:
             for name in args.instances or list_instances():
-                dataset = seed_dataset(conn, load_instance(name))
+                dataset = seed_dataset(conn, load_instance(name), progress=sys.stderr.isatty())
                 state = "reused" if dataset.reused else f"loaded in {dataset.seconds:.1f} s"
                 print(f"{name}: {dataset.rows:,} events in {dataset.schema} ({state})")
         return 0
@@ -74,7 +74,7 @@ class CompareCommand(Command):
         instance = load_instance(args.instance)
         server = db.resolve_server()
         with db.connect(server.dsn, autocommit=True) as conn:
-            dataset = seed_dataset(conn, instance)
+            dataset = seed_dataset(conn, instance, progress=sys.stderr.isatty())
             use_dataset(conn, dataset.schema)
             counts = instance.event_counts
             users = args.users or [u for u in instance.user_ids if counts[u] <= args.max_events]
@@ -102,6 +102,9 @@ class LoadCommand(Command):
         parser.add_argument("--legacy-duration", type=float, help="seconds on the legacy version (default 20)")
         parser.add_argument("--workers", type=int, help="concurrent workers (default: 2 × CPU count)")
         parser.add_argument("--legacy-limit-mb", type=int, default=3072, help="address-space cap of the legacy run")
+        parser.add_argument(
+            "--source-schema", metavar="NAME", help="read the existing NAME.events table (never written)"
+        )
         parser.add_argument("--output", type=Path, default=RESULTS_DIR, help="parent of the run directory")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -114,6 +117,7 @@ class LoadCommand(Command):
                 "legacy_duration": args.legacy_duration,
                 "workers": args.workers,
                 "legacy_limit_mb": args.legacy_limit_mb,
+                "source_schema": args.source_schema,
             }.items()
             if value is not None
         }
@@ -169,6 +173,12 @@ class BenchCommand(Command):
         )
         parser.add_argument("--no-memory", action="store_true", help="skip the memray measurements")
         parser.add_argument("--no-flamegraphs", action="store_true", help="skip the flamegraphs at the largest N")
+        parser.add_argument(
+            "--source-schema",
+            metavar="NAME",
+            help="read the existing NAME.events table (never written) instead of seeding an instance",
+        )
+        parser.add_argument("--statement-timeout", type=int, metavar="MS", help="statement_timeout of the measurements")
 
     def run(self, args: argparse.Namespace) -> int:
         config = BenchConfig.quick_config() if args.quick else BenchConfig.full()
@@ -177,9 +187,25 @@ class BenchCommand(Command):
             if any(n <= 0 for n in args.grid):
                 raise ConfigurationError(f"--grid sizes must be positive, got {args.grid}")
             overrides["grid"] = sorted(set(args.grid))
+        if args.statement_timeout is not None:
+            if args.statement_timeout <= 0:
+                raise ConfigurationError(f"--statement-timeout must be positive, got {args.statement_timeout}")
+            overrides["statement_timeout_ms"] = args.statement_timeout
         config = replace(config, **overrides)
-        instance = load_instance(args.instance or ("quick" if args.quick else "scaling"))
-        run = run_bench(db.resolve_server(), instance, config, args.output)
+        if args.source_schema:
+            if args.instance:
+                raise ConfigurationError("--instance and --source-schema exclude each other")
+            run = run_bench(
+                db.resolve_server(),
+                None,
+                config,
+                args.output,
+                source_schema=args.source_schema,
+                progress=sys.stderr.isatty(),
+            )
+        else:
+            instance = load_instance(args.instance or ("quick" if args.quick else "scaling"))
+            run = run_bench(db.resolve_server(), instance, config, args.output, progress=sys.stderr.isatty())
         for check in run.checks:
             print(f"  [{check.status:>4}] {check.name}: {check.measured} (goal {check.target})")
         failed = sum(check.passed is False for check in run.checks)
@@ -204,7 +230,13 @@ class ReportCommand(Command):
             if unknown:
                 raise ConfigurationError(f"no notebook(s) {unknown}; available: {sorted(available)}")
             notebooks = [available[name] for name in args.notebook]
-        run = run_batch(quick=args.quick, reports_base=args.output, notebooks=notebooks, progress=sys.stderr.isatty())
+        run = run_batch(
+            quick=args.quick,
+            reports_base=args.output,
+            notebooks=notebooks,
+            progress=sys.stderr.isatty(),
+            stdout=sys.stdout,
+        )
         paths = write_report(run)
         print(f"report: {paths['markdown']}")
         raise_if_failed(run)

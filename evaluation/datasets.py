@@ -8,6 +8,7 @@ died half-way is rebuilt, never reused.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import psycopg
 from psycopg import sql
 from tqdm import tqdm
 
-from evaluation.errors import OwnershipError
+from evaluation.errors import ConfigurationError, OwnershipError
 from evaluation.instances import Instance
 
 KIT_PREFIX = "perfkit_"
@@ -187,3 +188,84 @@ def use_dataset(conn: psycopg.Connection[Any], schema: str) -> None:
     """Point ``conn``'s search_path at a dataset so unqualified ``events`` resolves there."""
     with conn.transaction():
         conn.execute("SELECT set_config('search_path', %s, false)", (sql.Identifier(schema).as_string(conn),))
+
+
+EXPECTED_COLUMNS = [
+    ("id", "bigint", True),
+    ("user_id", "bigint", True),
+    ("type", "character varying(32)", True),
+    ("metadata", "jsonb", False),
+]
+
+
+def verify_events_table(conn: psycopg.Connection[Any], schema: str) -> None:
+    """Refuse, naming the difference, an ``events`` table whose columns or key differ from production's."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION READ ONLY")
+        relation = conn.execute("SELECT to_regclass(format('%%I.events', %s::text))", (schema,)).fetchone()
+        if relation is None or relation[0] is None:
+            raise ConfigurationError(f"there is no table {schema}.events (check --source-schema and the search rights)")
+        columns = conn.execute(
+            """SELECT attname::text, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute
+               WHERE attrelid = format('%%I.events', %s::text)::regclass AND attnum > 0 AND NOT attisdropped
+               ORDER BY attnum""",
+            (schema,),
+        ).fetchall()
+        primary_key = conn.execute(
+            """SELECT pg_get_constraintdef(oid) FROM pg_constraint
+               WHERE conrelid = format('%%I.events', %s::text)::regclass AND contype = 'p'""",
+            (schema,),
+        ).fetchone()
+    found = {name: (kind, not_null) for name, kind, not_null in columns}
+    problems = []
+    for name, kind, not_null in EXPECTED_COLUMNS:
+        if name not in found:
+            problems.append(f"column {name} is missing")
+        elif found[name] != (kind, not_null):
+            actual_kind, actual_not_null = found[name]
+            problems.append(
+                f"column {name} is {actual_kind}{' NOT NULL' if actual_not_null else ''}, "
+                f"expected {kind}{' NOT NULL' if not_null else ''}"
+            )
+    extra = sorted(set(found) - {name for name, _, _ in EXPECTED_COLUMNS})
+    if extra:
+        problems.append(f"unexpected column(s) {extra}")
+    if primary_key is None or primary_key[0] != "PRIMARY KEY (id, user_id)":
+        found_key = primary_key[0] if primary_key else "no primary key"
+        problems.append(f"{found_key}, expected PRIMARY KEY (id, user_id) (the optimized version relies on it)")
+    if problems:
+        raise ConfigurationError(f"{schema}.events differs from the fixed schema: " + "; ".join(problems))
+
+
+def source_dataset(conn: psycopg.Connection[Any], schema: str) -> Dataset:
+    """An existing ``events`` table the kit did not create, to be read and never written.
+
+    Counting events per user scans the table once, in a read-only transaction.
+    """
+    started = time.perf_counter()
+    verify_events_table(conn, schema)
+    with conn.transaction():
+        conn.execute("SET TRANSACTION READ ONLY")
+        counts = conn.execute(
+            sql.SQL("SELECT user_id, count(*) FROM {}.events GROUP BY user_id").format(sql.Identifier(schema))
+        ).fetchall()
+    instance = Instance(
+        name=f"source_{schema}",
+        description=f"the existing table {schema}.events, read only",
+        source=f"{schema}.events",
+        fingerprint="source",
+        observed_counts={int(user): int(count) for user, count in counts},
+    )
+    return Dataset(instance, schema, instance.total_events, True, time.perf_counter() - started)
+
+
+def nearest_users(counts: dict[int, int], sizes: list[int]) -> dict[int, int]:
+    """For each wanted size, the user whose event count is closest on a log scale: {count: user}."""
+    candidates = [(count, user) for user, count in counts.items() if count > 0]
+    if not candidates:
+        raise ConfigurationError("the table has no events")
+    chosen: dict[int, int] = {}
+    for size in sizes:
+        count, user = min(candidates, key=lambda c: (abs(math.log(c[0]) - math.log(size)), c[1]))
+        chosen[count] = user
+    return dict(sorted(chosen.items()))

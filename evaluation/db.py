@@ -124,16 +124,26 @@ def _file_lock(path: Path) -> Iterator[None]:
 def connect(dsn: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection[Any]:
     """Open a connection, turning connection failures into a `DatabaseError` that says what to check."""
     try:
+        kwargs.setdefault("application_name", "perfkit")  # the kit's sessions are recognisable in pg_stat_activity
         conn = psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
         raise DatabaseError(_unreachable_message(dsn, exc)) from None
-    version = conn.info.server_version // 10000
-    if version < MIN_SERVER_VERSION:
+    try:
+        require_supported_version(conn.info.server_version, dsn)
+    except DatabaseError:
         conn.close()
-        raise DatabaseError(
-            f"PostgreSQL {version} at {redact_dsn(dsn)} is too old: the kit needs {MIN_SERVER_VERSION} or newer"
-        )
+        raise
     return conn
+
+
+def require_supported_version(server_version: int, dsn: str) -> None:
+    """``server_version`` as libpq reports it (180004 for 18.4)."""
+    major = server_version // 10000
+    if major < MIN_SERVER_VERSION:
+        raise DatabaseError(
+            f"PostgreSQL {major} at {redact_dsn(dsn)} is too old: the kit needs {MIN_SERVER_VERSION} or newer "
+            "(set DATABASE_URL to a newer server, or unset it to use the embedded one)"
+        )
 
 
 def _unreachable_message(dsn: str, exc: Exception) -> str:

@@ -88,6 +88,7 @@ class Instance:
     events: tuple[EventRow, ...] = ()
     expected: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     fingerprint: str = ""
+    observed_counts: Mapping[int, int] | None = None  # a table the kit did not create: counted, not generated
 
     @property
     def kind(self) -> Literal["generated", "literal"]:
@@ -95,6 +96,8 @@ class Instance:
 
     @property
     def user_ids(self) -> list[int]:
+        if self.observed_counts is not None:
+            return sorted(self.observed_counts)
         if self.generator is not None:
             return [user.user_id for user in self.generator.users]
         return sorted({row[1] for row in self.events} | set(self.expected))
@@ -102,6 +105,8 @@ class Instance:
     @property
     def event_counts(self) -> dict[int, int]:
         """Events per user, as stored (one row per (id, user_id))."""
+        if self.observed_counts is not None:
+            return dict(self.observed_counts)
         if self.generator is not None:
             return {user.user_id: user.events for user in self.generator.users}
         counts: dict[int, int] = dict.fromkeys(self.user_ids, 0)
@@ -114,6 +119,8 @@ class Instance:
         return sum(self.event_counts.values())
 
     def rows(self) -> Iterator[EventRow]:
+        if self.observed_counts is not None:
+            raise InstanceError(self.source, "", "an existing table is read, never regenerated or copied")
         if self.generator is not None:
             yield from generate_rows(self.generator)
         else:

@@ -90,11 +90,31 @@ class LoadRun:
             "rss_slope_mb_per_million_events": slope * 1_000_000 / MB,
             "rss_attributable_to_events_mb": slope * self.in_flight_range() / MB,
             "rss_slope_r_squared": r_squared,
+            "rss_rise_mb_per_million_events_per_request": self.growth_slope() * 1_000_000 / MB,
             "rss_samples": len(self.rss),
             "limit_hit": None
             if limit is None
             else f"{self.implementation} exceeded {self.memory_limit_mb} MB at {limit['events']:,} events",
         }
+
+    def request_growth(self) -> list[tuple[int, int]]:
+        """(events, RSS rise) of each request: the highest RSS sampled while it ran minus the RSS
+        sampled last before it started. Overlapping requests share a rise; the fit sorts it out."""
+        points = []
+        for request in self.requests:
+            before = [v for t, v in self.rss if t < request["start"]]
+            during = [v for t, v in self.rss if request["start"] < t <= request["end"]]
+            if before and during:
+                points.append((int(request["events"]), max(during) - before[-1]))
+        return points
+
+    def growth_slope(self) -> float:
+        """Least-squares slope of per-request RSS rise (bytes) against the request's events."""
+        points = self.request_growth()
+        if len(points) < 3 or len({e for e, _ in points}) < 2:
+            return float("nan")
+        slope, _ = np.polyfit([e for e, _ in points], [g for _, g in points], 1)
+        return float(slope)
 
     def in_flight_range(self) -> int:
         """Spread of the in-flight event counts seen at the samples (the x range of the slope)."""
@@ -209,7 +229,8 @@ def load_verdicts(after: dict[str, Any], before: dict[str, Any] | None) -> list[
     ]
     if before is not None:
         lines.append(
-            f"legacy: RSS slope {before['rss_slope_mb_per_million_events']:+.1f} MB per million in-flight events, "
+            f"legacy: RSS rises {before['rss_rise_mb_per_million_events_per_request']:+.0f} MB per million events "
+            f"fetched by a request (optimized: {after['rss_rise_mb_per_million_events_per_request']:+.1f}), "
             f"max RSS {before['max_rss_mb']:.0f} MB"
         )
         if before["limit_hit"]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation import db
-from evaluation.datasets import seed_dataset
+from evaluation.datasets import nearest_users, seed_dataset, source_dataset
 from evaluation.environment import collect_environment
 from evaluation.instances import load_instance
 from evaluation.load import LoadRun, load_users, load_verdicts, run_load, save_load
@@ -24,6 +24,7 @@ class LoadConfig:
     legacy_duration: float
     workers: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
     legacy_limit_mb: int = 3072
+    source_schema: str | None = None  # read this schema's existing events table instead of the instance
 
     @classmethod
     def full(cls) -> LoadConfig:
@@ -46,11 +47,16 @@ class LoadTestResult:
 def run_load_test(
     target: db.ServerTarget, config: LoadConfig, results_base: Path, *, log: Callable[[str], None] = print
 ) -> LoadTestResult:
-    instance = load_instance(config.instance)
-    users = load_users(instance)
     with db.connect(target.dsn, autocommit=True) as conn:
-        dataset = seed_dataset(conn, instance, progress=False)
+        if config.source_schema is not None:
+            dataset = source_dataset(conn, config.source_schema)
+            chosen = nearest_users(dataset.instance.event_counts, [10**k for k in range(7)])
+            users = [(user, count) for count, user in chosen.items()]
+        else:
+            dataset = seed_dataset(conn, load_instance(config.instance), progress=False)
+            users = load_users(dataset.instance)
         environment = collect_environment(conn, dsn=target.dsn, embedded=target.embedded)
+    instance = dataset.instance
     directory = new_run_directory(results_base, "load")
     log(f"load: {config.workers} workers, {len(users)} users from {users[0][1]:,} to {users[-1][1]:,} events")
     runs: dict[str, LoadRun] = {}

@@ -41,9 +41,14 @@ def _figure(figsize: tuple[float, float]) -> Figure:
 
 def _finish(fig: Figure, ax: Axes, title: str) -> Figure:
     ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    _grid_and_legend(ax)
     return fig
+
+
+def _grid_and_legend(ax: Axes) -> None:
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:  # a partial run may have nothing to label
+        ax.legend(fontsize=8)
 
 
 def latency_figure(record: BenchRecord) -> Figure:
@@ -119,8 +124,7 @@ def ratio_figure(record: BenchRecord) -> Figure:
     memory_ax.set(xscale="log", xlabel="N", ylabel="memory reduction (%)", title="Peak memory reduction vs N")
     memory_ax.set_ylim(0, 100.5)
     for ax in (speed_ax, memory_ax):
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        _grid_and_legend(ax)
     return fig
 
 

@@ -108,6 +108,13 @@ class BenchRecord:
         return cls(**fields)
 
 
+LATENCY_COLUMNS = [
+    "scope", "variant", "n", "samples", "median_ms",
+    "p50_ms", "p95_ms", "p99_ms", "p50_label", "p95_label", "p99_label",
+]  # fmt: skip
+MEMORY_COLUMNS = ["implementation", "n", "peak_mb", "allocations", "rss_growth_mb", "max_rss_mb", "limit_hit"]
+
+
 def latency_table(record: BenchRecord) -> pd.DataFrame:
     """One row per variant and N: sample count, median and labelled percentiles, in ms."""
     rows = []
@@ -124,7 +131,7 @@ def latency_table(record: BenchRecord) -> pd.DataFrame:
                 **{f"{name}_label": stat.label for name, stat in stats.items()},
             }
         )
-    return pd.DataFrame.from_records(rows)
+    return pd.DataFrame.from_records(rows, columns=LATENCY_COLUMNS)
 
 
 def memory_table(record: BenchRecord) -> pd.DataFrame:
@@ -141,7 +148,7 @@ def memory_table(record: BenchRecord) -> pd.DataFrame:
                 "limit_hit": m["limit_hit"],
             }
         )
-    return pd.DataFrame.from_records(rows)
+    return pd.DataFrame.from_records(rows, columns=MEMORY_COLUMNS)
 
 
 def tidy(record: BenchRecord) -> pd.DataFrame:
@@ -187,14 +194,19 @@ def tidy(record: BenchRecord) -> pd.DataFrame:
 
 
 def new_run_directory(base: Path, prefix: str, now: datetime | None = None) -> Path:
-    """A new directory named by the UTC time; an existing one is never reused or overwritten."""
+    """A new directory named by the UTC time. An existing one is never reused or overwritten: two
+    runs started in the same second get ``<time>`` and ``<time>-2`` (mkdir is atomic)."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    directory = base / (f"{prefix}-{stamp}" if prefix else stamp)
-    try:
-        directory.mkdir(parents=True, exist_ok=False)
-    except FileExistsError:
-        raise MeasurementError(f"{directory} exists already; results are never overwritten") from None
-    return directory
+    name = f"{prefix}-{stamp}" if prefix else stamp
+    base.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 100):
+        directory = base / (name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue
+        return directory
+    raise MeasurementError(f"{base / name} and 98 more exist already; results are never overwritten")
 
 
 def save_record(record: BenchRecord, directory: Path) -> dict[str, Path]:

@@ -223,7 +223,9 @@ def render_summary(record: BenchRecord, checks: list[TargetCheck], figures: dict
         "",
         "## Latency (ms; percentiles labelled with their sample counts)",
         "",
-        _markdown(latency_table(record)[["variant", "n", "samples", "median_ms", "p95_ms", "p99_ms", "p99_label"]]),
+        _markdown(
+            latency_table(record), ["scope", "variant", "n", "samples", "median_ms", "p95_ms", "p99_ms", "p99_label"]
+        ),
         "",
         "## Memory of one call (fresh process, memray with native traces)",
         "",
@@ -257,9 +259,11 @@ def render_summary(record: BenchRecord, checks: list[TargetCheck], figures: dict
     return "\n".join(lines) + "\n"
 
 
-def _markdown(frame: Any) -> str:
+def _markdown(frame: pd.DataFrame, columns: list[str] | None = None) -> str:
     if frame.empty:
         return "(no data)"
+    if columns is not None:
+        frame = frame[columns]
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     body = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]

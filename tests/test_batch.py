@@ -35,9 +35,12 @@ def test_shipped_notebooks_declare_output_dir_and_full_parameters() -> None:
 
 
 def test_unknown_parameter_is_refused_before_anything_runs(tmp_path: Path) -> None:
-    notebook = _notebook(tmp_path / "01_x.ipynb", "size = 1")
+    notebook = _notebook(tmp_path / "01_x.ipynb", 'size = 1\noutput_dir = ""')
     with pytest.raises(ConfigurationError, match=r"01_x.ipynb has no parameter\(s\) \['colour'\]"):
         notebook_parameters(notebook, quick=True, extra={"colour": "red"})
+    no_output = _notebook(tmp_path / "02_y.ipynb", "size = 1")
+    with pytest.raises(ConfigurationError, match="declares no output_dir parameter"):
+        notebook_parameters(no_output, quick=True)
 
 
 def test_a_failing_notebook_is_recorded_and_the_batch_goes_on(tmp_path: Path) -> None:

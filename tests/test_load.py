@@ -31,6 +31,7 @@ def test_flat_memory_has_zero_slope_and_passes() -> None:
     assert summary["rss_slope_mb_per_million_events"] == pytest.approx(0.0, abs=1e-9)
     assert summary["max_rss_mb"] == pytest.approx(40.0)
     assert summary["rss_growth_once_warm_mb"] == pytest.approx(0.0)
+    assert summary["rss_rise_mb_per_million_events_per_request"] == pytest.approx(0.0, abs=1e-9)
     assert summary["requests"] == 10
     checks = load_checks({"after": summary})
     assert all(checks.values()), checks
@@ -43,6 +44,7 @@ def test_memory_tracking_events_is_measured_and_the_limit_reported() -> None:
     assert summary["rss_slope_mb_per_million_events"] == pytest.approx(2_000.0 * 1_000_000 / MB, rel=1e-6)
     assert summary["rss_slope_r_squared"] == pytest.approx(1.0)
     assert summary["limit_hit"] == "before exceeded 100 MB at 1,000,000 events"
+    assert summary["rss_rise_mb_per_million_events_per_request"] > 1_000
     assert summary["errors"] == 1
     checks = load_checks({"after": _run(0.0).summary(), "before": summary})
     assert checks["legacy: RSS visibly grows with the events fetched (≥ 20 MB above optimized)"]

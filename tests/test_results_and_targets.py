@@ -69,9 +69,11 @@ def test_results_are_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(MeasurementError, match="never overwritten"):
         save_record(_record(), tmp_path)
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    assert new_run_directory(tmp_path, "bench", when).name == "bench-20260102T030405Z"
-    with pytest.raises(MeasurementError, match="never overwritten"):
-        new_run_directory(tmp_path, "bench", when)
+    first = new_run_directory(tmp_path, "bench", when)
+    (first / "results.json").write_text("{}")
+    assert first.name == "bench-20260102T030405Z"
+    assert new_run_directory(tmp_path, "bench", when).name == "bench-20260102T030405Z-2"
+    assert (first / "results.json").read_text() == "{}"
 
 
 def test_unknown_schema_version_is_refused() -> None:

@@ -1,0 +1,148 @@
+"""Bad input gets one line on stderr and a non-zero exit code, never a traceback (unless --debug)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from evaluation import db
+from evaluation.cli import main
+from evaluation.datasets import dataset_schema, drop_dataset_schema, owned_schemas, seed_dataset
+from evaluation.errors import DatabaseError
+from evaluation.instances import EventRow, Instance, literal_instance
+
+
+def _error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: "), err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_malformed_instance_file_names_file_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"events": [{"id": 1, "user_id": "seven", "type": "click"}]}))
+    assert main(["compare", str(bad)]) == 3
+    assert f"{bad}: events[0].user_id: expected an integer" in _error(capsys)
+
+
+def test_unknown_notebook(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--notebook", "09_nope"]) == 2
+    assert "no notebook(s) ['09_nope']; available: ['01_parity'" in _error(capsys)
+
+
+@pytest.mark.parametrize("size", ["0", "-5"])
+def test_sizes_must_be_positive(size: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--quick", "--grid", size]) == 2
+    assert "--grid sizes must be positive" in _error(capsys)
+
+
+def test_size_beyond_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--quick", "--grid", "5000000"]) == 2
+    assert "no user with exactly 5,000,000 events (available: 1,000, 3,000, 10,000, 30,000)" in _error(capsys)
+
+
+def test_server_older_than_supported() -> None:
+    with pytest.raises(DatabaseError, match=r"PostgreSQL 13 at .* is too old: the kit needs 14 or newer"):
+        db.require_supported_version(130012, "postgresql://u:pw@db.example/app")
+    db.require_supported_version(140000, "")
+
+
+def test_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(Exception, match="no such instance file"):
+        main(["--debug", "compare", "no_such_instance"])
+
+
+@pytest.mark.db
+def test_statement_timeout_stops_the_run_and_keeps_partial_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "--quick", "--no-memory", "--statement-timeout", "1", "--output", str(tmp_path)]) == 7
+    assert "ran past the statement timeout of 1 ms" in _error(capsys)
+    (run_dir,) = tmp_path.iterdir()
+    record = json.loads((run_dir / "results.json").read_text())
+    assert record["complete"] is False
+    assert any("statement timeout" in note for note in record["notes"])
+    assert "INCOMPLETE" in (run_dir / "summary.md").read_text()
+
+
+@pytest.mark.db
+def test_connection_lost_mid_run_keeps_partial_results(
+    server: db.ServerTarget, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evaluation.bench import BenchConfig, run_bench
+    from evaluation.instances import load_instance
+
+    calls = 0
+
+    def clock_that_cuts_the_connection() -> float:
+        nonlocal calls
+        calls += 1
+        if calls == 1500:  # during the second N: the first is complete
+            (run_dir,) = tmp_path.iterdir()
+            with db.connect(server.dsn, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                    (f"perfkit-bench {run_dir.name}",),
+                )
+        return float(calls) / 1000
+
+    with pytest.raises(DatabaseError, match="connection to PostgreSQL was lost mid-run"):
+        run_bench(
+            server,
+            load_instance("quick"),
+            BenchConfig.quick_config(),
+            tmp_path,
+            progress=False,
+            clock=clock_that_cuts_the_connection,
+            log=lambda _: None,
+        )
+    (run_dir,) = tmp_path.iterdir()
+    record = json.loads((run_dir / "results.json").read_text())
+    assert record["complete"] is False
+    assert record["latency"], "what was measured before the loss is kept"
+
+
+class _InterruptedInstance(Instance):
+    def rows(self) -> Iterator[EventRow]:
+        yield from super().rows()
+        raise KeyboardInterrupt
+
+
+@pytest.mark.db
+def test_ctrl_c_during_seeding_leaves_nothing_marked_complete(admin_conn: psycopg.Connection[Any]) -> None:
+    base = literal_instance("seedtest_interrupted", [{"id": i, "user_id": 1, "type": "click"} for i in range(50)])
+    interrupted = _InterruptedInstance(
+        name=base.name, description="", source=base.source, events=base.events, fingerprint=base.fingerprint
+    )
+    with pytest.raises(KeyboardInterrupt):
+        seed_dataset(admin_conn, interrupted, progress=False)
+    schema = dataset_schema(base)
+    assert schema not in owned_schemas(admin_conn)
+    assert admin_conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is None
+
+
+@pytest.mark.db
+def test_concurrent_seeding_loads_once(server: db.ServerTarget) -> None:
+    instance = literal_instance("seedtest_concurrent", [{"id": i, "user_id": 1, "type": "view"} for i in range(500)])
+    results: list[bool] = []
+
+    def seed() -> None:
+        with db.connect(server.dsn, autocommit=True) as conn:
+            results.append(seed_dataset(conn, instance, progress=False).reused)
+
+    threads = [threading.Thread(target=seed) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, True]
+    with db.connect(server.dsn, autocommit=True) as conn:
+        drop_dataset_schema(conn, dataset_schema(instance))
