@@ -140,7 +140,7 @@ def _memory_checks(record: BenchRecord, largest: int, note: str) -> Iterator[Tar
         yield TargetCheck(
             "memory reduction vs legacy (memray peak)",
             f"≥ {MIN_MEMORY_REDUCTION:.0%} at every N ≥ {REDUCTION_FROM_N:,}",
-            f"worst {considered[worst_n]:.2%} at N={worst_n:,}",
+            f"worst {considered[worst_n]:.3%} at N={worst_n:,}",
             all(r >= MIN_MEMORY_REDUCTION for r in considered.values()),
             "" if any(n >= REDUCTION_FROM_N for n in reductions) else "no N ≥ 100,000 measured; judged on every N",
         )
@@ -148,7 +148,7 @@ def _memory_checks(record: BenchRecord, largest: int, note: str) -> Iterator[Tar
     if fit is not None:
         yield TargetCheck(
             "memory slope, optimized (log-log)",
-            f"|slope| < {FLAT_SLOPE}",
+            f"abs(slope) < {FLAT_SLOPE}",
             f"{fit.slope:+.3f} ({fit.verdict}, {fit.points} points)",
             abs(fit.slope) < FLAT_SLOPE if fit.points >= 2 else None,
         )
