@@ -108,6 +108,7 @@ def run_batch(
     progress: bool = True,
     log: Callable[[str], None] = print,
     stdout: TextIO | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> BatchRun:
     """Execute the notebooks into ``reports_base/<UTC timestamp>/``, each with an ``output_dir``
     of its own inside it, and return what happened to each."""
@@ -117,7 +118,12 @@ def run_batch(
     selected = notebooks if notebooks is not None else discover_notebooks()
     if not selected:
         raise ConfigurationError(f"no notebooks to run in {NOTEBOOKS_DIR}")
-    plans = {nb: notebook_parameters(nb, quick) for nb in selected}  # refuse bad parameters up front
+    overrides = overrides or {}
+    unknown = sorted(set(overrides) - {nb.stem for nb in selected})
+    if unknown:
+        raise ConfigurationError(f"parameters given for notebook(s) {unknown} that are not run")
+    # Refuse bad parameters before anything runs.
+    plans = {nb: notebook_parameters(nb, quick, overrides.get(nb.stem)) for nb in selected}
     kernel = ensure_kernel()
     run = BatchRun(directory=new_run_directory(reports_base, ""), quick=quick)
     log(f"report: {len(selected)} notebooks ({'quick' if quick else 'full'} scale) into {run.directory}")

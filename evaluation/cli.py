@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -221,6 +222,14 @@ class ReportCommand(Command):
         parser.add_argument("--quick", action="store_true", help="the notebooks' CI-scale parameters")
         parser.add_argument("--output", type=Path, default=REPORTS_DIR, help="parent of the report directory")
         parser.add_argument("--notebook", nargs="+", metavar="NAME", help="run only these notebooks (e.g. 01_parity)")
+        parser.add_argument(
+            "--param",
+            "-p",
+            action="append",
+            default=[],
+            metavar="NOTEBOOK:NAME=VALUE",
+            help="override a notebook parameter, e.g. 01_parity:random_datasets=5 (VALUE read as JSON if it parses)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         notebooks = None
@@ -236,11 +245,29 @@ class ReportCommand(Command):
             notebooks=notebooks,
             progress=sys.stderr.isatty(),
             stdout=sys.stdout,
+            overrides=_parse_parameters(args.param),
         )
         paths = write_report(run)
         print(f"report: {paths['markdown']}")
         raise_if_failed(run)
         return 0
+
+
+def _parse_parameters(items: list[str]) -> dict[str, dict[str, Any]]:
+    parsed: dict[str, dict[str, Any]] = {}
+    for item in items:
+        notebook, _, assignment = item.partition(":")
+        name, equals, raw = assignment.partition("=")
+        if not notebook or not name or not equals:
+            raise ConfigurationError(
+                f"--param {item!r}: expected NOTEBOOK:NAME=VALUE, e.g. 01_parity:random_datasets=5"
+            )
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        parsed.setdefault(notebook, {})[name] = value
+    return parsed
 
 
 COMMANDS: list[type[Command]] = [

@@ -38,6 +38,22 @@ def test_unknown_notebook(capsys: pytest.CaptureFixture[str]) -> None:
     assert "no notebook(s) ['09_nope']; available: ['01_parity'" in _error(capsys)
 
 
+def test_unknown_notebook_parameter(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--notebook", "01_parity", "--param", "01_parity:colour=1"]) == 2
+    assert "01_parity.ipynb has no parameter(s) ['colour']; its parameters cell declares" in _error(capsys)
+
+
+@pytest.mark.parametrize("item", ["01_parity", "01_parity:random_datasets", ":x=1"])
+def test_malformed_parameter(item: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--param", item]) == 2
+    assert "expected NOTEBOOK:NAME=VALUE" in _error(capsys)
+
+
+def test_parameter_for_a_notebook_not_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--notebook", "01_parity", "--param", "02_scaling:quick=true"]) == 2
+    assert "parameters given for notebook(s) ['02_scaling'] that are not run" in _error(capsys)
+
+
 @pytest.mark.parametrize("size", ["0", "-5"])
 def test_sizes_must_be_positive(size: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--quick", "--grid", size]) == 2
