@@ -21,7 +21,7 @@ from evaluation import db
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "Pw-" + secrets.token_hex(8)
+GENERATED_PASSWORD = "Pw-" + secrets.token_hex(8)
 SNAPSHOT = """
 SELECT n.nspname, c.relname, c.relkind
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -43,15 +43,20 @@ def _checksums(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     return {"objects": objects, "sums": sums}
 
 
+def _password(dsn: str) -> str:
+    return str(conninfo_to_dict(dsn).get("password") or "")
+
+
 @pytest.fixture(scope="module")
 def foreign_dsn(server: db.ServerTarget) -> Iterator[str]:
     """A scratch database shaped like a user's: public.events full of sentinel rows, another table,
-    and a perfkit_-named schema the kit never created. The DSN carries a password."""
+    and a perfkit_-named schema the kit never created. The DSN carries a password: the server's
+    own if it has one, else a generated one (the embedded server trusts local connections)."""
     name = f"perfkit_safety_{secrets.token_hex(4)}"
     with db.connect(server.dsn, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     params = {k: v for k, v in conninfo_to_dict(server.dsn).items() if v is not None}
-    params.update(dbname=name, password=PASSWORD)
+    params.update(dbname=name, password=_password(server.dsn) or GENERATED_PASSWORD)
     dsn = make_conninfo("", **{k: str(v) for k, v in params.items()})
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
@@ -112,10 +117,12 @@ def test_nothing_outside_the_kit_schemas_changes_and_no_password_leaks(foreign_d
     assert leftovers == [("perfkit_ds_imposter",)]  # datasets --drop removed only what the kit created
     assert "public.events" in before["sums"]
 
+    password = _password(foreign_dsn)
+    assert len(password) >= 8
     outputs = [c.stdout + c.stderr for c in runs.values()]
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert any(p.name == "report.json" for p in files)
     assert any(p.name == "results.json" for p in files)
-    leaks = [p for p in files if PASSWORD.encode() in p.read_bytes()]
+    leaks = [p for p in files if password.encode() in p.read_bytes()]
     assert not leaks, leaks
-    assert not [o for o in outputs if PASSWORD in o]
+    assert not [o for o in outputs if password in o]
