@@ -21,7 +21,7 @@ from evaluation.plots import all_figures, save_figure
 from evaluation.results import GRID, HEADLINE, BenchRecord, LatencySeries, new_run_directory, save_record
 from evaluation.targets import TargetCheck, check_targets, render_summary
 from evaluation.timing import Clock, SamplingPlan, sample_interleaved
-from evaluation.variants import explain_optimized, variant_calls
+from evaluation.variants import FLOOR_QUERY, SUMMARY_QUERY, explain, variant_calls
 
 FULL_GRID = (1_000, 10_000, 100_000, 1_000_000)
 QUICK_GRID = (1_000, 3_000, 10_000, 30_000)
@@ -236,7 +236,9 @@ def _time_variants(
     )
     for variant, taken in samples.items():
         record.latency.append(LatencySeries(variant, n, user_id, taken.seconds, taken.warmup_seconds, scope))
-    record.plans[f"{scope} N={n:,}"] = explain_optimized(conn, user_id)
+    record.plans[f"{scope} N={n:,}"] = explain(conn, SUMMARY_QUERY, user_id)
+    # The floor's plan too: it shows why the floor can be far cheaper than any query reading rows.
+    record.floor_plans[f"{scope} N={n:,}"] = explain(conn, FLOOR_QUERY, user_id)
     counts = ", ".join(f"{v} n={len(s.seconds)}" for v, s in samples.items())
     log(f"  {scope} N={n:,}: {counts}")
 

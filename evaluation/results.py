@@ -45,6 +45,7 @@ class BenchRecord:
     latency: list[LatencySeries] = field(default_factory=list)
     memory: list[dict[str, Any]] = field(default_factory=list)
     plans: dict[str, Any] = field(default_factory=dict)
+    floor_plans: dict[str, Any] = field(default_factory=dict)
     flamegraphs: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     complete: bool = False

@@ -29,6 +29,7 @@ if DISTINCT_QUERY == SUMMARY_QUERY:  # pragma: no cover - guards against an edit
     raise ImportError("SUMMARY_QUERY no longer ends with the expected FROM clause")
 
 VARIANTS = ("before", "after", "distinct", "floor", "scan_floor")
+__all__ = ["DISTINCT_QUERY", "FLOOR_QUERY", "SCAN_FLOOR_QUERY", "SUMMARY_QUERY", "VARIANTS", "explain", "variant_calls"]
 
 
 def variant_calls(
@@ -54,10 +55,10 @@ def variant_calls(
     return {name: calls[name] for name in variants}
 
 
-def explain_optimized(conn: psycopg.Connection[Any], user_id: int) -> Any:
-    """EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) of the optimized query for ``user_id``."""
+def explain(conn: psycopg.Connection[Any], query: str, user_id: int) -> Any:
+    """EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) of ``query`` for ``user_id``."""
     with conn.cursor() as cur:
-        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + SUMMARY_QUERY, {"user_id": user_id})
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + query, {"user_id": user_id})
         row = cur.fetchone()
     assert row is not None
     return row[0]

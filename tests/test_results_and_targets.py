@@ -129,3 +129,27 @@ def test_latency_targets_are_judged_on_the_headline_scenario() -> None:
     assert checks["median over the count(metadata) scan floor"].status == "info"
     assert checks["p99 latency, optimized, largest N of the grid"].measured.startswith("20.0 ms")
     assert "speedup over legacy (median)" not in checks  # no legacy samples in the headline
+
+
+def _plan(node: str, hits: int) -> list[dict[str, Any]]:
+    return [{"Plan": {"Node Type": node, "Shared Hit Blocks": hits, "Shared Read Blocks": 0}, "Execution Time": 1.0}]
+
+
+def test_a_missed_latency_target_comes_with_its_evidence() -> None:
+    record = _record()
+    record.parameters["headline"] = {"table_rows": 1_000_000, "n": 500_000}
+    record.environment = {"cpu_count": 2, "server": {"settings": {"jit": "off", "shared_buffers": "1GB"}}}
+    record.latency += [
+        LatencySeries("after", 500_000, 1, [0.300] * 100, scope="headline"),
+        LatencySeries("floor", 500_000, 1, [0.050] * 100, scope="headline"),
+        LatencySeries("scan_floor", 500_000, 1, [0.100] * 100, scope="headline"),
+    ]
+    record.plans["headline N=500,000"] = _plan("Seq Scan", 33_000)
+    record.floor_plans["headline N=500,000"] = _plan("Index Only Scan", 3_300)
+    checks = check_targets(record)
+    summary = render_summary(record, checks, {})
+    assert "## Why the latency targets are missed" in summary
+    assert "Index Only Scan, 3300 buffers, 10.0× fewer than the optimized query" in summary
+    assert "has a median of 100.0 ms; the optimized median, 300.0 ms, is 3.00× it" in summary
+    assert "Settings: shared_buffers=1GB, jit=off; 2 CPUs" in summary
+    assert "## Why" not in render_summary(_record(), check_targets(_record()), {})
