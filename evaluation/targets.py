@@ -279,8 +279,8 @@ def latency_explanation(record: BenchRecord, checks: list[TargetCheck]) -> list[
         lines.append(
             f"The optimized query at {key}: {optimized['nodes']}, {optimized['shared_hit_blocks']} shared buffers "
             f"hit and {optimized['shared_read_blocks']} read, {optimized['workers_launched']} parallel workers, "
-            f"JIT {'on' if optimized['jit'] else 'off'}: with no index on user_id (none may be added) every call "
-            "reads the whole table, whatever N is."
+            f"JIT {'on' if optimized['jit'] else 'off'}: with no index on user_id (none may be added), a user this "
+            "large is read with a scan of every page of the table."
         )
     if optimized is not None and floor is not None and floor["shared_hit_blocks"]:
         pages = (optimized["shared_hit_blocks"] or 0) + (optimized["shared_read_blocks"] or 0)
