@@ -30,7 +30,7 @@ lint: $(STAMP)
 ## lab: JupyterLab on the notebooks, with the project's kernel
 lab: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,lab]'
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean-datasets: $(STAMP)
 	$(PY) -m evaluation datasets --drop
