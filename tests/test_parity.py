@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from typing import Any
 
 import psycopg
@@ -48,6 +48,23 @@ def test_exact_decimal_sum_is_not_float_addition() -> None:
     assert 0.1 + 0.2 + 0.3 != 0.6
     assert instance.expected[2]["total_value"] == 0.6
     assert float(Decimal("999999999999999") + Decimal("123456789.012345")) == (instance.expected[3]["total_value"])
+
+
+def test_edges_of_the_supported_domain_agree(
+    fresh_dataset: Callable[[Instance], Dataset], connect_to: Callable[[str], psycopg.Connection[Any]]
+) -> None:
+    prices: list[Any] = [
+        "1e300", "-1e300", "1e-300", "123456789012345e-310", 9.99999999999999e299,
+        "999999999999999", "0.000000000000001", "-0.0", "+.5E+1",
+    ]  # fmt: skip
+    events = [{"id": i, "user_id": 1, "type": "purchase", "metadata": {"price": p}} for i, p in enumerate(prices)]
+    conn = connect_to(fresh_dataset(literal_instance("domain_edges", events)).schema)
+    summaries = _summaries(conn, 1)
+    assert _typed(summaries["before"]) == _typed(summaries["after"])
+    with localcontext(Context(prec=2000, Emin=-9999, Emax=9999)):
+        exact = sum((Decimal(str(p)) for p in prices), Decimal(0))
+    assert summaries["after"]["total_value"] == float(exact)
+    assert summaries["after"]["purchase"] == len(prices)
 
 
 def test_generated_instance_agrees_for_every_user(
