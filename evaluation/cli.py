@@ -18,12 +18,11 @@ from evaluation.datasets import (
     drop_dataset_schema,
     owned_schemas,
     seed_dataset,
-    use_dataset,
 )
 from evaluation.errors import ConfigurationError, KitError
 from evaluation.instances import list_instances, load_instance
 from evaluation.loadtest import LoadConfig, run_load_test
-from evaluation.parity import compare_users, parity_frame, require_parity
+from evaluation.parity import instance_parity, require_parity
 from evaluation.report import write_report
 
 RESULTS_DIR = Path("results")
@@ -73,22 +72,15 @@ class CompareCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         instance = load_instance(args.instance)
+        counts = instance.event_counts
+        users = args.users or [u for u in instance.user_ids if counts[u] <= args.max_events]
         server = db.resolve_server()
         with db.connect(server.dsn, autocommit=True) as conn:
-            dataset = seed_dataset(conn, instance, progress=sys.stderr.isatty())
-            use_dataset(conn, dataset.schema)
-            counts = instance.event_counts
-            users = args.users or [u for u in instance.user_ids if counts[u] <= args.max_events]
-            rows = compare_users(
-                conn,
-                users,
-                event_counts=counts,
-                expected={k: dict(v) for k, v in instance.expected.items()},
-            )
-        print(f"{instance.name} ({server.display}, schema {dataset.schema})")
-        print(parity_frame(rows).to_string(index=False, float_format=lambda v: repr(float(v))))
-        require_parity(rows)
-        print(f"parity: {len(rows)} users, before == after for every one")
+            report = instance_parity(conn, instance, users=users, progress=sys.stderr.isatty())
+        print(f"{instance.name} ({server.display}, schema {report.schema})")
+        print(report.frame().to_string(index=False, float_format=lambda v: repr(float(v))))
+        require_parity(report.rows)
+        print(f"parity: {len(report.rows)} users, before == after for every one")
         return 0
 
 

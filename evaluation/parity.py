@@ -136,8 +136,15 @@ class ParityReport:
         }
 
 
-def instance_parity(conn: psycopg.Connection[Any], instance: Instance, *, progress: bool = False) -> ParityReport:
-    """Seed ``instance`` (reused while complete) and compare both versions for every user.
+def instance_parity(
+    conn: psycopg.Connection[Any],
+    instance: Instance,
+    *,
+    users: Iterable[int] | None = None,
+    progress: bool = False,
+) -> ParityReport:
+    """Seed ``instance`` (reused while complete) and compare both versions for ``users``
+    (default: every user of the instance).
 
     ``conn`` must be in autocommit mode; its search_path is pointed at the dataset.
     """
@@ -147,7 +154,7 @@ def instance_parity(conn: psycopg.Connection[Any], instance: Instance, *, progre
         conn.execute("SET TRANSACTION READ ONLY")  # a bug in either version cannot write
         rows = compare_users(
             conn,
-            instance.user_ids,
+            instance.user_ids if users is None else users,
             event_counts=instance.event_counts,
             expected={user: dict(summary) for user, summary in instance.expected.items()},
         )
