@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from evaluation.bench import BenchConfig, BenchRun, run_bench
+    from evaluation.checks import Check, bench_checks, checks_frame, memory_verdicts
     from evaluation.datasets import Dataset, drop_dataset_schema, seed_dataset, use_dataset
     from evaluation.db import ServerTarget, connect, redact_dsn, resolve_server
     from evaluation.errors import (
@@ -20,12 +21,15 @@ if TYPE_CHECKING:
         InstanceError,
         KitError,
         MeasurementError,
+        NotebookError,
         OwnershipError,
         ParityError,
     )
-    from evaluation.instances import Instance, list_instances, literal_instance, load_instance
-    from evaluation.load import load_checks, load_latency_table
-    from evaluation.loadtest import LoadConfig, run_load_test
+    from evaluation.evidence import curate
+    from evaluation.instances import Instance, list_instances, literal_instance, read_instance
+    from evaluation.loadtest.analysis import LoadRun, load_checks, load_latency_table
+    from evaluation.loadtest.run import LoadConfig, LoadTestResult, run_load_test
+    from evaluation.outputs import write_manifest
     from evaluation.parity import (
         ParityReport,
         highlight_differences,
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
         require_parity,
         save_parity_reports,
     )
+    from evaluation.plans import plan_summary, plans_frame
     from evaluation.plots import (
         all_figures,
         latency_figure,
@@ -42,72 +47,54 @@ if TYPE_CHECKING:
         ratio_figure,
         rss_over_time_figure,
     )
-    from evaluation.results import BenchRecord, latency_table, load_record, memory_table, tidy
-    from evaluation.targets import (
-        TargetCheck,
-        check_targets,
-        memory_verdicts,
-        plan_summary,
-        plans_frame,
-        targets_frame,
-    )
+    from evaluation.results import BenchRecord, latency_table, memory_table, read_record, tidy
 
-_EXPORTS = {
-    "BenchConfig": "evaluation.bench",
-    "BenchRecord": "evaluation.results",
-    "BenchRun": "evaluation.bench",
-    "ConfigurationError": "evaluation.errors",
-    "DatabaseError": "evaluation.errors",
-    "Dataset": "evaluation.datasets",
-    "Instance": "evaluation.instances",
-    "InstanceError": "evaluation.errors",
-    "KitError": "evaluation.errors",
-    "MeasurementError": "evaluation.errors",
-    "OwnershipError": "evaluation.errors",
-    "ParityError": "evaluation.errors",
-    "ParityReport": "evaluation.parity",
-    "ServerTarget": "evaluation.db",
-    "TargetCheck": "evaluation.targets",
-    "check_targets": "evaluation.targets",
-    "connect": "evaluation.db",
-    "drop_dataset_schema": "evaluation.datasets",
-    "highlight_differences": "evaluation.parity",
-    "instance_parity": "evaluation.parity",
-    "latency_figure": "evaluation.plots",
-    "latency_table": "evaluation.results",
-    "list_instances": "evaluation.instances",
-    "literal_instance": "evaluation.instances",
-    "load_instance": "evaluation.instances",
-    "load_record": "evaluation.results",
-    "memory_figure": "evaluation.plots",
-    "memory_table": "evaluation.results",
-    "plan_summary": "evaluation.targets",
-    "random_parity": "evaluation.parity",
-    "ratio_figure": "evaluation.plots",
-    "redact_dsn": "evaluation.db",
-    "require_parity": "evaluation.parity",
-    "LoadConfig": "evaluation.loadtest",
-    "run_load_test": "evaluation.loadtest",
-    "rss_over_time_figure": "evaluation.plots",
-    "load_latency_figure": "evaluation.plots",
-    "load_checks": "evaluation.load",
-    "load_latency_table": "evaluation.load",
-    "save_parity_reports": "evaluation.parity",
-    "targets_frame": "evaluation.targets",
-    "memory_verdicts": "evaluation.targets",
-    "plans_frame": "evaluation.targets",
-    "all_figures": "evaluation.plots",
-    "resolve_server": "evaluation.db",
-    "run_bench": "evaluation.bench",
-    "seed_dataset": "evaluation.datasets",
-    "tidy": "evaluation.results",
-    "use_dataset": "evaluation.datasets",
+_MODULES: dict[str, tuple[str, ...]] = {
+    "evaluation.bench": ("BenchConfig", "BenchRun", "run_bench"),
+    "evaluation.checks": ("Check", "bench_checks", "checks_frame", "memory_verdicts"),
+    "evaluation.datasets": ("Dataset", "drop_dataset_schema", "seed_dataset", "use_dataset"),
+    "evaluation.db": ("ServerTarget", "connect", "redact_dsn", "resolve_server"),
+    "evaluation.errors": (
+        "ConfigurationError",
+        "DatabaseError",
+        "InstanceError",
+        "KitError",
+        "MeasurementError",
+        "NotebookError",
+        "OwnershipError",
+        "ParityError",
+    ),
+    "evaluation.evidence": ("curate",),
+    "evaluation.instances": ("Instance", "list_instances", "literal_instance", "read_instance"),
+    "evaluation.loadtest.analysis": ("LoadRun", "load_checks", "load_latency_table"),
+    "evaluation.loadtest.run": ("LoadConfig", "LoadTestResult", "run_load_test"),
+    "evaluation.outputs": ("write_manifest",),
+    "evaluation.parity": (
+        "ParityReport",
+        "highlight_differences",
+        "instance_parity",
+        "random_parity",
+        "require_parity",
+        "save_parity_reports",
+    ),
+    "evaluation.plans": ("plan_summary", "plans_frame"),
+    "evaluation.plots": (
+        "all_figures",
+        "latency_figure",
+        "load_latency_figure",
+        "memory_figure",
+        "ratio_figure",
+        "rss_over_time_figure",
+    ),
+    "evaluation.results": ("BenchRecord", "latency_table", "memory_table", "read_record", "tidy"),
 }
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "BenchConfig",
     "BenchRecord",
     "BenchRun",
+    "Check",
     "ConfigurationError",
     "DatabaseError",
     "Dataset",
@@ -115,15 +102,19 @@ __all__ = [
     "InstanceError",
     "KitError",
     "LoadConfig",
+    "LoadRun",
+    "LoadTestResult",
     "MeasurementError",
+    "NotebookError",
     "OwnershipError",
     "ParityError",
     "ParityReport",
     "ServerTarget",
-    "TargetCheck",
     "all_figures",
-    "check_targets",
+    "bench_checks",
+    "checks_frame",
     "connect",
+    "curate",
     "drop_dataset_schema",
     "highlight_differences",
     "instance_parity",
@@ -132,10 +123,8 @@ __all__ = [
     "list_instances",
     "literal_instance",
     "load_checks",
-    "load_instance",
     "load_latency_figure",
     "load_latency_table",
-    "load_record",
     "memory_figure",
     "memory_table",
     "memory_verdicts",
@@ -143,6 +132,8 @@ __all__ = [
     "plans_frame",
     "random_parity",
     "ratio_figure",
+    "read_instance",
+    "read_record",
     "redact_dsn",
     "require_parity",
     "resolve_server",
@@ -151,9 +142,9 @@ __all__ = [
     "run_load_test",
     "save_parity_reports",
     "seed_dataset",
-    "targets_frame",
     "tidy",
     "use_dataset",
+    "write_manifest",
 ]
 
 

@@ -7,7 +7,6 @@ give the allocations. memray is imported only for tracked runs for the same reas
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import resource
@@ -16,27 +15,23 @@ import time
 import psutil
 import psycopg
 
-_MODULES = {"before": "repository_before", "after": "repository_after"}
+from evaluation.implementations import DSN_VARIABLE, IMPLEMENTATIONS, cap_address_space, fetch_function, prepare_session
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--schema", required=True)
-    parser.add_argument("--implementation", choices=sorted(_MODULES), required=True)
+    parser.add_argument("--implementation", choices=IMPLEMENTATIONS, required=True)
     parser.add_argument("--user-id", type=int, required=True)
     parser.add_argument("--warm-user-id", type=int, required=True)
     parser.add_argument("--capture", help="memray capture file; without it the call runs untracked")
     parser.add_argument("--memory-limit-mb", type=int)
     args = parser.parse_args()
-    if args.memory_limit_mb:
-        limit = args.memory_limit_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    fetch = importlib.import_module(_MODULES[args.implementation]).fetch_user_activity_summary
+    cap_address_space(args.memory_limit_mb)
+    fetch = fetch_function(args.implementation)
     process = psutil.Process()
-    with psycopg.connect(os.environ["PERFKIT_PROBE_DSN"], autocommit=True) as conn:
-        conn.execute("SELECT set_config('search_path', quote_ident(%s), false)", (args.schema,))
-        conn.execute("SET default_transaction_read_only = on")
+    with psycopg.connect(os.environ[DSN_VARIABLE], autocommit=True) as conn:
+        prepare_session(conn, args.schema)
         fetch(conn, args.warm_user_id)  # imports and code paths warmed on a user with no events
         _reset_peak_rss()
         rss_before = process.memory_info().rss
@@ -62,19 +57,16 @@ def main() -> int:
 
         with memray.FileReader(args.capture) as reader:
             peak, allocations = reader.metadata.peak_memory, reader.metadata.total_allocations
-    print(
-        json.dumps(
-            {
-                "peak_bytes": peak,
-                "total_allocations": allocations,
-                "rss_before_bytes": rss_before,
-                "rss_after_bytes": rss_after,
-                "max_rss_bytes": max_rss,
-                "seconds": seconds,
-                "limit_hit": limit_hit,
-            }
-        )
-    )
+    report = {
+        "peak_bytes": peak,
+        "total_allocations": allocations,
+        "rss_before_bytes": rss_before,
+        "rss_after_bytes": rss_after,
+        "max_rss_bytes": max_rss,
+        "seconds": seconds,
+        "limit_hit": limit_hit,
+    }
+    print(json.dumps(report))
     return 0
 
 

@@ -6,7 +6,6 @@ saved notebook) is recorded, the other notebooks run, and the batch fails at the
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -16,7 +15,7 @@ from typing import Any, TextIO
 
 from evaluation.db import PROJECT_ROOT
 from evaluation.errors import ConfigurationError, NotebookError
-from evaluation.results import new_run_directory
+from evaluation.outputs import new_run_directory, read_manifest
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 REPORTS_DIR = PROJECT_ROOT / "evaluation" / "reports"
@@ -39,6 +38,7 @@ class NotebookOutcome:
     seconds: float = 0.0
     ok: bool = False
     error: dict[str, Any] | None = None
+    outputs: dict[str, str] = field(default_factory=dict)  # from the notebook's manifest: kind -> absolute path
 
     @property
     def error_line(self) -> str:
@@ -59,6 +59,22 @@ class BatchRun:
     @property
     def failed(self) -> list[NotebookOutcome]:
         return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    def outcomes_json(self) -> list[dict[str, Any]]:
+        """Each notebook's outcome, its paths relative to the report directory."""
+        return [
+            {
+                **asdict(outcome),
+                "executed": _relative(outcome.executed, self.directory),
+                "parameters": {k: v for k, v in outcome.parameters.items() if k != "output_dir"},
+                "outputs": {kind: _relative(path, self.directory) for kind, path in outcome.outputs.items()},
+            }
+            for outcome in self.outcomes
+        ]
+
+
+def _relative(path: str, directory: Path) -> str:
+    return str(Path(path).relative_to(directory))
 
 
 def discover_notebooks(directory: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -110,8 +126,9 @@ def run_batch(
     stdout: TextIO | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> BatchRun:
-    """Execute the notebooks into ``reports_base/<UTC timestamp>/``, each with an ``output_dir``
-    of its own inside it, and return what happened to each."""
+    """Execute the notebooks into ``reports_base/<UTC timestamp>/``, each with an absolute
+    ``output_dir`` of its own inside it, and return what happened to each, with the outputs it
+    declared in its manifest."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -148,6 +165,7 @@ def run_batch(
         except Exception as exc:  # a dead kernel or a broken notebook must not stop the batch
             outcome.error = {"cell_index": None, "ename": type(exc).__name__, "evalue": str(exc)}
         outcome.seconds = time.perf_counter() - started
+        outcome.outputs = {kind: str(path) for kind, path in read_manifest(Path(parameters["output_dir"])).items()}
         run.outcomes.append(outcome)
         status = "ok" if outcome.ok else f"FAILED: {outcome.error_line}"
         log(f"[{index}/{len(selected)}] {notebook.name}: {status} ({outcome.seconds:.0f} s)")
@@ -160,11 +178,3 @@ def raise_if_failed(run: BatchRun) -> None:
             f"{len(run.failed)} of {len(run.outcomes)} notebooks failed: "
             + "; ".join(outcome.error_line for outcome in run.failed)
         )
-
-
-def outcomes_json(run: BatchRun) -> list[dict[str, Any]]:
-    return [asdict(outcome) for outcome in run.outcomes]
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.is_file() else None

@@ -12,14 +12,17 @@ import psycopg
 from tqdm import tqdm
 
 from evaluation import db
+from evaluation.checks import Check, bench_checks
 from evaluation.datasets import Dataset, nearest_users, seed_dataset, source_dataset, use_dataset
 from evaluation.environment import collect_environment
 from evaluation.errors import ConfigurationError, DatabaseError, KitError, MeasurementError
-from evaluation.instances import Instance, load_instance
-from evaluation.memory import IMPLEMENTATIONS, measure_call_memory, write_flamegraph
+from evaluation.implementations import IMPLEMENTATIONS
+from evaluation.instances import Instance, read_instance
+from evaluation.memory import measure_call_memory, write_flamegraph
+from evaluation.outputs import new_run_directory, write_new
 from evaluation.plots import all_figures, save_figure
-from evaluation.results import GRID, HEADLINE, BenchRecord, LatencySeries, new_run_directory, save_record
-from evaluation.targets import TargetCheck, check_targets, render_summary
+from evaluation.results import GRID, HEADLINE, BenchRecord, LatencySeries, save_record
+from evaluation.summary import render_summary
 from evaluation.timing import Clock, SamplingPlan, sample_interleaved
 from evaluation.variants import FLOOR_QUERY, SUMMARY_QUERY, explain, variant_calls
 
@@ -76,7 +79,7 @@ class BenchConfig:
 class BenchRun:
     record: BenchRecord
     directory: Path
-    checks: list[TargetCheck] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -190,7 +193,7 @@ def _measure(
         for n, user_id in tqdm(users.items(), desc="latency over N", unit="N", disable=not progress):
             _time_variants(record, conn, GRID, n, user_id, config, progress=progress, clock=clock, log=log)
         if config.headline_instance is not None:
-            headline = _seed(target, load_instance(config.headline_instance), progress=progress)
+            headline = _seed(target, read_instance(config.headline_instance), progress=progress)
             record.parameters["headline"] = {
                 "instance": headline.instance.name,
                 "fingerprint": headline.instance.fingerprint,
@@ -271,7 +274,9 @@ def _measure_memory(
                 # The optimized call allocates kilobytes: three runs keep interpreter noise out of the median.
                 repeats=1 if implementation == "before" else 3,
             )
-            record.memory.append(measurement.as_record())
+            # Captures are named relative to the run directory, which may be moved or curated.
+            capture = Path(measurement.capture).relative_to(run.directory) if measurement.capture else ""
+            record.memory.append({**measurement.as_record(), "capture": str(capture)})
             if measurement.limit_hit:
                 record.notes.append(f"legacy exceeded its {config.legacy_memory_limit_mb} MB limit at N={n:,} events")
             elif config.flamegraphs and n == largest:
@@ -288,20 +293,16 @@ def _seed(target: db.ServerTarget, instance: Instance, *, progress: bool) -> Dat
 
 def _write_outputs(run: BenchRun) -> None:
     record, directory = run.record, run.directory
-    run.files.update(save_record(record, directory))
     figures: dict[str, str] = {}
     if record.latency or record.memory:
         for stem, figure in all_figures(record).items():
             try:
                 paths = save_figure(figure, directory, stem)
-            except ValueError as exc:  # a partial run can lack what a log axis needs; the data is saved already
+            except ValueError as exc:  # a partial run can lack what a log axis needs; the data is saved below
                 record.notes.append(f"figure {stem} not drawn: {exc}")
                 continue
             figures[stem] = paths[0].name
             run.files.update({f"{stem}.{p.suffix[1:]}": p for p in paths})
-    run.checks = check_targets(record)
-    summary = directory / "summary.md"
-    if summary.exists():
-        raise MeasurementError(f"{summary} exists already; results are never overwritten")
-    summary.write_text(render_summary(record, run.checks, figures))
-    run.files["summary"] = summary
+    run.checks = bench_checks(record)
+    run.files.update(save_record(record, directory, [check.to_json() for check in run.checks]))
+    run.files["summary"] = write_new(directory / "summary.md", render_summary(record, run.checks, figures))

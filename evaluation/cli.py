@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 from evaluation import db
 from evaluation.batch import REPORTS_DIR, discover_notebooks, raise_if_failed, run_batch
 from evaluation.bench import FULL_GRID, QUICK_GRID, BenchConfig, run_bench
+from evaluation.checks import Check
 from evaluation.datasets import (
     dataset_schema,
     drop_dataset_schema,
@@ -20,12 +22,62 @@ from evaluation.datasets import (
     seed_dataset,
 )
 from evaluation.errors import ConfigurationError, KitError
-from evaluation.instances import list_instances, load_instance
-from evaluation.loadtest import LoadConfig, run_load_test
+from evaluation.evidence import EVIDENCE_DIR, curate
+from evaluation.instances import BIGINT_MAX, BIGINT_MIN, list_instances, read_instance
+from evaluation.loadtest.run import LoadConfig, run_load_test
 from evaluation.parity import instance_parity, require_parity
 from evaluation.report import write_report
 
 RESULTS_DIR = Path("results")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {text!r}")
+    return value
+
+
+def statement_timeout_ms(text: str) -> int:
+    """argparse type: a statement_timeout PostgreSQL accepts (1 ms to 2^31-1 ms)."""
+    value = positive_int(text)
+    if value > 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"expected at most {2**31 - 1} ms (PostgreSQL's limit), got {text}")
+    return value
+
+
+def user_id(text: str) -> int:
+    """argparse type: a BIGINT, as the events table stores user ids."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer user id, got {text!r}") from None
+    if not BIGINT_MIN <= value <= BIGINT_MAX:
+        raise argparse.ArgumentTypeError(f"user id {text} is outside the BIGINT range")
+    return value
+
+
+def print_checks(checks: list[Check]) -> None:
+    for check in checks:
+        print(f"  [{check.status:>4}] {check.name}: {check.measured} (goal {check.goal})")
+    failed = sum(check.passed is False for check in checks)
+    judged = sum(check.passed is not None for check in checks)
+    print(f"targets: {judged - failed} of {judged} met")
 
 
 class Command:
@@ -50,7 +102,7 @@ class SeedCommand(Command):
         server = db.resolve_server()
         with db.connect(server.dsn, autocommit=True) as conn:
             for name in args.instances or list_instances():
-                dataset = seed_dataset(conn, load_instance(name), progress=sys.stderr.isatty())
+                dataset = seed_dataset(conn, read_instance(name), progress=sys.stderr.isatty())
                 state = "reused" if dataset.reused else f"loaded in {dataset.seconds:.1f} s"
                 print(f"{name}: {dataset.rows:,} events in {dataset.schema} ({state})")
         return 0
@@ -62,16 +114,16 @@ class CompareCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("instance", help="instance name or path")
-        parser.add_argument("--users", type=int, nargs="+", help="user ids (default: all)")
+        parser.add_argument("--users", type=user_id, nargs="+", help="user ids (default: all)")
         parser.add_argument(
             "--max-events",
-            type=int,
+            type=positive_int,
             default=100_000,
             help="skip users with more events than this (the legacy version is slow); default %(default)s",
         )
 
     def run(self, args: argparse.Namespace) -> int:
-        instance = load_instance(args.instance)
+        instance = read_instance(args.instance)
         counts = instance.event_counts
         users = args.users or [u for u in instance.user_ids if counts[u] <= args.max_events]
         server = db.resolve_server()
@@ -84,17 +136,23 @@ class CompareCommand(Command):
         return 0
 
 
-class LoadCommand(Command):
-    name = "load"
+class LoadTestCommand(Command):
+    name = "loadtest"
     help = "concurrent requests for users of every size; the serving process's RSS sampled every 100 ms"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--quick", action="store_true", help="the quick instance for a few seconds")
         parser.add_argument("--instance", help="request mix: every user of this instance (default: scaling)")
-        parser.add_argument("--duration", type=float, help="seconds of load on the optimized version (default 60)")
-        parser.add_argument("--legacy-duration", type=float, help="seconds on the legacy version (default 20)")
-        parser.add_argument("--workers", type=int, help="concurrent workers (default: 2 × CPU count)")
-        parser.add_argument("--legacy-limit-mb", type=int, default=3072, help="address-space cap of the legacy run")
+        parser.add_argument(
+            "--duration", type=positive_seconds, help="seconds of load on the optimized version (default 60)"
+        )
+        parser.add_argument(
+            "--legacy-duration", type=positive_seconds, help="seconds on the legacy version (default 20)"
+        )
+        parser.add_argument("--workers", type=positive_int, help="concurrent workers (default: 2 × CPU count)")
+        parser.add_argument(
+            "--legacy-limit-mb", type=positive_int, default=3072, help="address-space cap of the legacy run"
+        )
         parser.add_argument(
             "--source-schema", metavar="NAME", help="read the existing NAME.events table (never written)"
         )
@@ -114,12 +172,9 @@ class LoadCommand(Command):
             }.items()
             if value is not None
         }
-        if any(isinstance(v, int | float) and not isinstance(v, bool) and v <= 0 for v in overrides.values()):
-            raise ConfigurationError(f"durations, workers and limits must be positive, got {overrides}")
         result = run_load_test(db.resolve_server(), replace(config, **overrides), args.output)
-        for line in result.verdicts:
-            print(line)
-        print(f"load: results in {result.directory}")
+        print_checks(result.checks)
+        print(f"loadtest: results in {result.directory}")
         return 0
 
 
@@ -143,7 +198,7 @@ class DatasetsCommand(Command):
                 for schema, complete in sorted(owned.items()):
                     print(f"{schema}\t{'complete' if complete else 'incomplete'}")
                 return 0
-            targets = [dataset_schema(load_instance(n)) for n in args.drop] if args.drop else list(owned)
+            targets = [dataset_schema(read_instance(n)) for n in args.drop] if args.drop else list(owned)
             for schema in targets:
                 drop_dataset_schema(conn, schema)
                 print(f"dropped {schema}")
@@ -157,7 +212,9 @@ class BenchCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--instance", help="instance to seed and measure (default: scaling, quick with --quick)")
         parser.add_argument("--quick", action="store_true", help=f"small grid {list(QUICK_GRID)}: about a minute")
-        parser.add_argument("--grid", type=int, nargs="+", metavar="N", help=f"sizes N (default {list(FULL_GRID)})")
+        parser.add_argument(
+            "--grid", type=positive_int, nargs="+", metavar="N", help=f"sizes N (default {list(FULL_GRID)})"
+        )
         parser.add_argument(
             "--output",
             type=Path,
@@ -171,18 +228,16 @@ class BenchCommand(Command):
             metavar="NAME",
             help="read the existing NAME.events table (never written) instead of seeding an instance",
         )
-        parser.add_argument("--statement-timeout", type=int, metavar="MS", help="statement_timeout of the measurements")
+        parser.add_argument(
+            "--statement-timeout", type=statement_timeout_ms, metavar="MS", help="statement_timeout of the measurements"
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         config = BenchConfig.quick_config() if args.quick else BenchConfig.full()
         overrides: dict[str, Any] = {"memory": not args.no_memory, "flamegraphs": not args.no_flamegraphs}
         if args.grid:
-            if any(n <= 0 for n in args.grid):
-                raise ConfigurationError(f"--grid sizes must be positive, got {args.grid}")
             overrides["grid"] = sorted(set(args.grid))
         if args.statement_timeout is not None:
-            if args.statement_timeout <= 0:
-                raise ConfigurationError(f"--statement-timeout must be positive, got {args.statement_timeout}")
             overrides["statement_timeout_ms"] = args.statement_timeout
         config = replace(config, **overrides)
         if args.source_schema:
@@ -197,12 +252,10 @@ class BenchCommand(Command):
                 progress=sys.stderr.isatty(),
             )
         else:
-            instance = load_instance(args.instance or ("quick" if args.quick else "scaling"))
+            instance = read_instance(args.instance or ("quick" if args.quick else "scaling"))
             run = run_bench(db.resolve_server(), instance, config, args.output, progress=sys.stderr.isatty())
-        for check in run.checks:
-            print(f"  [{check.status:>4}] {check.name}: {check.measured} (goal {check.target})")
-        failed = sum(check.passed is False for check in run.checks)
-        print(f"targets: {len(run.checks) - failed} of {len(run.checks)} met; summary in {run.files['summary']}")
+        print_checks(run.checks)
+        print(f"bench: summary in {run.files['summary']}")
         return 0
 
 
@@ -245,6 +298,19 @@ class ReportCommand(Command):
         return 0
 
 
+class EvidenceCommand(Command):
+    name = "evidence"
+    help = "copy a report's text, data and PNG figures into evidence/ (the small folder README cites)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("report", type=Path, help="a report directory written by `make report`")
+        parser.add_argument("--into", type=Path, default=EVIDENCE_DIR, help="parent folder (default evidence/)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        print(f"evidence: {curate(args.report, args.into)}")
+        return 0
+
+
 def _parse_parameters(items: list[str]) -> dict[str, dict[str, Any]]:
     parsed: dict[str, dict[str, Any]] = {}
     for item in items:
@@ -266,9 +332,10 @@ COMMANDS: list[type[Command]] = [
     SeedCommand,
     CompareCommand,
     BenchCommand,
-    LoadCommand,
+    LoadTestCommand,
     DatasetsCommand,
     ReportCommand,
+    EvidenceCommand,
 ]
 
 

@@ -131,7 +131,7 @@ def list_instances(directory: Path = INSTANCES_DIR) -> list[str]:
     return sorted(path.stem for path in directory.glob("*.json"))
 
 
-def load_instance(name_or_path: str | Path, directory: Path = INSTANCES_DIR) -> Instance:
+def read_instance(name_or_path: str | Path, directory: Path = INSTANCES_DIR) -> Instance:
     """Load an instance by name (``instances/<name>.json``) or path, validating every field."""
     path = Path(name_or_path)
     if path.suffix != ".json":

@@ -1,8 +1,7 @@
 """Memory of one call, measured under memray in a fresh process per (implementation, N).
 
 A fresh process per measurement because memray allows one Tracker per process and because
-the legacy version's peak must not be hidden by memory an earlier call left behind. The DSN
-travels through the child's environment, never its command line (visible to ``ps``).
+the legacy version's peak must not be hidden by memory an earlier call left behind.
 """
 
 from __future__ import annotations
@@ -16,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.errors import MeasurementError
-
-IMPLEMENTATIONS = ("before", "after")
-_DSN_VARIABLE = "PERFKIT_PROBE_DSN"
+from evaluation.implementations import DSN_VARIABLE, IMPLEMENTATIONS
 
 
 @dataclass(frozen=True)
@@ -125,7 +122,7 @@ class _Probe:
         try:
             completed = subprocess.run(
                 command,
-                env={**os.environ, _DSN_VARIABLE: self.dsn},
+                env={**os.environ, DSN_VARIABLE: self.dsn},
                 capture_output=True,
                 text=True,
                 timeout=self.timeout,

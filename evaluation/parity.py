@@ -15,8 +15,9 @@ import psycopg
 import repository_after
 import repository_before
 from evaluation.datasets import drop_dataset_schema, seed_dataset, use_dataset
-from evaluation.errors import MeasurementError, ParityError
+from evaluation.errors import ParityError
 from evaluation.instances import METADATA_SHAPES, PRICE_ENCODINGS, Instance, parse_instance
+from evaluation.outputs import write_new
 
 
 @dataclass(frozen=True)
@@ -209,13 +210,9 @@ def highlight_differences(frame: pd.DataFrame) -> Any:
 def save_parity_reports(directory: Path, reports: list[ParityReport]) -> Path:
     """parity.json in ``directory`` (created if needed); refuses to overwrite."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "parity.json"
-    if path.exists():
-        raise MeasurementError(f"{path} exists already; results are never overwritten")
     document = {
         "schema_version": 1,
         "all_agree": all(not report.mismatches for report in reports),
         "reports": [report.to_json() for report in reports],
     }
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    return path
+    return write_new(directory / "parity.json", json.dumps(document, indent=2) + "\n")

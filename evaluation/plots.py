@@ -13,7 +13,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from evaluation.load import LoadRun
+from evaluation import goals
+from evaluation.errors import MeasurementError
+from evaluation.loadtest.analysis import LoadRun
 from evaluation.results import GRID, MB, BenchRecord, latency_table, memory_table
 from evaluation.scaling import ratio
 
@@ -76,7 +78,9 @@ def latency_figure(record: BenchRecord) -> Figure:
                 fontsize=7,
                 color=colour,
             )
-    ax.axhline(200, color="black", linestyle=":", linewidth=1, label="200 ms target (p99)")
+    ax.axhline(
+        goals.P99_LIMIT_MS, color="black", linestyle=":", linewidth=1, label=f"{goals.P99_LIMIT_MS:g} ms target (p99)"
+    )
     ax.set(xscale="log", yscale="log", xlabel="events of the user (N)", ylabel="latency (ms)")
     return _finish(fig, ax, "Latency vs N (line: p50; band: p95–p99; n: samples, where fewer than 100)")
 
@@ -111,16 +115,16 @@ def ratio_figure(record: BenchRecord) -> Figure:
     distinct = [ratio(record.median_seconds("distinct", n), record.median_seconds("after", n)) for n in grid]
     speed_ax.plot(grid, speedups, marker="o", color=COLOURS["before"], label="legacy / optimized")
     speed_ax.plot(grid, distinct, marker="o", color=COLOURS["distinct"], label="DISTINCT / optimized")
-    speed_ax.axhline(30, color=COLOURS["before"], linestyle=":", linewidth=1, label="30× target")
-    speed_ax.axhline(2, color=COLOURS["distinct"], linestyle=":", linewidth=1, label="2× target")
+    speed_ax.axhline(goals.MIN_SPEEDUP_VS_LEGACY, color=COLOURS["before"], linestyle=":", linewidth=1,
+                     label=f"{goals.MIN_SPEEDUP_VS_LEGACY:g}× target")  # fmt: skip
+    speed_ax.axhline(goals.MIN_SPEEDUP_VS_DISTINCT, color=COLOURS["distinct"], linestyle=":", linewidth=1,
+                     label=f"{goals.MIN_SPEEDUP_VS_DISTINCT:g}× target")  # fmt: skip
     speed_ax.set(xscale="log", yscale="log", xlabel="N", ylabel="speedup (ratio of medians)", title="Speedup vs N")
-    reductions = []
-    for n in grid:
-        before, after = record.memory_of("before", n), record.memory_of("after", n)
-        ok = before and after and before["peak_bytes"] > 0 and not before["limit_hit"]
-        reductions.append(100 * (1 - after["peak_bytes"] / before["peak_bytes"]) if ok and after and before else np.nan)
+    by_n = record.memory_reductions()
+    reductions = [100 * by_n[n] if n in by_n else np.nan for n in grid]
     memory_ax.plot(grid, reductions, marker="o", color=COLOURS["after"])
-    memory_ax.axhline(80, color="black", linestyle=":", linewidth=1, label="80% target")
+    memory_ax.axhline(100 * goals.MIN_MEMORY_REDUCTION, color="black", linestyle=":", linewidth=1,
+                      label=f"{goals.MIN_MEMORY_REDUCTION:.0%} target")  # fmt: skip
     memory_ax.set(xscale="log", xlabel="N", ylabel="memory reduction (%)", title="Peak memory reduction vs N")
     memory_ax.set_ylim(0, 100.5)
     for ax in (speed_ax, memory_ax):
@@ -133,7 +137,7 @@ def save_figure(fig: Figure, directory: Path, stem: str) -> list[Path]:
     paths = [directory / f"{stem}.png", directory / f"{stem}.svg"]
     for path in paths:
         if path.exists():
-            raise FileExistsError(path)
+            raise MeasurementError(f"{path} exists already; results are never overwritten")
         fig.savefig(path, dpi=130)
     return paths
 
@@ -160,7 +164,7 @@ def rss_over_time_figure(runs: Mapping[str, LoadRun]) -> Figure:
         if limit is not None:
             ax.axvline(limit["end"], color=COLOURS[implementation], linestyle=":", linewidth=1)
             ax.annotate(f"limit hit at {limit['events']:,} events", (limit["end"], ax.get_ylim()[1] * 0.9), fontsize=8)
-    ax.axhline(128, color="black", linestyle=":", linewidth=1, label="128 MB target")
+    ax.axhline(goals.RSS_LIMIT_MB, color="black", linestyle=":", linewidth=1, label=f"{goals.RSS_LIMIT_MB:g} MB target")
     ax.set(xlabel="seconds since the load started", ylabel="RSS of the serving process (MB)")
     return _finish(fig, ax, "Memory under concurrent load (sampled every 100 ms)")
 

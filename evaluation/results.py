@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from evaluation.errors import MeasurementError
+from evaluation.outputs import write_new
 from evaluation.scaling import LogLogFit, fit_loglog
 from evaluation.timing import describe, median
 
@@ -85,9 +86,20 @@ class BenchRecord:
             return None
         return fit_loglog([n for n, _ in points], [v for _, v in points])
 
-    def to_json(self) -> dict[str, Any]:
+    def memory_reductions(self) -> dict[int, float]:
+        """1 - optimized peak / legacy peak, at every N where both were measured within limits."""
+        result = {}
+        for n in self.grid:
+            before, after = self.memory_of("before", n), self.memory_of("after", n)
+            if before and after and before["peak_bytes"] > 0 and not before["limit_hit"]:
+                result[n] = 1.0 - after["peak_bytes"] / before["peak_bytes"]
+        return result
+
+    def to_json(self, checks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The record, then what is derived from it (tables, fits and, when given, the checks)."""
         document = asdict(self)
         document["derived"] = {
+            "checks": checks or [],
             "latency": latency_table(self).to_dict(orient="records"),
             "memory_fits": {
                 impl: asdict(fit) | {"verdict": fit.verdict}
@@ -194,31 +206,13 @@ def tidy(record: BenchRecord) -> pd.DataFrame:
     )
 
 
-def new_run_directory(base: Path, prefix: str, now: datetime | None = None) -> Path:
-    """A new directory named by the UTC time. An existing one is never reused or overwritten: two
-    runs started in the same second get ``<time>`` and ``<time>-2`` (mkdir is atomic)."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    name = f"{prefix}-{stamp}" if prefix else stamp
-    base.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, 100):
-        directory = base / (name if attempt == 1 else f"{name}-{attempt}")
-        try:
-            directory.mkdir()
-        except FileExistsError:
-            continue
-        return directory
-    raise MeasurementError(f"{base / name} and 98 more exist already; results are never overwritten")
+def save_record(record: BenchRecord, directory: Path, checks: list[dict[str, Any]] | None = None) -> dict[str, Path]:
+    document = record.to_json(checks)
+    return {
+        "json": write_new(directory / "results.json", json.dumps(document, indent=2, allow_nan=True) + "\n"),
+        "csv": write_new(directory / "results.csv", tidy(record).to_csv(index=False)),
+    }
 
 
-def save_record(record: BenchRecord, directory: Path) -> dict[str, Path]:
-    paths = {"json": directory / "results.json", "csv": directory / "results.csv"}
-    for path in paths.values():
-        if path.exists():
-            raise MeasurementError(f"{path} exists already; results are never overwritten")
-    paths["json"].write_text(json.dumps(record.to_json(), indent=2, allow_nan=True) + "\n")
-    tidy(record).to_csv(paths["csv"], index=False)
-    return paths
-
-
-def load_record(path: Path) -> BenchRecord:
+def read_record(path: Path) -> BenchRecord:
     return BenchRecord.from_json(json.loads(path.read_text()))

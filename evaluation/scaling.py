@@ -7,9 +7,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
-# A slope this close to 0 on log-log axes means "does not grow with N" over the measured range.
-FLAT_SLOPE = 0.1
+from evaluation.goals import FLAT_SLOPE
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """``y ≈ intercept + slope * x`` by least squares."""
+
+    slope: float
+    intercept: float
+    r_squared: float
+    points: int
+
+
+def fit_line(xs: Sequence[float], ys: Sequence[float]) -> LinearFit:
+    """Least squares; NaN where fewer than two distinct x make a line meaningless."""
+    if len(xs) != len(ys):
+        raise ValueError("xs and ys differ in length")
+    if len(set(xs)) < 2:
+        return LinearFit(math.nan, math.nan, math.nan, len(xs))
+    result = stats.linregress(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+    r_squared = float(result.rvalue) ** 2 if not math.isnan(result.rvalue) else 1.0  # constant y: a perfect fit
+    return LinearFit(float(result.slope), float(result.intercept), r_squared, len(xs))
 
 
 @dataclass(frozen=True)
@@ -44,15 +65,8 @@ def fit_loglog(ns: Sequence[float], values: Sequence[float]) -> LogLogFit:
     if any(n <= 0 or v <= 0 for n, v in pairs):
         raise ValueError("log-log fit needs positive N and values")
     growth = pairs[-1][1] - pairs[0][1] if pairs else 0.0
-    if len(pairs) < 2:
-        return LogLogFit(math.nan, math.nan, math.nan, len(pairs), growth)
-    x = np.log([n for n, _ in pairs])
-    y = np.log([v for _, v in pairs])
-    slope, intercept = np.polyfit(x, y, 1)
-    residual = float(np.sum((y - (slope * x + intercept)) ** 2))
-    total = float(np.sum((y - y.mean()) ** 2))
-    r_squared = 1.0 - residual / total if total > 0 else 1.0
-    return LogLogFit(float(slope), float(intercept), r_squared, len(pairs), float(growth))
+    line = fit_line([math.log(n) for n, _ in pairs], [math.log(v) for _, v in pairs])
+    return LogLogFit(line.slope, line.intercept, line.r_squared, len(pairs), float(growth))
 
 
 def ratio(numerator: float, denominator: float) -> float:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from tqdm import tqdm
 
 Clock = Callable[[], float]
@@ -48,14 +49,8 @@ def samples_needed(q: float) -> int:
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
-    """Linear-interpolation percentile (numpy's default), for q in [0, 100]."""
-    if not samples:
-        return math.nan
-    ordered = sorted(samples)
-    position = (len(ordered) - 1) * q / 100.0
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    """Linear-interpolation percentile, for q in [0, 100]; NaN without samples."""
+    return float(np.percentile(samples, q)) if len(samples) else math.nan
 
 
 def describe(samples: Sequence[float]) -> dict[str, Percentile]:

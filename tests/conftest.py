@@ -10,7 +10,7 @@ import pytest
 
 from evaluation import db
 from evaluation.datasets import Dataset, drop_dataset_schema, seed_dataset, use_dataset
-from evaluation.instances import Instance, load_instance
+from evaluation.instances import Instance, read_instance
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,7 +37,7 @@ def seeded(admin_conn: psycopg.Connection[Any]) -> Callable[[str], Dataset]:
 
     def seed(name: str) -> Dataset:
         if name not in cache:
-            cache[name] = seed_dataset(admin_conn, load_instance(name), progress=False)
+            cache[name] = seed_dataset(admin_conn, read_instance(name), progress=False)
         return cache[name]
 
     return seed

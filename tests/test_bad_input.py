@@ -94,7 +94,7 @@ def test_connection_lost_mid_run_keeps_partial_results(
     server: db.ServerTarget, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from evaluation.bench import BenchConfig, run_bench
-    from evaluation.instances import load_instance
+    from evaluation.instances import read_instance
 
     calls = 0
 
@@ -113,7 +113,7 @@ def test_connection_lost_mid_run_keeps_partial_results(
     with pytest.raises(DatabaseError, match="connection to PostgreSQL was lost mid-run"):
         run_bench(
             server,
-            load_instance("quick"),
+            read_instance("quick"),
             BenchConfig.quick_config(),
             tmp_path,
             progress=False,

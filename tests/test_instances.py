@@ -9,18 +9,18 @@ from typing import Any
 import pytest
 
 from evaluation.errors import InstanceError
-from evaluation.instances import PRICE_ENCODINGS, list_instances, load_instance, parse_instance
+from evaluation.instances import PRICE_ENCODINGS, list_instances, parse_instance, read_instance
 
 
 @pytest.mark.parametrize("name", list_instances())
 def test_shipped_instances_load(name: str) -> None:
-    instance = load_instance(name)
+    instance = read_instance(name)
     assert instance.name == name
     assert len(instance.fingerprint) == 12
 
 
 def test_generation_is_deterministic_and_matches_declared_counts() -> None:
-    instance = load_instance("small")
+    instance = read_instance("small")
     rows = list(instance.rows())
     assert rows == list(instance.rows())
     assert len(rows) == instance.total_events
@@ -30,7 +30,7 @@ def test_generation_is_deterministic_and_matches_declared_counts() -> None:
 
 
 def test_generator_covers_every_price_encoding_and_odd_metadata() -> None:
-    rows = list(load_instance("small").rows())
+    rows = list(read_instance("small").rows())
     purchases = [json.loads(r[3]) if r[3] is not None else None for r in rows if r[2] == "purchase"]
     prices = [m["price"] for m in purchases if isinstance(m, dict) and "price" in m]
     assert any(isinstance(p, bool) for p in prices)
@@ -103,8 +103,8 @@ def test_malformed_documents_name_file_and_field(document: object, field: str, p
 
 def test_unknown_and_unparseable_files(tmp_path: Path) -> None:
     with pytest.raises(InstanceError, match=r"no such instance file.*known instances: .*small"):
-        load_instance("nope", directory=Path(__file__).parent.parent / "instances")
+        read_instance("nope", directory=Path(__file__).parent.parent / "instances")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(InstanceError, match=r"broken.json: not valid JSON"):
-        load_instance(broken)
+        read_instance(broken)

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from evaluation.load import LoadRun, load_checks
 
 from evaluation.db import ServerTarget
-from evaluation.load import LoadRun, load_checks
 from evaluation.loadtest import LoadConfig, run_load_test
 
 MB = 1024 * 1024

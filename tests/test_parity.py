@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import repository_after
 import repository_before
 from evaluation.datasets import Dataset
-from evaluation.instances import Instance, literal_instance, load_instance
+from evaluation.instances import Instance, literal_instance, read_instance
 
 pytestmark = pytest.mark.db
 
@@ -43,7 +43,7 @@ def test_literal_instance_matches_hand_checked_summaries(
 
 
 def test_exact_decimal_sum_is_not_float_addition() -> None:
-    instance = load_instance("parity_literal")
+    instance = read_instance("parity_literal")
     # 0.1 + 0.2 + 0.3 summed as floats is 0.6000000000000001; the contract sums decimals.
     assert 0.1 + 0.2 + 0.3 != 0.6
     assert instance.expected[2]["total_value"] == 0.6

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from evaluation.targets import check_targets, render_summary
 
 from evaluation.errors import MeasurementError
-from evaluation.results import BenchRecord, LatencySeries, load_record, new_run_directory, save_record, tidy
-from evaluation.targets import check_targets, render_summary
+from evaluation.results import BenchRecord, LatencySeries, new_run_directory, read_record, save_record, tidy
 
 MB = 1024 * 1024
 
@@ -55,7 +55,7 @@ def _record() -> BenchRecord:
 def test_record_round_trips_through_json(tmp_path: Path) -> None:
     record = _record()
     paths = save_record(record, tmp_path)
-    loaded = load_record(paths["json"])
+    loaded = read_record(paths["json"])
     assert loaded.latency == record.latency
     assert loaded.memory == record.memory
     document = json.loads(paths["json"].read_text())
