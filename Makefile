@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 QUICK ?=
 
-.PHONY: report test lint lab clean-datasets
+.PHONY: report test lint lab clean-datasets notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,7 @@ lab: $(STAMP)
 
 clean-datasets: $(STAMP)
 	$(PY) -m evaluation datasets --drop
+
+## notebooks: re-execute the notebooks in place (CI scale) and keep only the outputs nbval compares
+notebooks: $(STAMP)
+	$(PY) -m evaluation.notebook_outputs

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from evaluation import db
 from evaluation.batch import REPORTS_DIR, discover_notebooks, raise_if_failed, run_batch
@@ -339,8 +339,15 @@ COMMANDS: list[type[Command]] = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors become a `ConfigurationError`: one line and exit code 2, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigurationError(f"{self.prog}: {message} (see --help)")
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m evaluation",
         description="Measure and compare the legacy and optimized fetch_user_activity_summary.",
     )
@@ -357,11 +364,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser, commands = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
+        args = parser.parse_args(arguments)
         return commands[args.command].run(args)
     except KitError as exc:
-        if args.debug:
+        if "--debug" in arguments:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -37,7 +37,10 @@ def curate(report: Path, into: Path = EVIDENCE_DIR) -> Path:
     for path in kept:
         destination = target / path.relative_to(report)
         destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, destination)
+        if path.suffix == ".png":
+            shutil.copyfile(path, destination)
+        else:  # paths inside the report become relative to it: the machine that ran it is not the reader's
+            destination.write_text(path.read_text(encoding="utf-8").replace(f"{report}/", ""), encoding="utf-8")
     write_new(
         target / "CURATED.md",
         f"Curated from report `{report.name}` by `python -m evaluation evidence`: its Markdown, JSON, CSV and PNG "

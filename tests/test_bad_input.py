@@ -57,7 +57,7 @@ def test_parameter_for_a_notebook_not_run(capsys: pytest.CaptureFixture[str]) ->
 @pytest.mark.parametrize("size", ["0", "-5"])
 def test_sizes_must_be_positive(size: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--quick", "--grid", size]) == 2
-    assert "--grid sizes must be positive" in _error(capsys)
+    assert f"argument --grid: expected a positive integer, got '{size}'" in _error(capsys)
 
 
 def test_size_beyond_the_table(capsys: pytest.CaptureFixture[str]) -> None:

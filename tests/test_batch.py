@@ -12,6 +12,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from evaluation.batch import discover_notebooks, notebook_parameters, raise_if_failed, run_batch
+from evaluation.cli import main
 from evaluation.errors import ConfigurationError, NotebookError
 from evaluation.report import write_report
 
@@ -85,3 +86,21 @@ def test_nbval_fails_when_a_deterministic_output_is_edited(tmp_path: Path) -> No
     )  # fmt: skip
     assert completed.returncode == 1, completed.stdout[-2000:]
     assert "parity holds for 1 users" in completed.stdout
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_report_with_a_relative_output_collects_the_parity_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in (ROOT / "notebooks").iterdir())
+    assert main(["report", "--notebook", "01_parity", "--output", "reports", "-p", "01_parity:random_datasets=1"]) == 0
+    (report,) = (tmp_path / "reports").iterdir()
+    markdown = (report / "report.md").read_text()
+    assert "No parity results" not in markdown
+    assert "- all agree: **True**" in markdown
+    assert json.loads((report / "report.json").read_text())["notebooks"][0]["outputs"] == {
+        "parity": "01_parity/parity.json"
+    }
+    assert sorted(p.name for p in (ROOT / "notebooks").iterdir()) == before  # nothing written beside the notebooks

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from evaluation.cli import main
-from evaluation.variants import DISTINCT_QUERY, FLOOR_QUERY
+from evaluation.variants import DISTINCT_QUERY
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -79,7 +80,7 @@ def test_summary_has_the_target_table(bench_dir: Path) -> None:
         "memory slope, optimized (log-log)",
         "memory growth, optimized",
     ):
-        assert f"| {name} |" in summary
+        assert re.search(rf"^\| {re.escape(name)} +\|", summary, re.MULTILINE), name
 
 
 def test_csv_is_tidy(bench_dir: Path) -> None:
@@ -88,9 +89,8 @@ def test_csv_is_tidy(bench_dir: Path) -> None:
     assert any(line.startswith("grid,after,30000,latency_p99,") for line in lines)
 
 
-def test_reference_queries_read_the_same_rows() -> None:
+def test_distinct_rewrite_is_derived_from_the_optimized_query() -> None:
     assert "SELECT DISTINCT id, type, metadata FROM events WHERE user_id = %(user_id)s" in DISTINCT_QUERY
-    assert FLOOR_QUERY == "SELECT count(*) FROM events WHERE user_id = %(user_id)s"
 
 
 def test_grid_sizes_missing_from_the_instance_are_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,86 @@
+"""Run directories, files written once, manifests, curated evidence and the committed tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from evaluation.errors import ConfigurationError, MeasurementError
+from evaluation.evidence import curate
+from evaluation.notebook_outputs import uncompared_outputs
+from evaluation.outputs import new_run_directory, read_manifest, write_manifest, write_new
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_run_directory_is_absolute_whatever_the_caller_passed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    directory = new_run_directory(Path("reports"), "bench", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    assert directory.is_absolute()
+    assert directory == tmp_path / "reports" / "bench-20260102T030405Z"
+
+
+def test_output_naming_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(ConfigurationError, match="is a file; --output needs a directory"):
+        new_run_directory(tmp_path / "taken", "bench")
+
+
+def test_files_are_written_once(tmp_path: Path) -> None:
+    write_new(tmp_path / "a.json", "{}")
+    with pytest.raises(MeasurementError, match="never overwritten"):
+        write_new(tmp_path / "a.json", "[]")
+    assert (tmp_path / "a.json").read_text() == "{}"
+
+
+def test_manifest_names_outputs_relative_to_its_directory(tmp_path: Path) -> None:
+    produced = tmp_path / "bench-1" / "results.json"
+    produced.parent.mkdir()
+    produced.write_text("{}")
+    manifest = write_manifest(str(tmp_path), bench=produced)
+    assert json.loads(manifest.read_text())["outputs"] == {"bench": "bench-1/results.json"}
+    assert read_manifest(tmp_path) == {"bench": produced}
+    assert read_manifest(tmp_path / "bench-1") == {}
+
+
+def test_evidence_keeps_text_data_and_png_only(tmp_path: Path) -> None:
+    report = tmp_path / "reports" / "20260101T000000Z"
+    (report / "02_scaling" / "bench-x" / "memray").mkdir(parents=True)
+    for name in ("report.md", "report.json", "02_scaling.ipynb", "02_scaling/bench-x/latency.png",
+                 "02_scaling/bench-x/latency.svg", "02_scaling/bench-x/memray/capture.bin"):  # fmt: skip
+        (report / name).write_text("x")
+    (report / "report.json").write_text(json.dumps({"capture": f"{report}/02_scaling/bench-x/memray/capture.bin"}))
+    curated = curate(report, tmp_path / "evidence")
+    kept = sorted(str(p.relative_to(curated)) for p in curated.rglob("*") if p.is_file())
+    assert kept == ["02_scaling/bench-x/latency.png", "CURATED.md", "report.json", "report.md"]
+    assert ".bin" in (curated / "CURATED.md").read_text()
+    assert json.loads((curated / "report.json").read_text()) == {"capture": "02_scaling/bench-x/memray/capture.bin"}
+    with pytest.raises(ConfigurationError, match="exists already"):
+        curate(report, tmp_path / "evidence")
+    with pytest.raises(ConfigurationError, match="not a report directory"):
+        curate(tmp_path, tmp_path / "evidence")
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_committed_notebooks_keep_only_compared_outputs(notebook: Path) -> None:
+    assert uncompared_outputs(notebook) == [], "run `make notebooks` to strip them"
+
+
+def _tracked_files() -> list[Path]:
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the committed tree cannot be inspected")
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True, check=True).stdout
+    return [ROOT / name for name in os.fsdecode(listed).split("\0") if name]
+
+
+def test_the_tree_holds_no_generated_run_and_stays_small() -> None:
+    files = _tracked_files()
+    generated = [p for p in files if p.suffix in (".bin", ".lock") or "reports" in p.relative_to(ROOT).parts[:-1]]
+    assert generated == []
+    total = sum(p.stat().st_size for p in files if p.exists())
+    assert total < 3 * 1024 * 1024, f"tracked files total {total / 1024 / 1024:.1f} MB"
