@@ -31,15 +31,29 @@ from evaluation.report import write_report
 RESULTS_DIR = Path("results")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0."""
+def _integer(text: str, low: int, high: int | None, expected: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    return _integer(text, 1, None, "a positive integer")
+
+
+def statement_timeout_ms(text: str) -> int:
+    """argparse type: a statement_timeout PostgreSQL accepts."""
+    return _integer(text, 1, 2**31 - 1, f"milliseconds from 1 to {2**31 - 1} (PostgreSQL's limit)")
+
+
+def user_id(text: str) -> int:
+    """argparse type: a BIGINT, as the events table stores user ids."""
+    return _integer(text, BIGINT_MIN, BIGINT_MAX, "an integer user id within the BIGINT range")
 
 
 def positive_seconds(text: str) -> float:
@@ -47,28 +61,9 @@ def positive_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
+        value = math.nan
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {text!r}")
-    return value
-
-
-def statement_timeout_ms(text: str) -> int:
-    """argparse type: a statement_timeout PostgreSQL accepts (1 ms to 2^31-1 ms)."""
-    value = positive_int(text)
-    if value > 2**31 - 1:
-        raise argparse.ArgumentTypeError(f"expected at most {2**31 - 1} ms (PostgreSQL's limit), got {text}")
-    return value
-
-
-def user_id(text: str) -> int:
-    """argparse type: a BIGINT, as the events table stores user ids."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer user id, got {text!r}") from None
-    if not BIGINT_MIN <= value <= BIGINT_MAX:
-        raise argparse.ArgumentTypeError(f"user id {text} is outside the BIGINT range")
     return value
 
 
