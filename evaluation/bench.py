@@ -6,14 +6,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from tqdm import tqdm
 
 from evaluation import db
 from evaluation.checks import Check, bench_checks
-from evaluation.datasets import Dataset, nearest_users, seed_dataset, source_dataset, use_dataset
+from evaluation.datasets import Dataset, nearest_users, seed_dataset, source_dataset
 from evaluation.environment import collect_environment
 from evaluation.errors import ConfigurationError, DatabaseError, KitError, MeasurementError
 from evaluation.implementations import IMPLEMENTATIONS
@@ -21,19 +20,25 @@ from evaluation.instances import Instance, read_instance
 from evaluation.memory import measure_call_memory, write_flamegraph
 from evaluation.outputs import new_run_directory, write_new
 from evaluation.plots import all_figures, save_figure
-from evaluation.results import GRID, HEADLINE, BenchRecord, LatencySeries, save_record
+from evaluation.results import GRID, HEADLINE, BenchRecord, save_record
+from evaluation.scenario import PLAN_CACHE_WARMUP, fresh_connection, open_sessions, time_scenario
 from evaluation.summary import render_summary
-from evaluation.timing import Clock, SamplingPlan, sample_interleaved
-from evaluation.variants import FLOOR_QUERY, SUMMARY_QUERY, explain, variant_calls
+from evaluation.timing import Clock, SamplingPlan
+from evaluation.variants import VARIANTS
 
 FULL_GRID = (1_000, 10_000, 100_000, 1_000_000)
 QUICK_GRID = (1_000, 3_000, 10_000, 30_000)
 
 
-# The optimized version and the floors get 100 samples at every N: enough for a real p99.
-_PRECISE_PLANS = {
-    name: SamplingPlan(min_samples=100, max_samples=100, warmups=2) for name in ("after", "floor", "scan_floor")
-}
+def _sampling(*, alternatives_budget: float, distinct_budget: float, legacy: SamplingPlan) -> dict[str, SamplingPlan]:
+    """100 samples of the optimized version at every N (enough for a real p99); the forced plan
+    alternatives and floors enough for a median; the slow variants bounded by time."""
+    alternatives = SamplingPlan(min_samples=10, max_samples=40, time_budget=alternatives_budget, warmups=1)
+    plans = dict.fromkeys(VARIANTS, alternatives)
+    plans["after"] = SamplingPlan(min_samples=100, max_samples=100, warmups=2)
+    plans["distinct"] = SamplingPlan(min_samples=3, max_samples=100, time_budget=distinct_budget)
+    plans["before"] = legacy
+    return plans
 
 
 @dataclass(frozen=True)
@@ -45,20 +50,22 @@ class BenchConfig:
     legacy_memory_limit_mb: int | None = 8192
     quick: bool = False
     headline_instance: str | None = None
-    headline_n: int = 500_000
+    headline_n: int = 900_000
     statement_timeout_ms: int | None = None
+    first_calls: int = 20
+    session_settings: dict[str, str] = field(default_factory=dict)  # applied to the kit's sessions only
 
     @classmethod
     def full(cls) -> BenchConfig:
         return cls(
             grid=FULL_GRID,
-            plans={
-                **_PRECISE_PLANS,
-                "distinct": SamplingPlan(min_samples=3, max_samples=100, time_budget=10.0),
-                # The legacy call is dominated by Python work on rows the other variants have already
-                # brought into cache: a warm-up would cost up to half a minute and change nothing.
-                "before": SamplingPlan(min_samples=1, max_samples=100, time_budget=20.0, warmups=0),
-            },
+            # The legacy call is dominated by Python work on rows the other variants have already
+            # brought into cache: a warm-up would cost up to half a minute and change nothing.
+            plans=_sampling(
+                alternatives_budget=4.0,
+                distinct_budget=10.0,
+                legacy=SamplingPlan(min_samples=1, max_samples=100, time_budget=20.0, warmups=0),
+            ),
             headline_instance="headline",
         )
 
@@ -66,11 +73,12 @@ class BenchConfig:
     def quick_config(cls) -> BenchConfig:
         return cls(
             grid=QUICK_GRID,
-            plans={
-                **_PRECISE_PLANS,
-                "distinct": SamplingPlan(min_samples=3, max_samples=100, time_budget=1.0),
-                "before": SamplingPlan(min_samples=3, max_samples=100, time_budget=2.0),
-            },
+            plans=_sampling(
+                alternatives_budget=0.5,
+                distinct_budget=1.0,
+                legacy=SamplingPlan(min_samples=3, max_samples=100, time_budget=2.0),
+            ),
+            first_calls=10,
             quick=True,
         )
 
@@ -142,6 +150,8 @@ def run_bench(
             "grid": sorted(users),
             "source_schema": source_schema,
             "statement_timeout_ms": config.statement_timeout_ms,
+            "session_settings": dict(config.session_settings),
+            "plan_cache_warmup": PLAN_CACHE_WARMUP,
             "users": {str(n): u for n, u in users.items()},
             "sampling": {name: vars(plan) for name, plan in config.plans.items()},
             "quick": config.quick,
@@ -184,66 +194,54 @@ def _measure(
     log: Callable[[str], None],
 ) -> None:
     record = run.record
-    # Named after the run, so its session can be told apart in pg_stat_activity.
-    with db.connect(target.dsn, autocommit=True, application_name=f"perfkit-bench {run.directory.name}") as conn:
-        conn.execute("SET default_transaction_read_only = on")
-        if config.statement_timeout_ms is not None:
-            conn.execute(f"SET statement_timeout = {int(config.statement_timeout_ms)}")
-        use_dataset(conn, dataset.schema)
-        for n, user_id in tqdm(users.items(), desc="latency over N", unit="N", disable=not progress):
-            _time_variants(record, conn, GRID, n, user_id, config, progress=progress, clock=clock, log=log)
-        if config.headline_instance is not None:
-            headline = _seed(target, read_instance(config.headline_instance), progress=progress)
-            record.parameters["headline"] = {
-                "instance": headline.instance.name,
-                "fingerprint": headline.instance.fingerprint,
-                "schema": headline.schema,
-                "table_rows": headline.instance.total_events,
-                "n": config.headline_n,
-            }
-            use_dataset(conn, headline.schema)
-            user_id = users_for_grid(headline.instance, [config.headline_n])[config.headline_n]
-            _time_variants(
+    # Named after the run, so its sessions can be told apart in pg_stat_activity.
+    application_name = f"perfkit-bench {run.directory.name}"
+    settings = dict(config.session_settings)
+    if config.statement_timeout_ms is not None:
+        settings["statement_timeout"] = str(config.statement_timeout_ms)
+    scenarios: list[tuple[str, Dataset, int, int]] = [(GRID, dataset, n, user) for n, user in users.items()]
+    if config.headline_instance is not None:
+        headline = _seed(target, read_instance(config.headline_instance), progress=progress)
+        record.parameters["headline"] = {
+            "instance": headline.instance.name,
+            "fingerprint": headline.instance.fingerprint,
+            "schema": headline.schema,
+            "table_rows": headline.instance.total_events,
+            "n": config.headline_n,
+        }
+        user = users_for_grid(headline.instance, [config.headline_n])[config.headline_n]
+        scenarios.append((HEADLINE, headline, config.headline_n, user))
+    with open_sessions(
+        target.dsn, list(config.plans), application_name=application_name, settings=settings
+    ) as sessions:
+        current = None
+        for scope, data, n, user_id in tqdm(scenarios, desc="latency over N", unit="N", disable=not progress):
+            if data.schema != current:
+                sessions.point_at(data.schema, _user_without_events(data))
+                current = data.schema
+            counts = time_scenario(
                 record,
-                conn,
-                HEADLINE,
-                config.headline_n,
+                sessions,
+                scope,
+                n,
                 user_id,
-                config,
-                progress=progress,
+                config.plans,
+                fresh=fresh_connection(target.dsn, data.schema, settings, application_name=application_name),
+                first_calls=config.first_calls,
                 clock=clock,
-                log=log,
+                progress=progress,
             )
+            log(f"  {scope} N={n:,}: " + ", ".join(f"{v} n={c}" for v, c in counts.items()))
     if config.memory:
         _measure_memory(run, target, dataset, users, config, progress=progress)
 
 
-def _time_variants(
-    record: BenchRecord,
-    conn: psycopg.Connection[Any],
-    scope: str,
-    n: int,
-    user_id: int,
-    config: BenchConfig,
-    *,
-    progress: bool,
-    clock: Clock,
-    log: Callable[[str], None],
-) -> None:
-    samples = sample_interleaved(
-        variant_calls(conn, user_id, tuple(config.plans)),
-        config.plans,
-        clock=clock,
-        progress=progress,
-        description=f"{scope} N={n:,}",
-    )
-    for variant, taken in samples.items():
-        record.latency.append(LatencySeries(variant, n, user_id, taken.seconds, taken.warmup_seconds, scope))
-    record.plans[f"{scope} N={n:,}"] = explain(conn, SUMMARY_QUERY, user_id)
-    # The floor's plan too: it shows why the floor can be far cheaper than any query reading rows.
-    record.floor_plans[f"{scope} N={n:,}"] = explain(conn, FLOOR_QUERY, user_id)
-    counts = ", ".join(f"{v} n={len(s.seconds)}" for v, s in samples.items())
-    log(f"  {scope} N={n:,}: {counts}")
+def _user_without_events(dataset: Dataset) -> int:
+    """A user id just below the smallest one the dataset holds: a cheap call that finds no rows."""
+    user = min(dataset.instance.event_counts, default=1) - 1
+    while user in dataset.instance.event_counts:
+        user -= 1
+    return user
 
 
 def _measure_memory(
@@ -256,9 +254,7 @@ def _measure_memory(
     progress: bool,
 ) -> None:
     record = run.record
-    warm_user = min(users.values()) - 1
-    while warm_user in dataset.instance.event_counts:
-        warm_user -= 1
+    warm_user = _user_without_events(dataset)
     largest = max(users)
     for n, user_id in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
         for implementation in IMPLEMENTATIONS:

@@ -67,9 +67,18 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def setting(text: str) -> tuple[str, str]:
+    """argparse type: NAME=VALUE of a PostgreSQL setting."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.replace("_", "").replace(".", "").isalnum():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, e.g. random_page_cost=1.1, got {text!r}")
+    return name, value
+
+
 def print_checks(checks: list[Check]) -> None:
     for check in checks:
-        print(f"  [{check.status:>4}] {check.name}: {check.measured} (goal {check.goal})")
+        where = f" at {check.at}" if check.at else ""
+        print(f"  [{check.status:>4}] {check.name}{where}: {check.measured} (goal {check.goal})")
     failed = sum(check.passed is False for check in checks)
     judged = sum(check.passed is not None for check in checks)
     print(f"targets: {judged - failed} of {judged} met")
@@ -226,10 +235,23 @@ class BenchCommand(Command):
         parser.add_argument(
             "--statement-timeout", type=statement_timeout_ms, metavar="MS", help="statement_timeout of the measurements"
         )
+        parser.add_argument(
+            "--set",
+            type=setting,
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a setting for the bench's own sessions only (the server's configuration is never changed), "
+            "e.g. --set random_page_cost=1.1 to try the advice of a plan regret",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         config = BenchConfig.quick_config() if args.quick else BenchConfig.full()
-        overrides: dict[str, Any] = {"memory": not args.no_memory, "flamegraphs": not args.no_flamegraphs}
+        overrides: dict[str, Any] = {
+            "memory": not args.no_memory,
+            "flamegraphs": not args.no_flamegraphs,
+            "session_settings": dict(args.set),
+        }
         if args.grid:
             overrides["grid"] = sorted(set(args.grid))
         if args.statement_timeout is not None:

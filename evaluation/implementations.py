@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import resource
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
@@ -29,10 +29,24 @@ def fetch_function(implementation: str) -> Fetch:
     return fetch
 
 
-def prepare_session(conn: psycopg.Connection[Any], schema: str) -> None:
-    """Point an autocommit session at a dataset and make it read-only: a bug measured cannot write."""
-    conn.execute("SELECT set_config('search_path', quote_ident(%s), false)", (schema,))
-    conn.execute("SET default_transaction_read_only = on")
+def prepare_session(conn: psycopg.Connection[Any], schema: str, settings: Mapping[str, str] | None = None) -> None:
+    """Point an autocommit session at a dataset and make it read-only (a bug measured cannot write),
+    with ``settings`` for this session only. The kit's own statements are sent unprepared, so the
+    only prepared statements a session holds are those of the code it measures."""
+    session = {"search_path": _quoted(conn, schema), "default_transaction_read_only": "on"}
+    apply_settings(conn, {**session, **(settings or {})})
+
+
+def apply_settings(conn: psycopg.Connection[Any], settings: Mapping[str, str]) -> None:
+    """Session settings (``set_config(..., false)``): the server's own configuration is never changed."""
+    for name, value in settings.items():
+        conn.execute("SELECT set_config(%s, %s, false)", (name, value), prepare=False)
+
+
+def _quoted(conn: psycopg.Connection[Any], schema: str) -> str:
+    row = conn.execute("SELECT quote_ident(%s)", (schema,), prepare=False).fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def cap_address_space(limit_mb: int | None) -> None:

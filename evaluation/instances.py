@@ -6,6 +6,7 @@ Validation names the file and the field; generation is deterministic in the seed
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,7 +20,7 @@ from evaluation.errors import InstanceError
 INSTANCES_DIR = PROJECT_ROOT / "instances"
 INSTANCE_SCHEMA_VERSION = 1
 # Bump when the generator's output for the same parameters changes: datasets are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 SUMMARY_KEYS = ("click", "view", "purchase", "total_value")
 EVENT_TYPES = ("click", "view", "purchase")
@@ -67,6 +68,12 @@ class UserSpec:
     events: int
 
 
+LAYOUTS = ("clustered", "interleaved")
+"""How rows lie in the table: ``clustered`` writes each user's events together with ids from 1;
+``interleaved`` gives global ids in time order and spreads each user's events over the whole
+table in proportion to their activity, as a production table that grows with time does."""
+
+
 @dataclass(frozen=True)
 class GeneratorSpec:
     seed: int
@@ -75,6 +82,7 @@ class GeneratorSpec:
     metadata_shapes: Mapping[str, float]
     price_encodings: Mapping[str, float]
     odd_metadata: float
+    layout: str = "clustered"
 
 
 @dataclass(frozen=True)
@@ -224,7 +232,7 @@ def _parse_generator(reader: _Reader, value: object) -> GeneratorSpec:
     reader.only_keys(
         gen,
         "generator",
-        {"seed", "users", "type_mix", "metadata_shapes", "price_encodings", "odd_metadata"},
+        {"seed", "users", "type_mix", "metadata_shapes", "price_encodings", "odd_metadata", "layout"},
     )
     users_value = gen.get("users")
     if not isinstance(users_value, list) or not users_value:
@@ -242,6 +250,9 @@ def _parse_generator(reader: _Reader, value: object) -> GeneratorSpec:
         users.extend(UserSpec(user_id=first_id + offset, events=events) for offset in range(repeat))
     if len({user.user_id for user in users}) != len(users):
         reader.fail("generator.users", "user_id values must be distinct")
+    layout = gen.get("layout", "clustered")
+    if layout not in LAYOUTS:
+        reader.fail("generator.layout", f"expected one of {list(LAYOUTS)}, found {layout!r}")
     odd = gen.get("odd_metadata", 0.0)
     if isinstance(odd, bool) or not isinstance(odd, int | float) or not 0 <= odd <= 1:
         reader.fail("generator.odd_metadata", f"expected a number in [0, 1], found {odd!r}")
@@ -260,6 +271,7 @@ def _parse_generator(reader: _Reader, value: object) -> GeneratorSpec:
             gen.get("price_encodings", {"number": 1}), "generator.price_encodings", PRICE_ENCODINGS
         ),
         odd_metadata=float(odd),
+        layout=layout,
     )
 
 
@@ -326,31 +338,44 @@ _UNICODE_WORDS = (
 
 
 def generate_rows(spec: GeneratorSpec) -> Iterator[EventRow]:
-    """Rows for every user of ``spec``; ids run from 1 per user, so ids repeat across users."""
+    """Every row of ``spec``, deterministic in its seed, in the order they lie in the table."""
     rng = random.Random(spec.seed)
     bodies = {shape: [_metadata_body(rng, shape) for _ in range(32)] for shape in METADATA_SHAPES}
+    if spec.layout == "interleaved":
+        # One label per event, shuffled: user u's events fall anywhere in the table with
+        # probability proportional to u's share; ids ascend with the position (time order).
+        owners = [index for index, user in enumerate(spec.users) for _ in range(user.events)]
+        rng.shuffle(owners)
+        keyed = ((position + 1, spec.users[owner].user_id) for position, owner in enumerate(owners))
+    else:
+        keyed = ((event_id, user.user_id) for user in spec.users for event_id in range(1, user.events + 1))
+    yield from _events(rng, spec, bodies, keyed)
+
+
+def _events(
+    rng: random.Random, spec: GeneratorSpec, bodies: Mapping[str, list[str]], keyed: Iterator[tuple[int, int]]
+) -> Iterator[EventRow]:
+    """Type, metadata shape and price encoding drawn for each (id, user_id), in batches."""
     types, type_weights = _choices(spec.type_mix)
     shapes, shape_weights = _choices(spec.metadata_shapes)
     encodings, encoding_weights = _choices(spec.price_encodings)
-    for user in spec.users:
-        remaining = user.events
-        event_id = 0
-        while remaining:
-            batch = min(remaining, 10_000)
-            remaining -= batch
-            kinds = rng.choices(types, type_weights, k=batch)
-            shape_picks = rng.choices(shapes, shape_weights, k=batch)
-            encoding_picks = rng.choices(encodings, encoding_weights, k=batch)
-            for kind, shape, encoding in zip(kinds, shape_picks, encoding_picks, strict=True):
-                event_id += 1
-                event_type = rng.choice(OTHER_TYPES) if kind == "other" else kind
-                if spec.odd_metadata and rng.random() < spec.odd_metadata:
-                    metadata = rng.choice(ODD_METADATA)
-                else:
-                    body = rng.choice(bodies[shape])
-                    price = _price_json(rng, encoding)
-                    metadata = body if price is None else '{"price": ' + price + ", " + body[1:]
-                yield (event_id, user.user_id, event_type, metadata)
+    batch = 10_000
+    while True:
+        keys = list(itertools.islice(keyed, batch))
+        if not keys:
+            return
+        kinds = rng.choices(types, type_weights, k=len(keys))
+        shape_picks = rng.choices(shapes, shape_weights, k=len(keys))
+        encoding_picks = rng.choices(encodings, encoding_weights, k=len(keys))
+        for (event_id, user_id), kind, shape, encoding in zip(keys, kinds, shape_picks, encoding_picks, strict=True):
+            event_type = rng.choice(OTHER_TYPES) if kind == "other" else kind
+            if spec.odd_metadata and rng.random() < spec.odd_metadata:
+                metadata = rng.choice(ODD_METADATA)
+            else:
+                body = rng.choice(bodies[shape])
+                price = _price_json(rng, encoding)
+                metadata = body if price is None else '{"price": ' + price + ", " + body[1:]
+            yield (event_id, user_id, event_type, metadata)
 
 
 def _choices(shares: Mapping[str, float]) -> tuple[list[str], list[float]]:

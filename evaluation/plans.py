@@ -1,11 +1,14 @@
-"""Reading plans: the facts of an ``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`` a reviewer looks for."""
+"""Plans as measurements: the plan a connection really runs, captured, and the facts a reviewer reads in it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
+import psycopg
+from psycopg import sql
 
 
 def plan_summary(plan: Any) -> dict[str, Any]:
@@ -46,3 +49,76 @@ def buffers(facts: Mapping[str, Any]) -> int:
 def plans_frame(plans: Mapping[str, Any]) -> pd.DataFrame:
     """One row per scenario with the facts of its plan."""
     return pd.DataFrame.from_records([{"scenario": key, **plan_summary(plan)} for key, plan in plans.items()])
+
+
+@dataclass(frozen=True)
+class CapturedPlan:
+    """The plan a connection runs for a query now: ``generic`` once PostgreSQL's plan cache has
+    switched a prepared statement to its generic plan, else ``custom`` (planned for this value)."""
+
+    kind: str
+    prepared: bool
+    plan: Any
+    generic_plans: int = 0
+    custom_plans: int = 0
+
+    @property
+    def shape(self) -> str:
+        return plan_shape(self.plan)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "shape": self.shape}
+
+
+def plan_shape(plan: Any) -> str:
+    """The plan without its figures: node types, parallel modes and the indexes used."""
+    root = plan[0] if isinstance(plan, list) else plan
+    parts: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        name = node.get("Node Type", "?")
+        if node.get("Partial Mode", "Simple") != "Simple":
+            name = f"{node['Partial Mode']} {name}"
+        if node.get("Parallel Aware"):
+            name = f"Parallel {name}"
+        if "Index Name" in node:
+            name = f"{name} using {node['Index Name']}"
+        parts.append(name)
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(root["Plan"])
+    return " → ".join(parts)
+
+
+def capture_plan(conn: psycopg.Connection[Any], query: str, user_id: int) -> CapturedPlan:
+    """``EXPLAIN (ANALYZE, BUFFERS)`` of what ``conn`` runs for ``query`` now, through the same path.
+
+    On a connection where psycopg has prepared the query, that is ``EXPLAIN EXECUTE`` of the
+    prepared statement, which takes PostgreSQL's plan-cache decision exactly as the next call
+    would. The connection must hold at most that one prepared statement (the bench gives each
+    variant a connection of its own), and the kit's own statements are sent unprepared.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements WHERE NOT from_sql",
+            prepare=False,
+        )
+        prepared = cur.fetchall()
+        if len(prepared) > 1:
+            raise ValueError(f"{len(prepared)} prepared statements on one connection: which one ran is unknown")
+        if prepared:
+            name, generic, custom = prepared[0]
+            statement = sql.SQL("EXECUTE {}({})").format(sql.Identifier(name), sql.Literal(user_id))
+            cur.execute(sql.SQL(_EXPLAIN) + statement, prepare=False)
+        else:
+            generic = custom = 0
+            params: Any = {"user_id": user_id} if "%(user_id)s" in query else (user_id,)
+            cur.execute(_EXPLAIN + query, params, prepare=False)
+        row = cur.fetchone()
+    assert row is not None
+    kind = "generic" if prepared and generic > 0 else "custom"
+    return CapturedPlan(kind, bool(prepared), row[0], int(generic), int(custom))
+
+
+_EXPLAIN = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "

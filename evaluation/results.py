@@ -16,18 +16,21 @@ from evaluation.outputs import write_new
 from evaluation.scaling import LogLogFit, fit_loglog
 from evaluation.timing import describe, median
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
 MB = 1024 * 1024
 
 
 GRID = "grid"
 HEADLINE = "headline"
+POOLED = "pooled"
+FRESH = "fresh"
 
 
 @dataclass
 class LatencySeries:
     """Raw latencies of one variant for one user. ``scope`` is ``grid`` for the sweep over N and
-    ``headline`` for the single scenario the latency targets are stated for."""
+    ``headline`` for the top of the requirement; ``connection`` is ``pooled`` for calls on a
+    long-lived connection well past any plan-cache switch, ``fresh`` for the first call of a new one."""
 
     variant: str
     n: int
@@ -35,6 +38,7 @@ class LatencySeries:
     seconds: list[float]
     warmup_seconds: list[float] = field(default_factory=list)
     scope: str = GRID
+    connection: str = POOLED
 
 
 @dataclass
@@ -45,8 +49,7 @@ class BenchRecord:
     parameters: dict[str, Any]
     latency: list[LatencySeries] = field(default_factory=list)
     memory: list[dict[str, Any]] = field(default_factory=list)
-    plans: dict[str, Any] = field(default_factory=dict)
-    floor_plans: dict[str, Any] = field(default_factory=dict)
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<scope> N=<n>" -> variant -> captured plan
     flamegraphs: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     complete: bool = False
@@ -58,20 +61,36 @@ class BenchRecord:
         grid_latency = {series.n for series in self.latency if series.scope == GRID}
         return sorted(grid_latency | {int(m["n"]) for m in self.memory})
 
-    def series(self, variant: str, n: int, scope: str = GRID) -> LatencySeries | None:
-        return next((s for s in self.latency if (s.variant, s.n, s.scope) == (variant, n, scope)), None)
+    def series(self, variant: str, n: int, scope: str = GRID, connection: str = POOLED) -> LatencySeries | None:
+        return next(
+            (s for s in self.latency if (s.variant, s.n, s.scope, s.connection) == (variant, n, scope, connection)),
+            None,
+        )
 
-    def median_seconds(self, variant: str, n: int, scope: str = GRID) -> float:
-        found = self.series(variant, n, scope)
+    def median_seconds(self, variant: str, n: int, scope: str = GRID, connection: str = POOLED) -> float:
+        found = self.series(variant, n, scope, connection)
         return median(found.seconds) if found else math.nan
 
-    def latency_focus(self) -> tuple[str, int] | None:
-        """Where the latency targets are judged: the headline scenario, else the largest N."""
-        headline = [s.n for s in self.latency if s.scope == HEADLINE]
-        if headline:
-            return HEADLINE, max(headline)
-        grid = [s.n for s in self.latency if s.scope == GRID]
-        return (GRID, max(grid)) if grid else None
+    def scenarios(self) -> list[tuple[str, int]]:
+        """Every (scope, N) where the optimized version was timed: the grid first, then the headline."""
+        found = {(s.scope, s.n) for s in self.latency if s.variant == "after" and s.connection == POOLED}
+        return sorted(found, key=lambda item: (item[0] != GRID, item[1]))
+
+    def fastest(self, base: str, n: int, scope: str = GRID, *, forced_only: bool = False) -> tuple[str, float] | None:
+        """The variant running ``base``'s query with the lowest median: the plan the planner chose
+        and its forced alternatives, or the alternatives only."""
+        medians = {
+            s.variant: median(s.seconds)
+            for s in self.latency
+            if (s.n, s.scope, s.connection) == (n, scope, POOLED)
+            and s.variant.split("[")[0] == base
+            and not (forced_only and s.variant == base)
+            and s.seconds
+        }
+        if not medians:
+            return None
+        name = min(medians, key=lambda variant: medians[variant])
+        return name, medians[name]
 
     def memory_of(self, implementation: str, n: int) -> dict[str, Any] | None:
         return next((m for m in self.memory if m["implementation"] == implementation and m["n"] == n), None)
@@ -122,7 +141,7 @@ class BenchRecord:
 
 
 LATENCY_COLUMNS = [
-    "scope", "variant", "n", "samples", "median_ms",
+    "scope", "connection", "variant", "n", "samples", "median_ms",
     "p50_ms", "p95_ms", "p99_ms", "p50_label", "p95_label", "p99_label",
 ]  # fmt: skip
 MEMORY_COLUMNS = ["implementation", "n", "peak_mb", "allocations", "rss_growth_mb", "max_rss_mb", "limit_hit"]
@@ -131,11 +150,12 @@ MEMORY_COLUMNS = ["implementation", "n", "peak_mb", "allocations", "rss_growth_m
 def latency_table(record: BenchRecord) -> pd.DataFrame:
     """One row per variant and N: sample count, median and labelled percentiles, in ms."""
     rows = []
-    for series in sorted(record.latency, key=lambda s: (s.scope != GRID, s.n, s.variant)):
+    for series in sorted(record.latency, key=lambda s: (s.scope != GRID, s.n, s.connection, s.variant)):
         stats = describe(series.seconds)
         rows.append(
             {
                 "scope": series.scope,
+                "connection": series.connection,
                 "variant": series.variant,
                 "n": series.n,
                 "samples": len(series.seconds),
@@ -172,7 +192,7 @@ def tidy(record: BenchRecord) -> pd.DataFrame:
             label = row.get(f"{metric[:-3]}_label", f"median (n={row['samples']})")
             rows.append(
                 {
-                    "scope": row["scope"],
+                    "scope": row["scope"] if row["connection"] == POOLED else f"{row['scope']}, first call",
                     "implementation": row["variant"],
                     "n": row["n"],
                     "metric": f"latency_{metric[:-3]}",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import stats
 from tqdm import tqdm
 
 Clock = Callable[[], float]
@@ -51,6 +53,27 @@ def samples_needed(q: float) -> int:
 def percentile(samples: Sequence[float], q: float) -> float:
     """Linear-interpolation percentile, for q in [0, 100]; NaN without samples."""
     return float(np.percentile(samples, q)) if len(samples) else math.nan
+
+
+def percentile_interval(
+    samples: Sequence[float], q: float, *, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Bootstrap confidence interval (percentile method) of the q-th percentile, seeded so a record
+    always renders the same interval. With fewer than two samples there is no interval: NaN."""
+    if len(samples) < 2:
+        return math.nan, math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # all samples equal: the interval is a point
+        result = stats.bootstrap(
+            (np.asarray(samples, dtype=float),),
+            lambda values, axis: np.percentile(values, q, axis=axis),
+            confidence_level=confidence,
+            n_resamples=resamples,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+            vectorized=True,
+        )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def describe(samples: Sequence[float]) -> dict[str, Percentile]:

@@ -1,8 +1,14 @@
-"""What the bench times at each N: both implementations and two reference queries."""
+"""What the bench times: both implementations, reference queries, and forced plan alternatives.
+
+Variants are data: a name, the SQL it sends (so its plan can be captured), the session
+settings of its own connection, and a call. Each variant runs on a connection of its own, kept
+for the whole run, as a pooled connection is in production.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -11,12 +17,15 @@ import repository_after
 import repository_before
 from repository_after.summary import SUMMARY_QUERY
 
+LEGACY_QUERY = "SELECT id, type, metadata FROM events WHERE user_id = %s"
+"""The one query the legacy version sends (a test keeps it equal to its source)."""
+
 FLOOR_QUERY = "SELECT count(*) FROM events WHERE user_id = %(user_id)s"
-"""The cost of merely finding the user's rows: the optimized query cannot beat it."""
+"""Finding the user's rows: answered from the primary key index alone, it reads no column of the rows."""
 
 SCAN_FLOOR_QUERY = "SELECT count(metadata) FROM events WHERE user_id = %(user_id)s"
-"""The cost of reading the user's rows and their metadata from the table itself: the least any
-query that looks at ``type`` or ``metadata`` must do, since no index covers them."""
+"""Reading the user's rows and their metadata and computing nothing: the least any query that
+looks at ``type`` or ``metadata`` must do, since no index covers them."""
 
 _USER_ROWS = "FROM events\nWHERE user_id = %(user_id)s"
 DISTINCT_QUERY = SUMMARY_QUERY.replace(
@@ -28,37 +37,58 @@ DISTINCT_QUERY = SUMMARY_QUERY.replace(
 if DISTINCT_QUERY == SUMMARY_QUERY:  # pragma: no cover - guards against an edit of SUMMARY_QUERY
     raise ImportError("SUMMARY_QUERY no longer ends with the expected FROM clause")
 
-VARIANTS = ("before", "after", "distinct", "floor", "scan_floor")
-__all__ = ["DISTINCT_QUERY", "FLOOR_QUERY", "SCAN_FLOOR_QUERY", "SUMMARY_QUERY", "VARIANTS", "explain", "variant_calls"]
+FORCED_ALTERNATIVES: dict[str, dict[str, str]] = {
+    "no_seqscan": {"enable_seqscan": "off"},
+    "no_index": {"enable_indexscan": "off", "enable_indexonlyscan": "off", "enable_bitmapscan": "off"},
+    "serial": {"max_parallel_workers_per_gather": "0"},
+}
+"""Session settings that take one family of plans away from the planner, to see what it did not choose."""
+
+Call = Callable[[psycopg.Connection[Any], int], object]
 
 
-def variant_calls(
-    conn: psycopg.Connection[Any], user_id: int, variants: tuple[str, ...] = VARIANTS
-) -> dict[str, Callable[[], object]]:
-    """One zero-argument call per variant, all on ``conn`` for the same user."""
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    base: str  # the variant this one forces an alternative of (itself when none is forced)
+    sql: str
+    call: Call
+    prepared_by_default: bool  # sent with psycopg's defaults, so prepared from its 5th execution
+    settings: Mapping[str, str] = field(default_factory=dict)
 
-    def query(sql: str) -> Callable[[], object]:
-        def run() -> object:
-            with conn.cursor() as cur:
-                cur.execute(sql, {"user_id": user_id})
-                return cur.fetchall()
-
-        return run
-
-    calls: dict[str, Callable[[], object]] = {
-        "before": lambda: repository_before.fetch_user_activity_summary(conn, user_id),
-        "after": lambda: repository_after.fetch_user_activity_summary(conn, user_id),
-        "distinct": query(DISTINCT_QUERY),
-        "floor": query(FLOOR_QUERY),
-        "scan_floor": query(SCAN_FLOOR_QUERY),
-    }
-    return {name: calls[name] for name in variants}
+    @property
+    def alternative(self) -> str | None:
+        return self.name[len(self.base) + 1 : -1] if self.name != self.base else None
 
 
-def explain(conn: psycopg.Connection[Any], query: str, user_id: int) -> Any:
-    """EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) of ``query`` for ``user_id``."""
-    with conn.cursor() as cur:
-        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + query, {"user_id": user_id})
-        row = cur.fetchone()
-    assert row is not None
-    return row[0]
+def _query(sql: str) -> Call:
+    def run(conn: psycopg.Connection[Any], user_id: int) -> object:
+        with conn.cursor() as cur:
+            cur.execute(sql, {"user_id": user_id}, prepare=False)
+            return cur.fetchall()
+
+    return run
+
+
+def _forced(variant: Variant) -> list[Variant]:
+    return [
+        Variant(f"{variant.base}[{name}]", variant.base, variant.sql, variant.call, False, settings)
+        for name, settings in FORCED_ALTERNATIVES.items()
+    ]
+
+
+BEFORE = Variant("before", "before", LEGACY_QUERY, repository_before.fetch_user_activity_summary, True)
+AFTER = Variant("after", "after", SUMMARY_QUERY, repository_after.fetch_user_activity_summary, False)
+DISTINCT = Variant("distinct", "distinct", DISTINCT_QUERY, _query(DISTINCT_QUERY), False)
+FLOOR = Variant("floor", "floor", FLOOR_QUERY, _query(FLOOR_QUERY), False)
+SCAN_FLOOR = Variant("scan_floor", "scan_floor", SCAN_FLOOR_QUERY, _query(SCAN_FLOOR_QUERY), False)
+
+VARIANTS: dict[str, Variant] = {
+    variant.name: variant
+    for variant in (BEFORE, AFTER, *_forced(AFTER), DISTINCT, FLOOR, SCAN_FLOOR, *_forced(SCAN_FLOOR))
+}
+
+
+def alternatives_of(base: str, names: list[str]) -> list[str]:
+    """The measured variants that run ``base``'s query, the plan it chose included."""
+    return [name for name in names if name in VARIANTS and VARIANTS[name].base == base]

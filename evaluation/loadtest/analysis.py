@@ -116,26 +116,26 @@ def load_checks(summaries: Mapping[str, Mapping[str, Any]]) -> list[Check]:
     """The load test's targets, and the figures a reader looks for beside them."""
     after = summaries["after"]
     checks = [
-        Check(
+        Check.judged(
             "serving RSS, optimized",
             f"≤ {goals.RSS_LIMIT_MB:.0f} MB",
             f"{after['max_rss_mb']:.1f} MB (max of {after['rss_samples']} samples)",
             after["max_rss_mb"] <= goals.RSS_LIMIT_MB,
         ),
-        Check(
+        Check.judged(
             "RSS growth once warm, optimized",
             f"≤ {goals.WARM_GROWTH_LIMIT_MB:g} MB",
             f"{after['rss_growth_once_warm_mb']:+.1f} MB",
             after["rss_growth_once_warm_mb"] <= goals.WARM_GROWTH_LIMIT_MB,
         ),
-        Check(
+        Check.judged(
             "RSS attributable to in-flight events, optimized",
             f"< {goals.ATTRIBUTABLE_LIMIT_MB:g} MB",
             f"{after['rss_attributable_to_events_mb']:+.2f} MB "
             f"(slope {after['rss_slope_mb_per_million_events']:+.2f} MB per million events)",
             abs(after["rss_attributable_to_events_mb"]) < goals.ATTRIBUTABLE_LIMIT_MB,
         ),
-        Check(
+        Check.judged(
             "failed requests, optimized",
             "none",
             f"{after['errors']} of {after['requests'] + after['errors']:,} ({after['throughput_per_s']:.1f}/s)",
@@ -145,7 +145,7 @@ def load_checks(summaries: Mapping[str, Mapping[str, Any]]) -> list[Check]:
     before = summaries.get("before")
     if before is not None:
         checks.append(
-            Check(
+            Check.judged(
                 "serving RSS, legacy, above optimized",
                 f"≥ {goals.LEGACY_VISIBLE_GROWTH_MB:g} MB (the legacy growth is visible)",
                 f"{before['max_rss_mb'] - after['max_rss_mb']:+.0f} MB; RSS rises "
