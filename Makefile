@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 QUICK ?=
 
-.PHONY: report test lint lab clean-datasets notebooks
+.PHONY: report test lint lab clean-datasets notebooks patch
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,7 @@ clean-datasets: $(STAMP)
 ## notebooks: re-execute the notebooks in place (CI scale) and keep only the outputs nbval compares
 notebooks: $(STAMP)
 	$(PY) -m evaluation.notebook_outputs
+
+## patch: regenerate patches/diff.patch from repository_before/ and repository_after/
+patch: $(STAMP)
+	$(PY) -m evaluation patch

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
         require_parity,
         save_parity_reports,
     )
-    from evaluation.plans import plan_summary, plans_frame
+    from evaluation.plans import capture_plan, plan_shape, plan_summary
     from evaluation.plots import (
         all_figures,
         latency_figure,
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         rss_over_time_figure,
     )
     from evaluation.results import BenchRecord, latency_table, memory_table, read_record, tidy
+    from evaluation.summary import plans_table
 
 _MODULES: dict[str, tuple[str, ...]] = {
     "evaluation.bench": ("BenchConfig", "BenchRun", "run_bench"),
@@ -77,7 +78,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "require_parity",
         "save_parity_reports",
     ),
-    "evaluation.plans": ("plan_summary", "plans_frame"),
+    "evaluation.plans": ("capture_plan", "plan_shape", "plan_summary"),
     "evaluation.plots": (
         "all_figures",
         "latency_figure",
@@ -86,6 +87,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "ratio_figure",
         "rss_over_time_figure",
     ),
+    "evaluation.summary": ("plans_table",),
     "evaluation.results": ("BenchRecord", "latency_table", "memory_table", "read_record", "tidy"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
@@ -112,6 +114,7 @@ __all__ = [
     "ServerTarget",
     "all_figures",
     "bench_checks",
+    "capture_plan",
     "checks_frame",
     "connect",
     "curate",
@@ -128,8 +131,9 @@ __all__ = [
     "memory_figure",
     "memory_table",
     "memory_verdicts",
+    "plan_shape",
     "plan_summary",
-    "plans_frame",
+    "plans_table",
     "random_parity",
     "ratio_figure",
     "read_instance",

@@ -217,7 +217,7 @@ def _measure(
         current = None
         for scope, data, n, user_id in tqdm(scenarios, desc="latency over N", unit="N", disable=not progress):
             if data.schema != current:
-                sessions.point_at(data.schema, _user_without_events(data))
+                sessions.point_at(data.schema, data.user_without_events())
                 current = data.schema
             counts = time_scenario(
                 record,
@@ -236,14 +236,6 @@ def _measure(
         _measure_memory(run, target, dataset, users, config, progress=progress)
 
 
-def _user_without_events(dataset: Dataset) -> int:
-    """A user id just below the smallest one the dataset holds: a cheap call that finds no rows."""
-    user = min(dataset.instance.event_counts, default=1) - 1
-    while user in dataset.instance.event_counts:
-        user -= 1
-    return user
-
-
 def _measure_memory(
     run: BenchRun,
     target: db.ServerTarget,
@@ -254,7 +246,7 @@ def _measure_memory(
     progress: bool,
 ) -> None:
     record = run.record
-    warm_user = _user_without_events(dataset)
+    warm_user = dataset.user_without_events()
     largest = max(users)
     for n, user_id in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
         for implementation in IMPLEMENTATIONS:

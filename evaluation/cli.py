@@ -23,10 +23,13 @@ from evaluation.datasets import (
 )
 from evaluation.errors import ConfigurationError, KitError
 from evaluation.evidence import EVIDENCE_DIR, curate
+from evaluation.implementations import IMPLEMENTATIONS
 from evaluation.instances import BIGINT_MAX, BIGINT_MIN, list_instances, read_instance
 from evaluation.loadtest.run import LoadConfig, run_load_test
 from evaluation.parity import instance_parity, require_parity
+from evaluation.patch import write_patch
 from evaluation.report import write_report
+from evaluation.taskreport import run_task_evaluation
 
 RESULTS_DIR = Path("results")
 
@@ -328,6 +331,46 @@ class EvidenceCommand(Command):
         return 0
 
 
+class EvaluateCommand(Command):
+    name = "evaluate"
+    help = "the task's requirements run against each implementation, a quick bench, and report.json"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--impl",
+            action="append",
+            choices=IMPLEMENTATIONS,
+            help="implementation to check (repeatable; default: both)",
+        )
+        parser.add_argument("--quick", action="store_true", help="CI scale: N up to 30,000 instead of 900,000")
+        parser.add_argument("--output", type=Path, default=REPORTS_DIR, help="parent of <date>/<time>/report.json")
+
+    def run(self, args: argparse.Namespace) -> int:
+        implementations = args.impl or list(IMPLEMENTATIONS)
+        directory, document = run_task_evaluation(
+            db.resolve_server(), implementations, quick=args.quick, reports_base=args.output
+        )
+        summary = document["summary"]
+        print(f"functional parity passed: {summary['functional_parity_passed']}")
+        print(f"scalability targets met (after): {summary['scalability_targets_met']}")
+        print(f"fail to pass: {', '.join(document['fail_to_pass']) or 'none'}")
+        print(f"pass to pass: {', '.join(document['pass_to_pass']) or 'none'}")
+        for user, figures in summary["performance_improvements"].items():
+            speedup = f"{figures['speedup']:.1f}×" if figures["speedup"] is not None else f"n/a ({figures['reason']})"
+            print(f"user {user} (N={figures['n']:,}): {speedup}")
+        print(f"evaluation: {directory / 'report.json'}")
+        return 0
+
+
+class PatchCommand(Command):
+    name = "patch"
+    help = "write patches/diff.patch: the diff from repository_before/ to repository_after/"
+
+    def run(self, args: argparse.Namespace) -> int:
+        print(f"patch: {write_patch()}")
+        return 0
+
+
 def _parse_parameters(items: list[str]) -> dict[str, dict[str, Any]]:
     parsed: dict[str, dict[str, Any]] = {}
     for item in items:
@@ -353,6 +396,8 @@ COMMANDS: list[type[Command]] = [
     DatasetsCommand,
     ReportCommand,
     EvidenceCommand,
+    EvaluateCommand,
+    PatchCommand,
 ]
 
 

@@ -47,6 +47,13 @@ class Dataset:
     reused: bool
     seconds: float
 
+    def user_without_events(self) -> int:
+        """A user id just below the smallest one the dataset holds: a cheap call that finds no rows."""
+        user = min(self.instance.event_counts, default=1) - 1
+        while user in self.instance.event_counts:
+            user -= 1
+        return user
+
 
 def dataset_schema(instance: Instance) -> str:
     slug = re.sub(r"[^a-z0-9_]", "_", instance.name.lower())[:30]

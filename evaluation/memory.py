@@ -63,7 +63,7 @@ def measure_call_memory(
     """Run one call of ``implementation`` untracked, then ``repeats`` under memray, each in a fresh
     interpreter. With repeats, the capture of median peak is kept: a stray allocation of the
     interpreter (a megabyte now and then) must not pass for the call's memory when the call's
-    own is a few kilobytes."""
+    own is a few kilobytes. ``repeats=0`` measures the resident set only."""
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, not {implementation!r}")
     capture_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +72,7 @@ def measure_call_memory(
         raise MeasurementError(f"{captures[0]} exists already; every run writes a new directory")
     probe = _Probe(dsn, schema, implementation, user_id, n, warm_user_id, memory_limit_mb, timeout)
     untracked = probe.run(None)
-    if untracked["limit_hit"]:
+    if untracked["limit_hit"] or not repeats:  # repeats=0: the resident set only
         tracked, capture, peaks = untracked, None, []
     else:
         runs = sorted(((probe.run(c), c) for c in captures), key=lambda pair: pair[0]["peak_bytes"])

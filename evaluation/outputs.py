@@ -14,7 +14,7 @@ MANIFEST = "manifest.json"
 MANIFEST_SCHEMA_VERSION = 1
 
 
-def new_run_directory(base: Path, prefix: str, now: datetime | None = None) -> Path:
+def new_run_directory(base: Path, prefix: str, now: datetime | None = None, *, stamp: str = "%Y%m%dT%H%M%SZ") -> Path:
     """A new directory under ``base`` named by the UTC time, as an absolute path.
 
     Absolute because notebooks run with another working directory than their caller's. An
@@ -24,8 +24,8 @@ def new_run_directory(base: Path, prefix: str, now: datetime | None = None) -> P
     base = base.expanduser().resolve()
     if base.exists() and not base.is_dir():
         raise ConfigurationError(f"{base} is a file; --output needs a directory (it is created if missing)")
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    name = f"{prefix}-{stamp}" if prefix else stamp
+    when = (now or datetime.now(UTC)).strftime(stamp)
+    name = f"{prefix}-{when}" if prefix else when
     base.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, 100):
         directory = base / (name if attempt == 1 else f"{name}-{attempt}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,16 +30,17 @@ class ParityRow:
 
     @property
     def agree(self) -> bool:
-        return _typed(self.before) == _typed(self.after)
+        return typed_summary(self.before) == typed_summary(self.after)
 
     @property
     def matches_expected(self) -> bool | None:
         if self.expected is None:
             return None
-        return _typed(self.after) == _typed(self.expected)
+        return typed_summary(self.after) == typed_summary(self.expected)
 
 
-def _typed(summary: dict[str, Any]) -> list[tuple[str, type, Any]]:
+def typed_summary(summary: Mapping[str, Any]) -> list[tuple[str, type, Any]]:
+    """A summary compared key by key, type included: 0 and 0.0 differ, as do False and 0."""
     return [(key, type(value), value) for key, value in summary.items()]
 
 

@@ -2,37 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import pandas as pd
 import psycopg
 from psycopg import sql
 
 
-def plan_summary(plan: Any) -> dict[str, Any]:
-    """Node chain, parallel workers, buffers, timings and JIT of one plan."""
-    root = plan[0] if isinstance(plan, list) else plan
-    nodes: list[str] = []
-    facts: dict[str, Any] = {"workers_planned": 0, "workers_launched": 0}
+def _nodes(plan: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each node of a plan, depth first, with its label: type, parallel mode, and index used."""
 
-    def walk(node: dict[str, Any]) -> None:
+    def walk(node: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         name = node.get("Node Type", "?")
         if node.get("Partial Mode", "Simple") != "Simple":
             name = f"{node['Partial Mode']} {name}"
         if node.get("Parallel Aware"):
             name = f"Parallel {name}"
-        nodes.append(name)
-        for key, fact in (("Workers Planned", "workers_planned"), ("Workers Launched", "workers_launched")):
-            facts[fact] = max(facts[fact], int(node.get(key, 0)))
+        if "Index Name" in node:
+            name = f"{name} using {node['Index Name']}"
+        yield name, node
         for child in node.get("Plans", []):
-            walk(child)
+            yield from walk(child)
 
-    walk(root["Plan"])
+    yield from walk(_root(plan)["Plan"])
+
+
+def _root(plan: Any) -> dict[str, Any]:
+    root: dict[str, Any] = plan[0] if isinstance(plan, list) else plan
+    return root
+
+
+def plan_shape(plan: Any) -> str:
+    """The plan without its figures: node types, parallel modes and the indexes used."""
+    return " → ".join(name for name, _ in _nodes(plan))
+
+
+def plan_summary(plan: Any) -> dict[str, Any]:
+    """Shape, parallel workers, buffers, timings and JIT of one plan."""
+    root = _root(plan)
+    nodes = [node for _, node in _nodes(plan)]
     return {
-        "nodes": " → ".join(nodes),
-        **facts,
+        "nodes": plan_shape(plan),
+        "workers_planned": max(int(node.get("Workers Planned", 0)) for node in nodes),
+        "workers_launched": max(int(node.get("Workers Launched", 0)) for node in nodes),
         "shared_hit_blocks": root["Plan"].get("Shared Hit Blocks"),
         "shared_read_blocks": root["Plan"].get("Shared Read Blocks"),
         "execution_ms": root.get("Execution Time"),
@@ -44,11 +57,6 @@ def plan_summary(plan: Any) -> dict[str, Any]:
 def buffers(facts: Mapping[str, Any]) -> int:
     """Shared buffers a plan touched, hit or read."""
     return int(facts["shared_hit_blocks"] or 0) + int(facts["shared_read_blocks"] or 0)
-
-
-def plans_frame(plans: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per scenario with the facts of its plan."""
-    return pd.DataFrame.from_records([{"scenario": key, **plan_summary(plan)} for key, plan in plans.items()])
 
 
 @dataclass(frozen=True)
@@ -68,27 +76,6 @@ class CapturedPlan:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "shape": self.shape}
-
-
-def plan_shape(plan: Any) -> str:
-    """The plan without its figures: node types, parallel modes and the indexes used."""
-    root = plan[0] if isinstance(plan, list) else plan
-    parts: list[str] = []
-
-    def walk(node: dict[str, Any]) -> None:
-        name = node.get("Node Type", "?")
-        if node.get("Partial Mode", "Simple") != "Simple":
-            name = f"{node['Partial Mode']} {name}"
-        if node.get("Parallel Aware"):
-            name = f"Parallel {name}"
-        if "Index Name" in node:
-            name = f"{name} using {node['Index Name']}"
-        parts.append(name)
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(root["Plan"])
-    return " → ".join(parts)
 
 
 def capture_plan(conn: psycopg.Connection[Any], query: str, user_id: int) -> CapturedPlan:

@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from evaluation import goals
+from evaluation.checks import plan_regret
 from evaluation.errors import MeasurementError
 from evaluation.loadtest.analysis import LoadRun
 from evaluation.results import GRID, MB, BenchRecord, latency_table, memory_table
@@ -107,10 +108,10 @@ def memory_figure(record: BenchRecord) -> Figure:
 
 
 def ratio_figure(record: BenchRecord) -> Figure:
-    """Speedup (legacy median / optimized median) and memory reduction against N."""
+    """Speedups, plan regret and the ratio to the scan floor, and memory reduction, against N."""
     grid = record.grid
-    fig = _figure((10, 4.2))
-    speed_ax, memory_ax = fig.subplots(1, 2)
+    fig = _figure((14, 4.2))
+    speed_ax, plan_ax, memory_ax = fig.subplots(1, 3)
     speedups = [ratio(record.median_seconds("before", n), record.median_seconds("after", n)) for n in grid]
     distinct = [ratio(record.median_seconds("distinct", n), record.median_seconds("after", n)) for n in grid]
     speed_ax.plot(grid, speedups, marker="o", color=COLOURS["before"], label="legacy / optimized")
@@ -120,14 +121,31 @@ def ratio_figure(record: BenchRecord) -> Figure:
     speed_ax.axhline(goals.MIN_SPEEDUP_VS_DISTINCT, color=COLOURS["distinct"], linestyle=":", linewidth=1,
                      label=f"{goals.MIN_SPEEDUP_VS_DISTINCT:g}× target")  # fmt: skip
     speed_ax.set(xscale="log", yscale="log", xlabel="N", ylabel="speedup (ratio of medians)", title="Speedup vs N")
+    regrets, floors = [], []
+    for n in grid:
+        regret = plan_regret(record, GRID, n)
+        regrets.append(regret[0] if regret else np.nan)
+        scan = record.fastest("scan_floor", n)
+        floors.append(ratio(record.median_seconds("after", n), scan[1]) if scan else np.nan)
+    plan_ax.plot(grid, regrets, marker="o", color=COLOURS["after"], label="chosen plan / best forced alternative")
+    plan_ax.plot(grid, floors, marker="o", color=COLOURS["scan_floor"], label="optimized / scan floor (best plan)")
+    plan_ax.axhline(goals.MAX_PLAN_REGRET, color=COLOURS["after"], linestyle=":", linewidth=1,
+                    label=f"{goals.MAX_PLAN_REGRET:g}× regret target")  # fmt: skip
+    plan_ax.axhline(goals.SCAN_FLOOR_RATIO_LIMIT, color=COLOURS["scan_floor"], linestyle=":", linewidth=1,
+                    label=f"{goals.SCAN_FLOOR_RATIO_LIMIT:g}× floor target")  # fmt: skip
+    plan_ax.set(xscale="log", xlabel="N", ylabel="ratio of medians", title="Plan regret and scan floor vs N")
     by_n = record.memory_reductions()
     reductions = [100 * by_n[n] if n in by_n else np.nan for n in grid]
     memory_ax.plot(grid, reductions, marker="o", color=COLOURS["after"])
     memory_ax.axhline(100 * goals.MIN_MEMORY_REDUCTION, color="black", linestyle=":", linewidth=1,
                       label=f"{goals.MIN_MEMORY_REDUCTION:.0%} target")  # fmt: skip
-    memory_ax.set(xscale="log", xlabel="N", ylabel="memory reduction (%)", title="Peak memory reduction vs N")
+    memory_ax.set(xlabel="N", ylabel="memory reduction (%)", title="Peak memory reduction vs N")
+    if by_n:
+        memory_ax.set_xscale("log")
+    else:
+        memory_ax.text(0.5, 0.5, "memory not measured in this run", ha="center", transform=memory_ax.transAxes)
     memory_ax.set_ylim(0, 100.5)
-    for ax in (speed_ax, memory_ax):
+    for ax in (speed_ax, plan_ax, memory_ax):
         _grid_and_legend(ax)
     return fig
 

@@ -107,3 +107,33 @@ def test_unknown_and_unparseable_files(tmp_path: Path) -> None:
     broken.write_text("{not json")
     with pytest.raises(InstanceError, match=r"broken.json: not valid JSON"):
         read_instance(broken)
+
+
+def test_interleaved_layout_spreads_every_user_over_the_table_with_global_ids() -> None:
+    document = {
+        "name": "spread",
+        "generator": {
+            "seed": 3,
+            "layout": "interleaved",
+            "users": [
+                {"user_id": 1, "events": 3000},
+                {"user_id": 2, "events": 1000},
+                {"user_id": 10, "events": 1, "repeat": 500},
+            ],
+        },
+    }
+    rows = list(parse_instance(document, source="<test>", default_name="spread").rows())
+    assert [row[0] for row in rows] == list(range(1, len(rows) + 1))  # ids ascend with the position
+    positions = [index for index, row in enumerate(rows) if row[1] == 2]
+    assert len(positions) == 1000
+    # The small user's events reach both ends of the table, not one contiguous run.
+    assert positions[0] < len(rows) * 0.05
+    assert positions[-1] > len(rows) * 0.95
+    quarters = [sum(1 for p in positions if q * len(rows) / 4 <= p < (q + 1) * len(rows) / 4) for q in range(4)]
+    assert min(quarters) > 150, quarters  # about 250 in each quarter: in proportion to activity
+
+
+def test_clustered_layout_keeps_each_user_together() -> None:
+    rows = list(read_instance("small").rows())
+    users = [row[1] for row in rows]
+    assert users == sorted(users, key=users.index)  # each user's rows form one run
