@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from evaluation.bench import BenchConfig, BenchRun, run_bench
-    from evaluation.checks import Check, bench_checks, checks_frame, memory_verdicts
+    from evaluation.candidates import Candidate, list_candidates, load_candidate
+    from evaluation.checks import Check, bench_checks, checks_frame, memory_verdicts, plan_regret
+    from evaluation.compare import Comparison, compare_samples
     from evaluation.datasets import Dataset, drop_dataset_schema, seed_dataset, use_dataset
     from evaluation.db import ServerTarget, connect, redact_dsn, resolve_server
     from evaluation.errors import (
+        CandidateError,
         ConfigurationError,
         DatabaseError,
         InstanceError,
@@ -49,13 +52,17 @@ if TYPE_CHECKING:
     )
     from evaluation.results import BenchRecord, latency_table, memory_table, read_record, tidy
     from evaluation.summary import plans_table
+    from evaluation.trial import TrialOutcome, candidates_frame, save_trials, try_candidate, try_candidates
 
 _MODULES: dict[str, tuple[str, ...]] = {
     "evaluation.bench": ("BenchConfig", "BenchRun", "run_bench"),
-    "evaluation.checks": ("Check", "bench_checks", "checks_frame", "memory_verdicts"),
+    "evaluation.candidates": ("Candidate", "list_candidates", "load_candidate"),
+    "evaluation.checks": ("Check", "bench_checks", "checks_frame", "memory_verdicts", "plan_regret"),
+    "evaluation.compare": ("Comparison", "compare_samples"),
     "evaluation.datasets": ("Dataset", "drop_dataset_schema", "seed_dataset", "use_dataset"),
     "evaluation.db": ("ServerTarget", "connect", "redact_dsn", "resolve_server"),
     "evaluation.errors": (
+        "CandidateError",
         "ConfigurationError",
         "DatabaseError",
         "InstanceError",
@@ -87,8 +94,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "ratio_figure",
         "rss_over_time_figure",
     ),
-    "evaluation.summary": ("plans_table",),
     "evaluation.results": ("BenchRecord", "latency_table", "memory_table", "read_record", "tidy"),
+    "evaluation.summary": ("plans_table",),
+    "evaluation.trial": ("TrialOutcome", "candidates_frame", "save_trials", "try_candidate", "try_candidates"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -96,7 +104,10 @@ __all__ = [
     "BenchConfig",
     "BenchRecord",
     "BenchRun",
+    "Candidate",
+    "CandidateError",
     "Check",
+    "Comparison",
     "ConfigurationError",
     "DatabaseError",
     "Dataset",
@@ -112,10 +123,13 @@ __all__ = [
     "ParityError",
     "ParityReport",
     "ServerTarget",
+    "TrialOutcome",
     "all_figures",
     "bench_checks",
+    "candidates_frame",
     "capture_plan",
     "checks_frame",
+    "compare_samples",
     "connect",
     "curate",
     "drop_dataset_schema",
@@ -123,14 +137,17 @@ __all__ = [
     "instance_parity",
     "latency_figure",
     "latency_table",
+    "list_candidates",
     "list_instances",
     "literal_instance",
+    "load_candidate",
     "load_checks",
     "load_latency_figure",
     "load_latency_table",
     "memory_figure",
     "memory_table",
     "memory_verdicts",
+    "plan_regret",
     "plan_shape",
     "plan_summary",
     "plans_table",
@@ -145,8 +162,11 @@ __all__ = [
     "run_bench",
     "run_load_test",
     "save_parity_reports",
+    "save_trials",
     "seed_dataset",
     "tidy",
+    "try_candidate",
+    "try_candidates",
     "use_dataset",
     "write_manifest",
 ]

@@ -21,7 +21,7 @@ from evaluation.implementations import DSN_VARIABLE, IMPLEMENTATIONS, cap_addres
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--schema", required=True)
-    parser.add_argument("--implementation", choices=IMPLEMENTATIONS, required=True)
+    parser.add_argument("--implementation", required=True, help=f"one of {IMPLEMENTATIONS} or a candidate's path")
     parser.add_argument("--user-id", type=int, required=True)
     parser.add_argument("--warm-user-id", type=int, required=True)
     parser.add_argument("--capture", help="memray capture file; without it the call runs untracked")

@@ -27,6 +27,7 @@ FULL_PARAMETERS: dict[str, dict[str, Any]] = {
     "01_parity": {"random_datasets": 20, "random_events": 5000},
     "02_scaling": {"quick": False},
     "03_load": {"quick": False},
+    "04_candidates": {"candidates": "all", "quick": False},
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from evaluation.results import GRID, HEADLINE, BenchRecord, save_record
 from evaluation.scenario import PLAN_CACHE_WARMUP, fresh_connection, open_sessions, time_scenario
 from evaluation.summary import render_summary
 from evaluation.timing import Clock, SamplingPlan
-from evaluation.variants import VARIANTS
+from evaluation.variants import VARIANTS, Variant
 
 FULL_GRID = (1_000, 10_000, 100_000, 1_000_000)
 QUICK_GRID = (1_000, 3_000, 10_000, 30_000)
@@ -54,6 +54,9 @@ class BenchConfig:
     statement_timeout_ms: int | None = None
     first_calls: int = 20
     session_settings: dict[str, str] = field(default_factory=dict)  # applied to the kit's sessions only
+    memory_implementations: tuple[str, ...] = IMPLEMENTATIONS  # names, or candidate paths
+    prefix: str = "bench"
+    candidate: str | None = None  # the variant judged against the optimized version, if any
 
     @classmethod
     def full(cls) -> BenchConfig:
@@ -112,6 +115,7 @@ def run_bench(
     results_base: Path,
     *,
     source_schema: str | None = None,
+    variants: Mapping[str, Variant] | None = None,
     progress: bool = True,
     clock: Clock = time.perf_counter,
     log: Callable[[str], None] = print,
@@ -134,7 +138,11 @@ def run_bench(
     else:
         raise ConfigurationError("run_bench needs an instance or a source schema")
     instance = dataset.instance
-    directory = new_run_directory(results_base, "bench")
+    known = {**VARIANTS, **(variants or {})}
+    unknown = sorted(set(config.plans) - set(known))
+    if unknown:
+        raise ConfigurationError(f"no variant(s) {unknown} to time; known: {sorted(known)}")
+    directory = new_run_directory(results_base, config.prefix)
     log(f"bench: {instance.name}, N in {sorted(users)}, results in {directory}")
     with db.connect(target.dsn) as conn:
         environment = collect_environment(conn, dsn=target.dsn, embedded=target.embedded)
@@ -152,6 +160,7 @@ def run_bench(
             "statement_timeout_ms": config.statement_timeout_ms,
             "session_settings": dict(config.session_settings),
             "plan_cache_warmup": PLAN_CACHE_WARMUP,
+            "candidate": config.candidate,
             "users": {str(n): u for n, u in users.items()},
             "sampling": {name: vars(plan) for name, plan in config.plans.items()},
             "quick": config.quick,
@@ -159,7 +168,8 @@ def run_bench(
     )
     run = BenchRun(record=record, directory=directory)
     try:
-        _measure(run, target, dataset, users, config, progress=progress, clock=clock, log=log)
+        timed = {name: known[name] for name in config.plans}
+        _measure(run, target, dataset, users, config, timed, progress=progress, clock=clock, log=log)
         record.complete = True
     except psycopg.errors.QueryCanceled as exc:
         record.notes.append(f"run stopped early: statement timeout ({config.statement_timeout_ms} ms)")
@@ -188,6 +198,7 @@ def _measure(
     dataset: Dataset,
     users: dict[int, int],
     config: BenchConfig,
+    variants: Mapping[str, Variant],
     *,
     progress: bool,
     clock: Clock,
@@ -211,9 +222,7 @@ def _measure(
         }
         user = users_for_grid(headline.instance, [config.headline_n])[config.headline_n]
         scenarios.append((HEADLINE, headline, config.headline_n, user))
-    with open_sessions(
-        target.dsn, list(config.plans), application_name=application_name, settings=settings
-    ) as sessions:
+    with open_sessions(target.dsn, variants, application_name=application_name, settings=settings) as sessions:
         current = None
         for scope, data, n, user_id in tqdm(scenarios, desc="latency over N", unit="N", disable=not progress):
             if data.schema != current:
@@ -249,7 +258,7 @@ def _measure_memory(
     warm_user = dataset.user_without_events()
     largest = max(users)
     for n, user_id in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
-        for implementation in IMPLEMENTATIONS:
+        for implementation in config.memory_implementations:
             measurement = measure_call_memory(
                 target.dsn,
                 dataset.schema,

@@ -30,6 +30,7 @@ from evaluation.parity import instance_parity, require_parity
 from evaluation.patch import write_patch
 from evaluation.report import write_report
 from evaluation.taskreport import run_task_evaluation
+from evaluation.trial import try_candidate
 
 RESULTS_DIR = Path("results")
 
@@ -82,9 +83,9 @@ def print_checks(checks: list[Check]) -> None:
     for check in checks:
         where = f" at {check.at}" if check.at else ""
         print(f"  [{check.status:>4}] {check.name}{where}: {check.measured} (goal {check.goal})")
-    failed = sum(check.passed is False for check in checks)
-    judged = sum(check.passed is not None for check in checks)
-    print(f"targets: {judged - failed} of {judged} met")
+    counts = {result: sum(check.result == result for check in checks) for result in ("pass", "FAIL", "inconclusive")}
+    if any(counts.values()):
+        print("targets: " + ", ".join(f"{count} {result}" for result, count in counts.items()))
 
 
 class Command:
@@ -331,6 +332,38 @@ class EvidenceCommand(Command):
         return 0
 
 
+class TryCommand(Command):
+    name = "try"
+    help = "a candidate rewrite in one step: parity with the legacy version, then timed beside the optimized one"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("candidate", help="a name from candidates/ or the path of a .py or .sql file")
+        parser.add_argument("--quick", action="store_true", help="the quick instance and grid: about a minute")
+        parser.add_argument("--output", type=Path, default=RESULTS_DIR, help="parent of the run directory")
+        parser.add_argument(
+            "--statement-timeout",
+            type=statement_timeout_ms,
+            default=60_000,
+            metavar="MS",
+            help="statement_timeout of every query the candidate runs (default %(default)s)",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        candidate, users, run = try_candidate(
+            db.resolve_server(),
+            args.candidate,
+            args.output,
+            quick=args.quick,
+            statement_timeout_ms=args.statement_timeout,
+            progress=sys.stderr.isatty(),
+        )
+        print(f"{candidate.name}: {candidate.description.splitlines()[0]}")
+        print(f"parity: the legacy and {candidate.name} agree for all {users} users")
+        print_checks([c for c in run.checks if c.note == candidate.name])
+        print(f"try: summary in {run.files['summary']}")
+        return 0
+
+
 class EvaluateCommand(Command):
     name = "evaluate"
     help = "the task's requirements run against each implementation, a quick bench, and report.json"
@@ -398,6 +431,7 @@ COMMANDS: list[type[Command]] = [
     EvidenceCommand,
     EvaluateCommand,
     PatchCommand,
+    TryCommand,
 ]
 
 

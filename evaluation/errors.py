@@ -54,3 +54,14 @@ class NotebookError(KitError):
     """A notebook of the batch failed; the message names the cell and the saved notebook."""
 
     exit_code = 8
+
+
+class CandidateError(KitError):
+    """A candidate file cannot be loaded or run; the message names the file and what to fix."""
+
+    exit_code = 9
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")

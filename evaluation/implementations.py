@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import resource
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,11 +23,13 @@ Fetch = Callable[[psycopg.Connection[Any], int], dict[str, Any]]
 
 
 def fetch_function(implementation: str) -> Fetch:
-    """``fetch_user_activity_summary`` of ``before`` or ``after``."""
-    if implementation not in MODULES:
-        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, not {implementation!r}")
-    fetch: Fetch = importlib.import_module(MODULES[implementation]).fetch_user_activity_summary
-    return fetch
+    """``fetch_user_activity_summary`` of ``before``, ``after``, or a candidate file given by its path."""
+    if implementation in MODULES:
+        fetch: Fetch = importlib.import_module(MODULES[implementation]).fetch_user_activity_summary
+        return fetch
+    from evaluation.candidates import load_candidate
+
+    return load_candidate(Path(implementation)).fetch
 
 
 def prepare_session(conn: psycopg.Connection[Any], schema: str, settings: Mapping[str, str] | None = None) -> None:

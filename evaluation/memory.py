@@ -64,10 +64,9 @@ def measure_call_memory(
     interpreter. With repeats, the capture of median peak is kept: a stray allocation of the
     interpreter (a megabyte now and then) must not pass for the call's memory when the call's
     own is a few kilobytes. ``repeats=0`` measures the resident set only."""
-    if implementation not in IMPLEMENTATIONS:
-        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, not {implementation!r}")
+    label = implementation if implementation in IMPLEMENTATIONS else Path(implementation).stem
     capture_dir.mkdir(parents=True, exist_ok=True)
-    captures = [capture_dir / f"memray-{implementation}-{n}-{i}.bin" for i in range(1, repeats + 1)]
+    captures = [capture_dir / f"memray-{label}-{n}-{i}.bin" for i in range(1, repeats + 1)]
     if any(capture.exists() for capture in captures):
         raise MeasurementError(f"{captures[0]} exists already; every run writes a new directory")
     probe = _Probe(dsn, schema, implementation, user_id, n, warm_user_id, memory_limit_mb, timeout)
@@ -79,7 +78,7 @@ def measure_call_memory(
         tracked, capture = runs[(len(runs) - 1) // 2]
         peaks = [r["peak_bytes"] for r, _ in runs]
     return MemoryMeasurement(
-        implementation=implementation,
+        implementation=label,
         n=n,
         user_id=user_id,
         peak_bytes=tracked["peak_bytes"],

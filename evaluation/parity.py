@@ -16,6 +16,7 @@ import repository_after
 import repository_before
 from evaluation.datasets import drop_dataset_schema, seed_dataset, use_dataset
 from evaluation.errors import ParityError
+from evaluation.implementations import Fetch
 from evaluation.instances import METADATA_SHAPES, PRICE_ENCODINGS, Instance, parse_instance
 from evaluation.outputs import write_new
 
@@ -50,8 +51,10 @@ def compare_users(
     *,
     event_counts: dict[int, int] | None = None,
     expected: dict[int, dict[str, Any]] | None = None,
+    subject: Fetch = repository_after.fetch_user_activity_summary,
 ) -> list[ParityRow]:
-    """Both summaries for each user, read through ``conn``'s search_path."""
+    """The legacy summary and ``subject``'s (the optimized version unless a candidate is given)
+    for each user, read through ``conn``'s search_path."""
     rows = []
     for user_id in user_ids:
         rows.append(
@@ -59,11 +62,27 @@ def compare_users(
                 user_id=user_id,
                 events=(event_counts or {}).get(user_id, -1),
                 before=repository_before.fetch_user_activity_summary(conn, user_id),
-                after=repository_after.fetch_user_activity_summary(conn, user_id),
+                after=subject(conn, user_id),
                 expected=(expected or {}).get(user_id),
             )
         )
     return rows
+
+
+def first_difference(rows: Iterable[ParityRow], subject: str = "after") -> str | None:
+    """The first user and key where ``subject`` differs from the legacy (or expected) summary, side by side."""
+    for row in rows:
+        for reference, summary in (("legacy", row.before), ("expected", row.expected)):
+            if summary is None:
+                continue
+            for key in sorted(set(summary) | set(row.after)):
+                mine, theirs = row.after.get(key, "<missing>"), summary.get(key, "<missing>")
+                if (type(mine), mine) != (type(theirs), theirs):
+                    return (
+                        f"user {row.user_id}, key {key}: {reference} {theirs!r} ({type(theirs).__name__}), "
+                        f"{subject} {mine!r} ({type(mine).__name__})"
+                    )
+    return None
 
 
 def parity_frame(rows: list[ParityRow]) -> pd.DataFrame:
@@ -144,6 +163,7 @@ def instance_parity(
     *,
     users: Iterable[int] | None = None,
     progress: bool = False,
+    subject: Fetch = repository_after.fetch_user_activity_summary,
 ) -> ParityReport:
     """Seed ``instance`` (reused while complete) and compare both versions for ``users``
     (default: every user of the instance).
@@ -159,6 +179,7 @@ def instance_parity(
             instance.user_ids if users is None else users,
             event_counts=instance.event_counts,
             expected={user: dict(summary) for user, summary in instance.expected.items()},
+            subject=subject,
         )
     return ParityReport(instance.name, dataset.schema, rows)
 
@@ -187,13 +208,22 @@ def random_instances(count: int, events: int, seed: int) -> list[Instance]:
     return instances
 
 
-def random_parity(conn: psycopg.Connection[Any], count: int, events: int, seed: int) -> list[ParityReport]:
+def random_parity(
+    conn: psycopg.Connection[Any],
+    count: int,
+    events: int,
+    seed: int,
+    *,
+    subject: Fetch = repository_after.fetch_user_activity_summary,
+) -> list[ParityReport]:
     """Parity over freshly generated datasets, each in its own kit schema, dropped afterwards."""
     reports = []
     for instance in random_instances(count, events, seed):
-        report = instance_parity(conn, instance)
-        drop_dataset_schema(conn, report.schema)
-        reports.append(report)
+        dataset = seed_dataset(conn, instance, progress=False)
+        try:
+            reports.append(instance_parity(conn, instance, subject=subject))
+        finally:  # a subject that raises leaves no dataset behind
+            drop_dataset_schema(conn, dataset.schema)
     return reports
 
 

@@ -17,7 +17,7 @@ from evaluation import goals
 from evaluation.checks import plan_regret
 from evaluation.errors import MeasurementError
 from evaluation.loadtest.analysis import LoadRun
-from evaluation.results import GRID, MB, BenchRecord, latency_table, memory_table
+from evaluation.results import GRID, MB, POOLED, BenchRecord, latency_table, memory_table
 from evaluation.scaling import ratio
 
 COLOURS = {
@@ -27,6 +27,7 @@ COLOURS = {
     "floor": "#7f8c8d",
     "scan_floor": "#27ae60",
 }
+CANDIDATE_COLOUR = "#e67e22"
 LABELS = {
     "before": "legacy (before)",
     "after": "optimized (after)",
@@ -61,12 +62,13 @@ def latency_figure(record: BenchRecord) -> Figure:
         table = table[table.scope == GRID]
     fig = _figure((7.5, 4.8))
     ax = fig.subplots()
-    for variant in ("before", "distinct", "after", "scan_floor", "floor"):
-        rows = table[table.variant == variant].sort_values("n")
+    candidate = record.parameters.get("candidate")
+    for variant in ("before", "distinct", "after", "scan_floor", "floor", *([candidate] if candidate else [])):
+        rows = table[(table.variant == variant) & (table.connection == POOLED)].sort_values("n")
         if rows.empty:
             continue
-        colour = COLOURS[variant]
-        ax.plot(rows.n, rows.p50_ms, marker="o", color=colour, label=f"{LABELS[variant]} p50")
+        colour = COLOURS.get(variant, CANDIDATE_COLOUR)
+        ax.plot(rows.n, rows.p50_ms, marker="o", color=colour, label=f"{LABELS.get(variant, variant)} p50")
         ax.fill_between(rows.n, rows.p95_ms, rows.p99_ms, color=colour, alpha=0.2)
         for n, value, samples in zip(rows.n, rows.p50_ms, rows.samples, strict=True):
             if samples >= 100:
@@ -91,63 +93,94 @@ def memory_figure(record: BenchRecord) -> Figure:
     table = memory_table(record)
     fig = _figure((7.5, 4.8))
     ax = fig.subplots()
-    for implementation in ("before", "after"):
+    implementations = sorted(set(table.implementation), key=lambda name: (name not in COLOURS, name))
+    for implementation in implementations:
         rows = table[(table.implementation == implementation) & ~table.limit_hit].sort_values("n")
         if rows.empty:
             continue
-        colour = COLOURS[implementation]
+        colour = COLOURS.get(implementation, CANDIDATE_COLOUR)
         fit = record.memory_fit(implementation)
-        label = LABELS[implementation]
+        label = LABELS.get(implementation, implementation)
         if fit is not None and fit.points >= 2:
             label += f": slope {fit.slope:+.2f} ({fit.verdict})"
             xs = np.geomspace(rows.n.min(), rows.n.max(), 50)
             ax.plot(xs, [fit.predict(x) / MB for x in xs], color=colour, linestyle="--", linewidth=1)
         ax.plot(rows.n, rows.peak_mb, marker="o", linestyle="none", color=colour, label=label)
     ax.set(xscale="log", yscale="log", xlabel="events of the user (N)", ylabel="peak memory of one call (MB)")
+    if not table.empty and table.peak_mb.min() > 0:
+        # A flat line alone would leave a log axis without a range: keep at least a decade around it.
+        low, high = float(table.peak_mb.min()), float(table.peak_mb.max())
+        ax.set_ylim(min(low, high / 10) / 2, max(high, low * 10) * 2)
     return _finish(fig, ax, "Memory vs N (memray peak, native traces; dashed: log-log fit)")
 
 
 def ratio_figure(record: BenchRecord) -> Figure:
     """Speedups, plan regret and the ratio to the scan floor, and memory reduction, against N."""
     grid = record.grid
+
+    def over_after(other: str, n: int) -> float:
+        return ratio(record.median_seconds(other, n), record.median_seconds("after", n))
+
+    def over_scan_floor(n: int) -> float:
+        fastest = record.fastest("scan_floor", n)
+        return ratio(record.median_seconds("after", n), fastest[1]) if fastest else np.nan
+
+    def regret(n: int) -> float:
+        found = plan_regret(record, GRID, n)
+        return found.value if found else np.nan
+
+    reductions = record.memory_reductions()
+    legacy = [over_after("before", n) for n in grid]
+    distinct = [over_after("distinct", n) for n in grid]
     fig = _figure((14, 4.2))
     speed_ax, plan_ax, memory_ax = fig.subplots(1, 3)
-    speedups = [ratio(record.median_seconds("before", n), record.median_seconds("after", n)) for n in grid]
-    distinct = [ratio(record.median_seconds("distinct", n), record.median_seconds("after", n)) for n in grid]
-    speed_ax.plot(grid, speedups, marker="o", color=COLOURS["before"], label="legacy / optimized")
-    speed_ax.plot(grid, distinct, marker="o", color=COLOURS["distinct"], label="DISTINCT / optimized")
-    speed_ax.axhline(goals.MIN_SPEEDUP_VS_LEGACY, color=COLOURS["before"], linestyle=":", linewidth=1,
-                     label=f"{goals.MIN_SPEEDUP_VS_LEGACY:g}× target")  # fmt: skip
-    speed_ax.axhline(goals.MIN_SPEEDUP_VS_DISTINCT, color=COLOURS["distinct"], linestyle=":", linewidth=1,
-                     label=f"{goals.MIN_SPEEDUP_VS_DISTINCT:g}× target")  # fmt: skip
-    speed_ax.set(xscale="log", yscale="log", xlabel="N", ylabel="speedup (ratio of medians)", title="Speedup vs N")
-    regrets, floors = [], []
-    for n in grid:
-        regret = plan_regret(record, GRID, n)
-        regrets.append(regret[0] if regret else np.nan)
-        scan = record.fastest("scan_floor", n)
-        floors.append(ratio(record.median_seconds("after", n), scan[1]) if scan else np.nan)
-    plan_ax.plot(grid, regrets, marker="o", color=COLOURS["after"], label="chosen plan / best forced alternative")
-    plan_ax.plot(grid, floors, marker="o", color=COLOURS["scan_floor"], label="optimized / scan floor (best plan)")
-    plan_ax.axhline(goals.MAX_PLAN_REGRET, color=COLOURS["after"], linestyle=":", linewidth=1,
-                    label=f"{goals.MAX_PLAN_REGRET:g}× regret target")  # fmt: skip
-    plan_ax.axhline(goals.SCAN_FLOOR_RATIO_LIMIT, color=COLOURS["scan_floor"], linestyle=":", linewidth=1,
-                    label=f"{goals.SCAN_FLOOR_RATIO_LIMIT:g}× floor target")  # fmt: skip
-    plan_ax.set(xscale="log", xlabel="N", ylabel="ratio of medians", title="Plan regret and scan floor vs N")
-    by_n = record.memory_reductions()
-    reductions = [100 * by_n[n] if n in by_n else np.nan for n in grid]
-    memory_ax.plot(grid, reductions, marker="o", color=COLOURS["after"])
-    memory_ax.axhline(100 * goals.MIN_MEMORY_REDUCTION, color="black", linestyle=":", linewidth=1,
-                      label=f"{goals.MIN_MEMORY_REDUCTION:.0%} target")  # fmt: skip
-    memory_ax.set(xlabel="N", ylabel="memory reduction (%)", title="Peak memory reduction vs N")
-    if by_n:
-        memory_ax.set_xscale("log")
-    else:
-        memory_ax.text(0.5, 0.5, "memory not measured in this run", ha="center", transform=memory_ax.transAxes)
-    memory_ax.set_ylim(0, 100.5)
-    for ax in (speed_ax, plan_ax, memory_ax):
-        _grid_and_legend(ax)
+    speed = {
+        "legacy / optimized": (legacy, COLOURS["before"], goals.MIN_SPEEDUP_VS_LEGACY),
+        "DISTINCT / optimized": (distinct, COLOURS["distinct"], goals.MIN_SPEEDUP_VS_DISTINCT),
+    }
+    _ratio_panel(speed_ax, grid, speed, "Speedup vs N", "speedup (ratio of medians)", log_y=True)
+    plans = {
+        "chosen plan / fastest other plan": ([regret(n) for n in grid], COLOURS["after"], goals.MAX_PLAN_REGRET),
+        "optimized / scan floor (best plan)": (
+            [over_scan_floor(n) for n in grid],
+            COLOURS["scan_floor"],
+            goals.SCAN_FLOOR_RATIO_LIMIT,
+        ),
+    }
+    _ratio_panel(plan_ax, grid, plans, "Plan regret and scan floor vs N", "ratio of medians")
+    memory = {
+        "memory reduction": (
+            [100 * reductions.get(n, np.nan) for n in grid],
+            COLOURS["after"],
+            100 * goals.MIN_MEMORY_REDUCTION,
+        )
+    }
+    _ratio_panel(memory_ax, grid, memory, "Peak memory reduction vs N", "memory reduction (%)")
     return fig
+
+
+def _ratio_panel(
+    ax: Axes,
+    grid: list[int],
+    series: Mapping[str, tuple[list[float], str, float]],
+    title: str,
+    ylabel: str,
+    *,
+    log_y: bool = False,
+) -> None:
+    """Each measured series with its goal as a dotted line; a note instead when nothing was measured."""
+    measured = {label: item for label, item in series.items() if any(np.isfinite(item[0]))}
+    for label, (values, colour, goal) in measured.items():
+        ax.plot(grid, values, marker="o", color=colour, label=label)
+        ax.axhline(goal, color=colour, linestyle=":", linewidth=1, label=f"goal {goal:g}")
+    ax.set(xlabel="N", ylabel=ylabel, title=title)
+    if measured:
+        ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
+    else:
+        ax.text(0.5, 0.5, "not measured in this run", ha="center", transform=ax.transAxes)
+    _grid_and_legend(ax)
 
 
 def save_figure(fig: Figure, directory: Path, stem: str) -> list[Path]:

@@ -12,6 +12,7 @@ from evaluation.batch import BatchRun
 from evaluation.checks import Check, checks_frame
 from evaluation.outputs import write_new
 from evaluation.summary import markdown_table
+from evaluation.trial import TrialOutcome, candidates_frame
 
 REPORT_SCHEMA_VERSION = 2
 BENCH_FIGURES = ("latency_vs_n", "memory_vs_n", "ratios_vs_n")
@@ -27,6 +28,7 @@ class ReportInputs:
     bench_dir: Path | None = None
     load: dict[str, Any] | None = None
     load_dir: Path | None = None
+    candidates: dict[str, Any] | None = None
 
     @property
     def checks(self) -> list[Check]:
@@ -49,6 +51,8 @@ def collect_inputs(run: BatchRun) -> ReportInputs:
                 inputs.bench, inputs.bench_dir = document, Path(path).parent
             elif kind == "loadtest":
                 inputs.load, inputs.load_dir = document, Path(path).parent
+            elif kind == "candidates":
+                inputs.candidates = document
     return inputs
 
 
@@ -68,6 +72,7 @@ def write_report(run: BatchRun) -> dict[str, Path]:
         "parity": inputs.parity,
         "bench": _relative_dir(inputs.bench_dir, directory),
         "load": _relative_dir(inputs.load_dir, directory),
+        "candidates": inputs.candidates,
     }
     return {
         "json": write_new(directory / "report.json", json.dumps(document, indent=2, allow_nan=True) + "\n"),
@@ -109,6 +114,9 @@ def render_report(run: BatchRun, inputs: ReportInputs) -> str:
     if inputs.load_dir is not None:
         rel = inputs.load_dir.relative_to(directory)
         lines += ["", "## Load", "", *_figures(inputs.load_dir, rel, LOAD_FIGURES)]
+    if inputs.candidates is not None:
+        outcomes = [TrialOutcome(**outcome) for outcome in inputs.candidates["candidates"]]
+        lines += ["", "## Candidates", "", markdown_table(candidates_frame(outcomes))]
     lines += ["", "## Notebooks", "", "| notebook | result | seconds | parameters |", "|---|---|---|---|"]
     for outcome in run.outcomes:
         params = ", ".join(f"{k}={v!r}" for k, v in outcome.parameters.items() if k != "output_dir")

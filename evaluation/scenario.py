@@ -21,7 +21,7 @@ from evaluation.implementations import apply_settings, prepare_session
 from evaluation.plans import CapturedPlan, capture_plan
 from evaluation.results import FRESH, BenchRecord, LatencySeries
 from evaluation.timing import Clock, SamplingPlan, sample_interleaved
-from evaluation.variants import AFTER, VARIANTS, Variant
+from evaluation.variants import AFTER, Variant
 
 PLAN_CACHE_WARMUP = 12
 
@@ -32,6 +32,7 @@ class Sessions:
 
     connections: dict[str, psycopg.Connection[Any]]
     calls: dict[str, int]
+    variants: Mapping[str, Variant]
 
     def point_at(self, schema: str, warm_user_id: int) -> None:
         """Read ``schema`` from now on; each connection then serves `PLAN_CACHE_WARMUP` calls for a
@@ -43,21 +44,25 @@ class Sessions:
 
     def call(self, name: str, user_id: int) -> object:
         self.calls[name] += 1
-        return VARIANTS[name].call(self.connections[name], user_id)
+        return self.variants[name].call(self.connections[name], user_id)
+
+    def plan(self, name: str, user_id: int) -> CapturedPlan | None:
+        query = self.variants[name].sql
+        return capture_plan(self.connections[name], query, user_id) if query is not None else None
 
 
 @contextmanager
 def open_sessions(
-    dsn: str, variants: list[str], *, application_name: str, settings: Mapping[str, str]
+    dsn: str, variants: Mapping[str, Variant], *, application_name: str, settings: Mapping[str, str]
 ) -> Iterator[Sessions]:
     """Read-only connections, one per variant, with the run's session settings and the variant's own."""
     with ExitStack() as stack:
         connections = {}
         for name in variants:
             conn = stack.enter_context(db.connect(dsn, autocommit=True, application_name=application_name))
-            apply_settings(conn, {"default_transaction_read_only": "on", **settings, **VARIANTS[name].settings})
+            apply_settings(conn, {"default_transaction_read_only": "on", **settings, **variants[name].settings})
             connections[name] = conn
-        yield Sessions(connections, dict.fromkeys(variants, 0))
+        yield Sessions(connections, dict.fromkeys(variants, 0), variants)
 
 
 def time_scenario(
@@ -79,7 +84,7 @@ def time_scenario(
     that changed in between is kept as a finding (``start_shape`` differs from ``shape``).
     """
     names = list(sessions.connections)
-    start = {name: capture_plan(sessions.connections[name], VARIANTS[name].sql, user_id) for name in names}
+    start = {name: sessions.plan(name, user_id) for name in names}
     samples = sample_interleaved(
         {name: _bound(sessions, name, user_id) for name in names},
         plans,
@@ -92,8 +97,9 @@ def time_scenario(
     for name in names:
         taken = samples[name]
         record.latency.append(LatencySeries(name, n, user_id, taken.seconds, taken.warmup_seconds, scope))
-        end = capture_plan(sessions.connections[name], VARIANTS[name].sql, user_id)
-        record.plans[key][name] = _plan_record(end, start[name], sessions.calls[name])
+        end, first = sessions.plan(name, user_id), start[name]
+        if end is not None and first is not None:
+            record.plans[key][name] = _plan_record(end, first, sessions.calls[name])
     if first_calls:
         seconds, plan = _first_calls(fresh, AFTER, user_id, first_calls, clock)
         record.latency.append(LatencySeries(AFTER.name, n, user_id, seconds, [], scope, FRESH))
@@ -119,6 +125,7 @@ def _first_calls(
             started = clock()
             variant.call(conn, user_id)
             seconds.append(clock() - started)
+    assert variant.sql is not None
     with fresh() as conn:
         return seconds, capture_plan(conn, variant.sql, user_id)
 

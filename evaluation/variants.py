@@ -15,6 +15,8 @@ import psycopg
 
 import repository_after
 import repository_before
+from evaluation.candidates import Candidate, shown
+from evaluation.errors import CandidateError
 from repository_after.summary import SUMMARY_QUERY
 
 LEGACY_QUERY = "SELECT id, type, metadata FROM events WHERE user_id = %s"
@@ -51,7 +53,7 @@ Call = Callable[[psycopg.Connection[Any], int], object]
 class Variant:
     name: str
     base: str  # the variant this one forces an alternative of (itself when none is forced)
-    sql: str
+    sql: str | None  # None: a Python candidate that did not declare its QUERY; its plan is not captured
     call: Call
     prepared_by_default: bool  # sent with psycopg's defaults, so prepared from its 5th execution
     settings: Mapping[str, str] = field(default_factory=dict)
@@ -89,6 +91,11 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
-def alternatives_of(base: str, names: list[str]) -> list[str]:
-    """The measured variants that run ``base``'s query, the plan it chose included."""
-    return [name for name in names if name in VARIANTS and VARIANTS[name].base == base]
+def candidate_variants(candidate: Candidate) -> dict[str, Variant]:
+    """A candidate as the bench times it: as written, and under each forced plan alternative."""
+    if candidate.name in VARIANTS:
+        raise CandidateError(
+            shown(candidate.path), f"is named like the kit's own variant {candidate.name!r}: rename it"
+        )
+    variant = Variant(candidate.name, candidate.name, candidate.query, candidate.fetch, False)
+    return {v.name: v for v in (variant, *_forced(variant))}

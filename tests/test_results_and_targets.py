@@ -152,14 +152,26 @@ def test_a_plan_the_planner_should_not_have_chosen_is_regret() -> None:
     record = _record()
     slow = next(s for s in record.latency if (s.variant, s.n) == ("after[no_seqscan]", 1_000))
     slow.seconds = [0.004] * 20  # the index path, forced, is 2.5× faster than the chosen plan
+    record.plans["grid N=1,000"]["after[no_seqscan]"] = _captured("Index Scan")
     regret = _by_name(bench_checks(record), "N=1,000")["plan regret, optimized"]
     assert regret.result == "FAIL"
-    assert regret.measured.startswith("2.50× (best alternative after[no_seqscan]")
+    assert regret.measured == "2.50× (fastest other plan: after[no_seqscan], 4.0 ms, Index Scan)"
     foreign = _record(embedded=False)
     next(s for s in foreign.latency if (s.variant, s.n) == ("after[no_seqscan]", 1_000)).seconds = [0.004] * 20
+    foreign.plans["grid N=1,000"]["after[no_seqscan]"] = _captured("Index Scan")
     advice = _by_name(bench_checks(foreign), "N=1,000")["plan regret, optimized"]
     assert advice.result == "info"  # another server's settings are never judged, only advised on
     assert "random_page_cost = 1.1" in advice.note
+
+
+def test_an_alternative_that_ran_the_chosen_plan_is_not_a_rival() -> None:
+    record = _record()
+    same = next(s for s in record.latency if (s.variant, s.n) == ("after[no_seqscan]", 1_000))
+    same.seconds = [0.004] * 20  # faster by noise alone: it ran the very plan the planner chose
+    record.plans["grid N=1,000"]["after[no_seqscan]"] = _captured("Seq Scan")
+    regret = _by_name(bench_checks(record), "N=1,000")["plan regret, optimized"]
+    assert regret.result == "pass"
+    assert regret.measured == "1.00× (every forced alternative ran the chosen plan)"
 
 
 def test_a_plan_that_changes_on_a_pooled_connection_fails() -> None:
