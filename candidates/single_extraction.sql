@@ -1,12 +1,34 @@
--- One extraction of the price per purchase: metadata ->> 'price' is computed once in a lateral
--- subquery (kept apart by OFFSET 0), then matched and cast, instead of extracted twice.
+-- One extraction of the price per purchase: metadata -> 'price' is computed once in a lateral
+-- subquery (kept apart by OFFSET 0), then typed, bounded, matched and cast from there.
 SELECT
-    count(*) FILTER (WHERE type = 'click')    AS click,
-    count(*) FILTER (WHERE type = 'view')     AS view,
-    count(*) FILTER (WHERE type = 'purchase') AS purchase,
-    COALESCE(sum(CASE WHEN p.price ~ '^[ \t\n\r\f\v]*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t\n\r\f\v]*$' THEN p.price::numeric END), 0)::float8 AS total_value
-FROM events
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN type = 'purchase' THEN metadata ->> 'price' END AS price OFFSET 0
-) AS p
-WHERE user_id = %(user_id)s
+    click,
+    view,
+    purchase,
+    CASE WHEN total = 'NaN' THEN 'NaN'::float8
+         WHEN total >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792 THEN 'Infinity'::float8
+         WHEN total <= -179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792 THEN '-Infinity'::float8
+         ELSE total::float8
+    END AS total_value
+FROM (
+    SELECT
+        count(*) FILTER (WHERE type = 'click')    AS click,
+        count(*) FILTER (WHERE type = 'view')     AS view,
+        count(*) FILTER (WHERE type = 'purchase') AS purchase,
+        COALESCE(sum(
+            CASE jsonb_typeof(p.price)
+                WHEN 'number' THEN p.price::numeric
+                WHEN 'string' THEN
+                    CASE WHEN length((p.price #>> '{}')) <= 1000
+                              AND (p.price #>> '{}') ~ '^[ \t\n\r\f\v]*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?0*[0-9]{1,3})?[ \t\n\r\f\v]*$'
+                         THEN (p.price #>> '{}')::numeric
+                         WHEN (p.price #>> '{}') ~ '^[ \t\n\r\f\v]*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t\n\r\f\v]*$'
+                         THEN CASE WHEN (p.price #>> '{}') ~ '^[ \t\n\r\f\v]*-' THEN '-Infinity' ELSE 'Infinity' END::numeric
+                    END
+            END
+        ), 0) AS total
+    FROM events
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN type = 'purchase' THEN metadata -> 'price' END AS price OFFSET 0
+    ) AS p
+    WHERE user_id = %(user_id)s
+) AS summary

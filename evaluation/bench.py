@@ -18,7 +18,7 @@ from evaluation.errors import ConfigurationError, DatabaseError, KitError, Measu
 from evaluation.implementations import IMPLEMENTATIONS
 from evaluation.instances import Instance, read_instance
 from evaluation.memory import measure_call_memory, write_flamegraph
-from evaluation.outputs import new_run_directory, write_new
+from evaluation.outputs import mark_complete, new_run_directory, write_new
 from evaluation.plots import all_figures, save_figure
 from evaluation.results import GRID, HEADLINE, BenchRecord, save_record
 from evaluation.scenario import PLAN_CACHE_WARMUP, fresh_connection, open_sessions, time_scenario
@@ -189,6 +189,7 @@ def run_bench(
     finally:
         _write_outputs(run)
         log(f"bench: wrote {directory}")
+    mark_complete(directory)
     return run
 
 

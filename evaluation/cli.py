@@ -26,6 +26,7 @@ from evaluation.evidence import EVIDENCE_DIR, curate
 from evaluation.implementations import IMPLEMENTATIONS
 from evaluation.instances import BIGINT_MAX, BIGINT_MIN, list_instances, read_instance
 from evaluation.loadtest.run import LoadConfig, run_load_test
+from evaluation.outputs import mark_complete
 from evaluation.parity import instance_parity, require_parity
 from evaluation.patch import write_patch
 from evaluation.report import write_report
@@ -316,6 +317,7 @@ class ReportCommand(Command):
         paths = write_report(run)
         print(f"report: {paths['markdown']}")
         raise_if_failed(run)
+        mark_complete(run.directory)
         return 0
 
 

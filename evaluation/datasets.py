@@ -161,7 +161,7 @@ def drop_dataset_schema(conn: psycopg.Connection[Any], schema: str, *, missing_o
     if not registered:
         if missing_ok:
             return
-        raise OwnershipError(f"no kit dataset schema named {schema!r}")
+        raise ConfigurationError(f"no dataset {schema!r} was seeded: nothing to drop (see `datasets` for the list)")
     with conn.transaction():
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
         conn.execute(

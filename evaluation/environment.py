@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from evaluation.db import PROJECT_ROOT, redact_dsn, server_settings
+from evaluation.db import PROJECT_ROOT, DsnLike, redact_dsn, server_settings
 
 RELEVANT_SETTINGS = [
     "shared_buffers",
@@ -38,7 +38,7 @@ _PACKAGES = [
 ]
 
 
-def collect_environment(conn: psycopg.Connection[Any], *, dsn: str, embedded: bool) -> dict[str, Any]:
+def collect_environment(conn: psycopg.Connection[Any], *, dsn: DsnLike, embedded: bool) -> dict[str, Any]:
     """Everything a reader needs to judge where the numbers came from."""
     with conn.cursor() as cur:
         cur.execute("SELECT version()")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from evaluation.db import PROJECT_ROOT
 from evaluation.errors import ConfigurationError
-from evaluation.outputs import write_new
+from evaluation.outputs import INCOMPLETE, write_new
 
 EVIDENCE_DIR = PROJECT_ROOT / "evidence"
 KEPT_SUFFIXES = (".md", ".json", ".csv", ".png")
@@ -23,6 +23,10 @@ def curate(report: Path, into: Path = EVIDENCE_DIR) -> Path:
     report = report.resolve()
     if not (report / "report.md").is_file():
         raise ConfigurationError(f"{report} is not a report directory (no report.md): give one `make report` wrote")
+    if (report / INCOMPLETE).exists():
+        raise ConfigurationError(
+            f"{report} did not finish (it holds {INCOMPLETE}): curate a report that ran to the end"
+        )
     target = into.resolve() / report.name
     if target.exists():
         raise ConfigurationError(f"{target} exists already; remove it first to curate {report.name} again")

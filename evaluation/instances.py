@@ -8,9 +8,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import random
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,7 +43,11 @@ PRICE_ENCODINGS = (
     "object",
     "array",
     "nested_only",
+    "hostile",
 )
+# Prices no client should send, which a summary must still survive: beyond the float range,
+# beyond numeric's, and beyond the bounds of the parity spec (1,000 characters, 3-digit exponents).
+HOSTILE_PRICES = ('"1e309"', '"-1e309"', "1e400", '"1e200000"', '"-1e200000"', '"1e-1000"', '"' + "9" * 1001 + '"')
 INVALID_PRICE_STRINGS = (
     "abc",
     "12,50",
@@ -148,13 +155,105 @@ def read_instance(name_or_path: str | Path, directory: Path = INSTANCES_DIR) -> 
         known = ", ".join(list_instances(directory)) or "none"
         raise InstanceError(path, "", f"no such instance file (known instances: {known})")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InstanceError(path, "", f"not valid JSON: {exc}") from None
-    return parse_instance(document, source=str(path), default_name=path.stem)
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InstanceError(path, "", f"not UTF-8: {exc}") from None
+    return parse_instance(parse_json(text, path), source=str(path), default_name=path.stem)
+
+
+MAX_DEPTH = 64
+"""How deep metadata (and any part of an instance file) may nest."""
+MAX_NUMBER_DIGITS = 1000
+"""Digits a number of an instance file may have (exponent aside)."""
+MAX_TOTAL_ROWS = 50_000_000
+"""Events a generated instance may ask for in all."""
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A JSON value the kit will not take, kept where it stood so the error can name its field."""
+
+    problem: str
+
+
+def _number(text: str) -> int | Decimal | _Refused:
+    digits = sum(char.isdigit() for char in text.split("e")[0].split("E")[0])
+    if digits > MAX_NUMBER_DIGITS:
+        return _Refused(f"a number of {digits:,} digits (at most {MAX_NUMBER_DIGITS:,})")
+    if any(mark in text for mark in ".eE"):
+        return Decimal(text)
+    return int(text)
+
+
+def parse_json(text: str, source: object) -> object:
+    """JSON with numbers kept exact (``Decimal``) and every value the database cannot hold refused,
+    naming its field: NaN and Infinity, huge numbers, U+0000, lone surrogates, deep nesting."""
+    try:
+        document = json.loads(
+            text,
+            parse_float=_number,
+            parse_int=_number,
+            parse_constant=lambda name: _Refused(f"{name}: JSON has no non-finite numbers"),
+        )
+    except json.JSONDecodeError as exc:
+        raise InstanceError(source, "", f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InstanceError(source, "", f"nested too deep to read (at most {MAX_DEPTH} levels)") from None
+    _check_values(document, source, "", 0)
+    return document
+
+
+def _check_values(value: object, source: object, where: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise InstanceError(source, where, f"nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, _Refused):
+        raise InstanceError(source, where, f"refused {value.problem}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InstanceError(source, where, f"refused {value}: JSON has no non-finite numbers")
+    if isinstance(value, str):
+        _check_text(value, source, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, source, f"{where}.{key}" if where else key)
+            _check_values(item, source, f"{where}.{key}" if where else key, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_values(item, source, f"{where}[{index}]", depth + 1)
+
+
+def _check_text(text: str, source: object, where: str) -> None:
+    if "\x00" in text:
+        raise InstanceError(source, where, "holds the character U+0000, which PostgreSQL text and JSONB cannot store")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InstanceError(source, where, "holds a lone surrogate (U+D800 to U+DFFF): not valid Unicode") from None
+
+
+def json_text(value: object) -> str:
+    """JSON of a parsed value, numbers written exactly as read (``Decimal`` is not a float)."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, float):  # instances built in memory; non-finite ones were refused before
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(json_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(f"{json.dumps(key, ensure_ascii=False)}: {json_text(item)}" for key, item in value.items())
+            + "}"
+        )
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
 def parse_instance(document: object, *, source: str, default_name: str) -> Instance:
+    """An instance from a parsed document (`parse_json`'s, or one built in memory)."""
+    _check_values(document, source, "", 0)
     reader = _Reader(source)
     doc = reader.mapping(document, "")
     version = doc.get("schema_version", INSTANCE_SCHEMA_VERSION)
@@ -170,7 +269,7 @@ def parse_instance(document: object, *, source: str, default_name: str) -> Insta
     has_generator, has_events = "generator" in doc, "events" in doc
     if has_generator == has_events:
         reader.fail("", "expected exactly one of 'generator' or 'events'")
-    canonical = json.dumps({"doc": doc, "generator_version": GENERATOR_VERSION}, sort_keys=True, ensure_ascii=True)
+    canonical = json_text({"doc": _sorted(doc), "generator_version": GENERATOR_VERSION})
     fingerprint = hashlib.sha256(canonical.encode()).hexdigest()[:12]
     expected = _parse_expected(reader, doc.get("expected", {}))
     return Instance(
@@ -220,7 +319,7 @@ class _Reader:
         shares = self.mapping(value, field_path)
         self.only_keys(shares, field_path, set(allowed))
         for key, share in shares.items():
-            if isinstance(share, bool) or not isinstance(share, int | float) or share < 0:
+            if isinstance(share, bool) or not isinstance(share, int | float | Decimal) or not 0 <= share < math.inf:
                 self.fail(f"{field_path}.{key}", f"expected a non-negative number, found {share!r}")
         if sum(shares.values()) <= 0:
             self.fail(field_path, "expected at least one positive share")
@@ -247,14 +346,19 @@ def _parse_generator(reader: _Reader, value: object) -> GeneratorSpec:
         events = reader.integer(user.get("events"), f"{where}.events", 0, 100_000_000)
         # "repeat": k stands for k users with consecutive ids from user_id, each with `events`.
         repeat = reader.integer(user.get("repeat", 1), f"{where}.repeat", 1, 1_000_000)
+        if first_id + repeat - 1 > BIGINT_MAX:
+            reader.fail(f"{where}.repeat", f"user ids would run past the BIGINT maximum {BIGINT_MAX}")
         users.extend(UserSpec(user_id=first_id + offset, events=events) for offset in range(repeat))
     if len({user.user_id for user in users}) != len(users):
         reader.fail("generator.users", "user_id values must be distinct")
+    total = sum(user.events for user in users)
+    if total > MAX_TOTAL_ROWS:
+        reader.fail("generator.users", f"{total:,} events in all; an instance may hold at most {MAX_TOTAL_ROWS:,}")
     layout = gen.get("layout", "clustered")
     if layout not in LAYOUTS:
         reader.fail("generator.layout", f"expected one of {list(LAYOUTS)}, found {layout!r}")
     odd = gen.get("odd_metadata", 0.0)
-    if isinstance(odd, bool) or not isinstance(odd, int | float) or not 0 <= odd <= 1:
+    if isinstance(odd, bool) or not isinstance(odd, int | float | Decimal) or not 0 <= odd <= 1:
         reader.fail("generator.odd_metadata", f"expected a number in [0, 1], found {odd!r}")
     return GeneratorSpec(
         seed=reader.integer(gen.get("seed"), "generator.seed", 0, 2**32 - 1),
@@ -295,9 +399,7 @@ def _parse_events(reader: _Reader, value: object) -> tuple[EventRow, ...]:
             reader.fail(where, f"duplicate primary key (id={event_id}, user_id={user_id})")
         keys.add((event_id, user_id))
         # An absent "metadata" is SQL NULL; JSON null is the JSONB value 'null'.
-        metadata = json.dumps(event["metadata"], ensure_ascii=False) if "metadata" in event else None
-        if metadata is not None and "\\u0000" in metadata:
-            reader.fail(f"{where}.metadata", "JSONB cannot hold the character U+0000")
+        metadata = json_text(event["metadata"]) if "metadata" in event else None
         rows.append((event_id, user_id, event_type, metadata))
     return tuple(rows)
 
@@ -307,17 +409,16 @@ def _parse_expected(reader: _Reader, value: object) -> dict[int, dict[str, Any]]
     expected: dict[int, dict[str, Any]] = {}
     for key, summary_value in expected_doc.items():
         where = f"expected.{key}"
-        try:
-            user_id = int(key)
-        except ValueError:
-            reader.fail(where, "keys must be user ids written as integer strings")
+        if not re.fullmatch(r"-?[0-9]{1,19}", key) or not BIGINT_MIN <= int(key) <= BIGINT_MAX:
+            reader.fail(where, 'keys must be user ids within the BIGINT range written as integer strings, e.g. "7"')
+        user_id = int(key)
         summary = reader.mapping(summary_value, where)
         if set(summary) != set(SUMMARY_KEYS):
             reader.fail(where, f"expected exactly the keys {list(SUMMARY_KEYS)}")
         for count_key in EVENT_TYPES:
             reader.integer(summary[count_key], f"{where}.{count_key}", 0)
         total = summary["total_value"]
-        if isinstance(total, bool) or not isinstance(total, int | float):
+        if isinstance(total, bool) or not isinstance(total, int | float | Decimal):
             reader.fail(f"{where}.total_value", f"expected a number, found {total!r}")
         expected[user_id] = {**summary, "total_value": float(total)}
     return expected
@@ -411,6 +512,8 @@ def _price_json(rng: random.Random, encoding: str) -> str | None:
             return "[" + decimal_text + "]"
         case "nested_only":
             return None
+        case "hostile":
+            return rng.choice(HOSTILE_PRICES)
     raise AssertionError(f"unknown price encoding {encoding}")
 
 
@@ -430,3 +533,12 @@ def _metadata_body(rng: random.Random, shape: str) -> str:
             node = {f"level{depth}": node, "ключ": [depth, {"price": depth}]}
         body["tree"] = node
     return json.dumps(body, ensure_ascii=False)
+
+
+def _sorted(value: object) -> object:
+    """``value`` with every object's keys sorted: the canonical form behind a fingerprint."""
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value

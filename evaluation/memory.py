@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evaluation.db import DsnLike, plain
 from evaluation.errors import MeasurementError
 from evaluation.implementations import DSN_VARIABLE, IMPLEMENTATIONS
 
@@ -48,7 +49,7 @@ class MemoryMeasurement:
 
 
 def measure_call_memory(
-    dsn: str,
+    dsn: DsnLike,
     schema: str,
     implementation: str,
     user_id: int,
@@ -96,7 +97,7 @@ def measure_call_memory(
 
 @dataclass(frozen=True)
 class _Probe:
-    dsn: str
+    dsn: DsnLike
     schema: str
     implementation: str
     user_id: int
@@ -121,7 +122,7 @@ class _Probe:
         try:
             completed = subprocess.run(
                 command,
-                env={**os.environ, DSN_VARIABLE: self.dsn},
+                env={**os.environ, DSN_VARIABLE: plain(self.dsn)},
                 capture_output=True,
                 text=True,
                 timeout=self.timeout,

@@ -11,6 +11,8 @@ from pathlib import Path
 from evaluation.errors import ConfigurationError, MeasurementError
 
 MANIFEST = "manifest.json"
+INCOMPLETE = "INCOMPLETE"
+"""Present in a run directory until its run finished: a killed or failed run leaves it behind."""
 MANIFEST_SCHEMA_VERSION = 1
 
 
@@ -33,8 +35,16 @@ def new_run_directory(base: Path, prefix: str, now: datetime | None = None, *, s
             directory.mkdir()
         except FileExistsError:
             continue
+        (directory / INCOMPLETE).write_text(
+            "This run has not finished, or was stopped: what this directory holds is partial.\n"
+        )
         return directory
     raise MeasurementError(f"{base / name} and 98 more exist already; results are never overwritten")
+
+
+def mark_complete(directory: Path) -> None:
+    """The run that owns ``directory`` finished: its results are whole."""
+    (directory / INCOMPLETE).unlink(missing_ok=True)
 
 
 def write_new(path: Path, text: str) -> Path:

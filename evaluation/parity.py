@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -41,8 +42,13 @@ class ParityRow:
 
 
 def typed_summary(summary: Mapping[str, Any]) -> list[tuple[str, type, Any]]:
-    """A summary compared key by key, type included: 0 and 0.0 differ, as do False and 0."""
-    return [(key, type(value), value) for key, value in summary.items()]
+    """A summary compared key by key, type included: 0 and 0.0 differ, as do False and 0, and a
+    NaN total (+Infinity and -Infinity prices together) equals a NaN total."""
+    return [(key, type(value), _comparable(value)) for key, value in summary.items()]
+
+
+def _comparable(value: Any) -> Any:
+    return "NaN" if isinstance(value, float) and math.isnan(value) else value
 
 
 def compare_users(
@@ -77,7 +83,7 @@ def first_difference(rows: Iterable[ParityRow], subject: str = "after") -> str |
                 continue
             for key in sorted(set(summary) | set(row.after)):
                 mine, theirs = row.after.get(key, "<missing>"), summary.get(key, "<missing>")
-                if (type(mine), mine) != (type(theirs), theirs):
+                if (type(mine), _comparable(mine)) != (type(theirs), _comparable(theirs)):
                     return (
                         f"user {row.user_id}, key {key}: {reference} {theirs!r} ({type(theirs).__name__}), "
                         f"{subject} {mine!r} ({type(mine).__name__})"

@@ -53,7 +53,7 @@ class Sessions:
 
 @contextmanager
 def open_sessions(
-    dsn: str, variants: Mapping[str, Variant], *, application_name: str, settings: Mapping[str, str]
+    dsn: db.DsnLike, variants: Mapping[str, Variant], *, application_name: str, settings: Mapping[str, str]
 ) -> Iterator[Sessions]:
     """Read-only connections, one per variant, with the run's session settings and the variant's own."""
     with ExitStack() as stack:
@@ -131,7 +131,7 @@ def _first_calls(
 
 
 def fresh_connection(
-    dsn: str, schema: str, settings: Mapping[str, str], *, application_name: str
+    dsn: db.DsnLike, schema: str, settings: Mapping[str, str], *, application_name: str
 ) -> Callable[[], psycopg.Connection[Any]]:
     """New connections as a pool opens them: read-only, on ``schema``, with the run's settings."""
 

@@ -21,7 +21,7 @@ from evaluation.batch import REPORTS_DIR
 from evaluation.bench import BenchConfig, run_bench
 from evaluation.environment import collect_environment
 from evaluation.instances import read_instance
-from evaluation.outputs import new_run_directory, write_new
+from evaluation.outputs import mark_complete, new_run_directory, write_new
 from evaluation.requirements import REQUIREMENTS, Outcome, Scale, run_requirements
 from evaluation.results import BenchRecord
 from evaluation.timing import describe, median
@@ -53,6 +53,7 @@ def run_task_evaluation(
     document["environment"] = environment
     document["bench_directory"] = str(bench.directory.relative_to(directory))
     write_new(directory / "report.json", json.dumps(document, indent=2, allow_nan=False) + "\n")
+    mark_complete(directory)
     return directory, document
 
 

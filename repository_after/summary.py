@@ -28,24 +28,57 @@ _BIGINT_MAX = 2**63 - 1
 
 # `events` is resolved through the caller's search_path, never schema-qualified.
 #
-# `metadata ->> 'price'` renders a JSON number as its digits and a JSON string as its
-# unescaped text (objects and arrays as JSON, booleans as true/false, JSON null and
-# non-object metadata as SQL NULL), so one pattern decides both encodings: a number always
-# matches, a string matches when its ASCII-trimmed text is a decimal literal. numeric's
-# input skips the same ASCII whitespace the pattern allows around the literal.
-SUMMARY_QUERY = r"""
+# A price stored as a JSON number is cast from jsonb to numeric directly: jsonb holds it as a
+# numeric already, so the cast is exact and cannot fail, and it costs no text rendering. A price
+# stored as a JSON string counts when its ASCII-trimmed text is a decimal literal (numeric's
+# input skips the same whitespace the pattern allows). Such a string is cast when it has at most
+# 1,000 characters and its exponent at most three digits (leading zeros aside), bounds within
+# which numeric holds every value exactly; beyond them (absurd, but clients send what they send)
+# it counts as +Infinity or -Infinity by its sign, so no stored row can make the cast raise.
+# Objects, arrays, booleans, null and non-object metadata give NULL, which sum() skips.
+#
+# The exact total is converted to float8 once. numeric's own cast raises beyond float8's range,
+# so the conversion says what Python's float() does there: +-Infinity; and +Infinity plus
+# -Infinity is NaN.
+_WS = r"[ \t\n\r\f\v]"
+_DECIMAL = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
+PRICE_PATTERN = rf"^{_WS}*{_DECIMAL}([eE][+-]?[0-9]+)?{_WS}*$"
+BOUNDED_PRICE_PATTERN = rf"^{_WS}*{_DECIMAL}([eE][+-]?0*[0-9]{{1,3}})?{_WS}*$"
+MAX_PRICE_TEXT = 1000
+# 2**1024 - 2**970: the midpoint between the largest float8 and 2**1024; from it on, a correctly
+# rounded conversion gives Infinity.
+FLOAT8_OVERFLOW = 2**1024 - 2**970
+
+SUMMARY_QUERY = f"""
 SELECT
-    count(*) FILTER (WHERE type = 'click')    AS click,
-    count(*) FILTER (WHERE type = 'view')     AS view,
-    count(*) FILTER (WHERE type = 'purchase') AS purchase,
-    COALESCE(sum(
-        CASE WHEN (metadata ->> 'price')
-                  ~ '^[ \t\n\r\f\v]*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t\n\r\f\v]*$'
-             THEN (metadata ->> 'price')::numeric
-        END
-    ) FILTER (WHERE type = 'purchase'), 0)::float8 AS total_value
-FROM events
-WHERE user_id = %(user_id)s
+    click,
+    view,
+    purchase,
+    CASE WHEN total = 'NaN' THEN 'NaN'::float8
+         WHEN total >= {FLOAT8_OVERFLOW} THEN 'Infinity'::float8
+         WHEN total <= -{FLOAT8_OVERFLOW} THEN '-Infinity'::float8
+         ELSE total::float8
+    END AS total_value
+FROM (
+    SELECT
+        count(*) FILTER (WHERE type = 'click')    AS click,
+        count(*) FILTER (WHERE type = 'view')     AS view,
+        count(*) FILTER (WHERE type = 'purchase') AS purchase,
+        COALESCE(sum(
+            CASE jsonb_typeof(metadata -> 'price')
+                WHEN 'number' THEN (metadata -> 'price')::numeric
+                WHEN 'string' THEN
+                    CASE WHEN length(metadata ->> 'price') <= {MAX_PRICE_TEXT}
+                              AND (metadata ->> 'price') ~ '{BOUNDED_PRICE_PATTERN}'
+                         THEN (metadata ->> 'price')::numeric
+                         WHEN (metadata ->> 'price') ~ '{PRICE_PATTERN}'
+                         THEN CASE WHEN (metadata ->> 'price') ~ '^{_WS}*-' THEN '-Infinity' ELSE 'Infinity' END::numeric
+                    END
+            END
+        ) FILTER (WHERE type = 'purchase'), 0) AS total
+    FROM events
+    WHERE user_id = %(user_id)s
+) AS summary
 """
 
 

@@ -18,14 +18,19 @@ from psycopg.types.json import set_json_loads
 _BIGINT_MIN = -(2**63)
 _BIGINT_MAX = 2**63 - 1
 _ASCII_WHITESPACE = " \t\n\r\f\v"
-_PRICE_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_PRICE_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE]([+-]?[0-9]+))?")
+# A price string longer than this, or whose exponent has more than three digits, is taken as
+# its sign's infinity (see the parity spec): absurd prices never make a summary fail.
+_MAX_PRICE_TEXT = 1000
+_MAX_EXPONENT_DIGITS = 3
 
 # Exact decimal arithmetic: no rounding of the running total, whatever the prices' scales.
+# Infinity plus -Infinity is NaN rather than an error.
 _EXACT = decimal.Context(
     prec=decimal.MAX_PREC,
     Emax=decimal.MAX_EMAX,
     Emin=decimal.MIN_EMIN,
-    traps=[decimal.InvalidOperation],
+    traps=[],
 )
 
 
@@ -36,8 +41,8 @@ def fetch_user_activity_summary(conn: psycopg.Connection[Any], user_id: int) -> 
         raise ValueError(f"user_id {user_id} is outside the BIGINT range")
 
     with conn.cursor(row_factory=tuple_row) as cur:
-        # Decimal for JSON floats so prices keep every digit; the loader is local to this cursor.
-        set_json_loads(partial(json.loads, parse_float=decimal.Decimal), cur)
+        # Decimal for JSON numbers so prices keep every digit; the loader is local to this cursor.
+        set_json_loads(partial(json.loads, parse_float=decimal.Decimal, parse_int=decimal.Decimal), cur)
         cur.execute("SELECT id, type, metadata FROM events WHERE user_id = %s", (user_id,))
         rows = cur.fetchall()
 
@@ -69,10 +74,18 @@ def fetch_user_activity_summary(conn: psycopg.Connection[Any], user_id: int) -> 
 def _parse_price(raw: object) -> decimal.Decimal | None:
     if isinstance(raw, bool):
         return None
-    if isinstance(raw, int | decimal.Decimal):
+    if isinstance(raw, int | decimal.Decimal):  # a JSON number: exact, whatever its size
         return decimal.Decimal(raw)
     if isinstance(raw, str):
         text = raw.strip(_ASCII_WHITESPACE)
-        if _PRICE_TEXT.fullmatch(text):
-            return decimal.Decimal(text)
+        match = _PRICE_TEXT.fullmatch(text)
+        if match:
+            exponent = (match.group(4) or "").lstrip("+-").lstrip("0")
+            if len(raw) <= _MAX_PRICE_TEXT and len(exponent) <= _MAX_EXPONENT_DIGITS:
+                return decimal.Decimal(text)
+            return _infinity(text.startswith("-"))
     return None
+
+
+def _infinity(negative: bool) -> decimal.Decimal:
+    return decimal.Decimal("-Infinity" if negative else "Infinity")

@@ -87,6 +87,7 @@ def test_statement_timeout_stops_the_run_and_keeps_partial_results(
     assert record["complete"] is False
     assert any("statement timeout" in note for note in record["notes"])
     assert "INCOMPLETE" in (run_dir / "summary.md").read_text()
+    assert (run_dir / "INCOMPLETE").exists()
 
 
 @pytest.mark.db

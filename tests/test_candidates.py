@@ -17,7 +17,7 @@ SUMMARY = "SELECT count(*), count(*), count(*), 0::float8 FROM events WHERE user
 
 def test_every_shipped_candidate_loads_and_says_what_it_tries() -> None:
     names = list_candidates()
-    assert {"jsonb_typeof_fast_path", "collate_c", "group_by_type", "float_sum"} <= set(names)
+    assert {"text_path_only", "collate_c", "group_by_type", "single_extraction", "float_sum"} <= set(names)
     for name in names:
         candidate = load_candidate(name)
         assert len(candidate.description) > 40, name

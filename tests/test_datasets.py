@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from evaluation import db
 from evaluation.datasets import (
     REGISTRY_SCHEMA,
     Dataset,
@@ -92,5 +93,5 @@ def test_refuses_to_drop_what_it_did_not_create(admin_conn: psycopg.Connection[A
 
 
 def test_seed_needs_autocommit(server: Any) -> None:
-    with psycopg.connect(server.dsn) as conn, pytest.raises(ValueError, match="autocommit"):
+    with db.connect(server.dsn) as conn, pytest.raises(ValueError, match="autocommit"):
         seed_dataset(conn, _instance("tx"), progress=False)

@@ -13,7 +13,7 @@ import pytest
 from evaluation.errors import ConfigurationError, MeasurementError
 from evaluation.evidence import curate
 from evaluation.notebook_outputs import uncompared_outputs
-from evaluation.outputs import new_run_directory, read_manifest, write_manifest, write_new
+from evaluation.outputs import INCOMPLETE, mark_complete, new_run_directory, read_manifest, write_manifest, write_new
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +23,9 @@ def test_run_directory_is_absolute_whatever_the_caller_passed(tmp_path: Path, mo
     directory = new_run_directory(Path("reports"), "bench", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     assert directory.is_absolute()
     assert directory == tmp_path / "reports" / "bench-20260102T030405Z"
+    assert (directory / INCOMPLETE).exists()  # until the run says it finished
+    mark_complete(directory)
+    assert list(directory.iterdir()) == []
 
 
 def test_output_naming_a_file_is_refused(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""Against a database holding someone else's data: nothing outside the kit's schemas changes,
-and a password in DATABASE_URL never reaches a file or an output."""
+"""Against a database holding someone else's data, as a role with only the grants a team would give:
+nothing outside the kit's schemas changes, and the password reaches no file and no output."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,25 @@ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND (n.nspname NOT LIKE 'perfkit\\_%%' OR n.nspname = 'perfkit_ds_imposter')
 ORDER BY 1, 2
 """
+SENTINELS = """
+CREATE TABLE {schema}.events (id BIGINT NOT NULL, user_id BIGINT NOT NULL, type VARCHAR(32) NOT NULL,
+    metadata JSONB DEFAULT '{{}}'::jsonb, PRIMARY KEY (id, user_id));
+INSERT INTO {schema}.events SELECT i, 1 + (i % 2), (ARRAY['click','view','purchase'])[1 + i % 3],
+    jsonb_build_object('price', i, 'sentinel', true) FROM generate_series(1, 4000) i;
+CREATE TABLE {schema}.accounts (id int PRIMARY KEY, owner text);
+INSERT INTO {schema}.accounts VALUES (1, 'alice'), (2, 'bob');
+CREATE SCHEMA perfkit_ds_imposter;
+CREATE TABLE perfkit_ds_imposter.events (id int);
+"""
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """Where someone else's data lives, and how the kit reaches it: a DSN with a password."""
+
+    dsn: str
+    schema: str
+    password_enforced: bool
 
 
 def _checksums(conn: psycopg.Connection[Any]) -> dict[str, Any]:
@@ -47,33 +67,87 @@ def _password(dsn: str) -> str:
     return str(conninfo_to_dict(dsn).get("password") or "")
 
 
+def _with(dsn: str, **changes: str) -> str:
+    params = {k: v for k, v in conninfo_to_dict(dsn).items() if v is not None}
+    return make_conninfo("", **{k: str(v) for k, v in {**params, **changes}.items()})
+
+
 @pytest.fixture(scope="module")
-def foreign_dsn(server: db.ServerTarget) -> Iterator[str]:
-    """A scratch database shaped like a user's: public.events full of sentinel rows, another table,
-    and a perfkit_-named schema the kit never created. The DSN carries a password: the server's
-    own if it has one, else a generated one (the embedded server trusts local connections)."""
+def foreign(server: db.ServerTarget) -> Iterator[Foreign]:
+    """Someone else's data, reached as a role with a password: on the embedded server a restricted role
+    (no CREATEDB) whose password the server really checks; through DATABASE_URL a scratch database
+    where the role may create one, else a scratch schema in its own database."""
+    with db.connect(server.dsn, autocommit=True) as admin:
+        row = admin.execute("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    if server.embedded:
+        yield from _restricted_role(server)
+    elif row is not None and row[0]:
+        yield from _scratch_database(server)
+    else:
+        yield from _scratch_schema(server)
+
+
+def _restricted_role(server: db.ServerTarget) -> Iterator[Foreign]:
+    name = f"perfkit_safety_{secrets.token_hex(4)}"
+    with db.connect(server.dsn, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE ROLE {} LOGIN NOCREATEDB NOSUPERUSER PASSWORD {}").format(
+                sql.Identifier(name), sql.Literal(GENERATED_PASSWORD)
+            )
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(*[sql.Identifier(name)] * 2))
+        row = admin.execute("SHOW hba_file").fetchone()
+        assert row is not None
+        hba = Path(row[0])
+        original = hba.read_text()
+        hba.write_text(f"local all {name} scram-sha-256\n{original}")  # this role's password is checked
+        admin.execute("SELECT pg_reload_conf()")
+    try:
+        with db.connect(_with(server.dsn.reveal(), dbname=name), autocommit=True) as owner:
+            owner.execute(SENTINELS.format(schema="public"))
+            owner.execute(sql.SQL("GRANT SELECT ON public.events TO {}").format(sql.Identifier(name)))
+        yield Foreign(_with(server.dsn.reveal(), dbname=name, user=name, password=GENERATED_PASSWORD), "public", True)
+    finally:
+        hba.write_text(original)
+        with db.connect(server.dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_reload_conf()")
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def _scratch_database(server: db.ServerTarget) -> Iterator[Foreign]:
     name = f"perfkit_safety_{secrets.token_hex(4)}"
     with db.connect(server.dsn, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    params = {k: v for k, v in conninfo_to_dict(server.dsn).items() if v is not None}
-    params.update(dbname=name, password=_password(server.dsn) or GENERATED_PASSWORD)
-    dsn = make_conninfo("", **{k: str(v) for k, v in params.items()})
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE public.events (id BIGINT NOT NULL, user_id BIGINT NOT NULL, type VARCHAR(32) NOT NULL,"
-            " metadata JSONB DEFAULT '{}'::jsonb, PRIMARY KEY (id, user_id))"
-        )
-        conn.execute(
-            "INSERT INTO public.events SELECT i, 1 + (i % 2), (ARRAY['click','view','purchase'])[1 + i % 3],"
-            " jsonb_build_object('price', i, 'sentinel', true) FROM generate_series(1, 4000) i"
-        )
-        conn.execute("CREATE TABLE public.accounts (id int PRIMARY KEY, owner text)")
-        conn.execute("INSERT INTO public.accounts VALUES (1, 'alice'), (2, 'bob')")
-        conn.execute("CREATE SCHEMA perfkit_ds_imposter")
-        conn.execute("CREATE TABLE perfkit_ds_imposter.events (id int)")
-    yield dsn
-    with db.connect(server.dsn, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    dsn = server.dsn.reveal()
+    try:
+        with db.connect(_with(dsn, dbname=name), autocommit=True) as owner:
+            owner.execute(SENTINELS.format(schema="public"))
+        yield Foreign(_with(dsn, dbname=name, password=_password(dsn) or GENERATED_PASSWORD), "public", False)
+    finally:
+        with db.connect(server.dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _scratch_schema(server: db.ServerTarget) -> Iterator[Foreign]:
+    schema = f"safety_{secrets.token_hex(4)}"
+    with db.connect(server.dsn, autocommit=True) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        except psycopg.errors.InsufficientPrivilege:
+            pytest.skip(
+                "the role of DATABASE_URL may create neither a database nor a schema, so there is nowhere to put "
+                "the sentinel data this test checks; the kit itself needs CREATE on its database"
+            )
+        conn.execute(SENTINELS.format(schema=sql.Identifier(schema).as_string(conn)))
+    dsn = server.dsn.reveal()
+    try:
+        yield Foreign(_with(dsn, password=_password(dsn) or GENERATED_PASSWORD), schema, False)
+    finally:
+        with db.connect(server.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+            conn.execute("DROP SCHEMA IF EXISTS perfkit_ds_imposter CASCADE")
 
 
 def _kit(args: list[str], dsn: str, tmp: Path) -> subprocess.CompletedProcess[str]:
@@ -83,46 +157,79 @@ def _kit(args: list[str], dsn: str, tmp: Path) -> subprocess.CompletedProcess[st
     )
 
 
-def test_nothing_outside_the_kit_schemas_changes_and_no_password_leaks(foreign_dsn: str, tmp_path: Path) -> None:
-    with psycopg.connect(foreign_dsn, autocommit=True) as conn:
+def _commands(schema: str) -> dict[str, tuple[list[str], int]]:
+    """Every command of the CLI that reaches the server, with the exit code it should end with."""
+    kit = ["-m", "evaluation"]
+    return {
+        "seed": ([*kit, "seed", "small"], 0),
+        "compare": ([*kit, "compare", "small"], 0),
+        "bench": ([*kit, "bench", "--quick", "--no-flamegraphs", "--output", "out"], 0),
+        "source": ([*kit, "bench", "--quick", "--source-schema", schema, "--grid", "2000", "--output", "out"], 0),
+        "loadtest": ([*kit, "loadtest", "--quick", "--duration", "1", "--legacy-duration", "1", "--output", "out"], 0),
+        "report": ([*kit, "report", "--quick", "--notebook", "01_parity", "--output", "reports"], 0),
+        "try": ([*kit, "try", "float_sum", "--quick", "--output", "out"], 6),  # refused on parity, by design
+        "evaluate": ([*kit, "evaluate", "--quick", "--impl", "after", "--output", "evaluations"], 0),
+        "datasets": ([*kit, "datasets", "--drop"], 0),
+    }
+
+
+def test_nothing_outside_the_kit_schemas_changes_and_no_password_leaks(foreign: Foreign, tmp_path: Path) -> None:
+    password = _password(foreign.dsn)
+    assert len(password) >= 8
+    if foreign.password_enforced:
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(_with(foreign.dsn, password="wrong-" + password)).close()
+    with psycopg.connect(foreign.dsn, autocommit=True) as conn:
         before = _checksums(conn)
     runs = {
         "tests": _kit(
             ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "db and not slow", "--rootdir", str(ROOT),
              "-c", str(ROOT / "pyproject.toml"), str(ROOT / "tests")],
-            foreign_dsn,
+            foreign.dsn,
             tmp_path,
         ),
-        "bench": _kit(
-            ["-m", "evaluation", "bench", "--quick", "--no-flamegraphs", "--output", "out"], foreign_dsn, tmp_path
-        ),
-        "source": _kit(
-            ["-m", "evaluation", "bench", "--quick", "--source-schema", "public", "--grid", "2000", "--output", "out"],
-            foreign_dsn,
-            tmp_path,
-        ),
-        "report": _kit(
-            ["-m", "evaluation", "report", "--quick", "--notebook", "01_parity", "--output", "reports"],
-            foreign_dsn,
-            tmp_path,
-        ),
-        "drop": _kit(["-m", "evaluation", "datasets", "--drop"], foreign_dsn, tmp_path),
     }  # fmt: skip
+    expected = {"tests": 0}
+    for name, (args, code) in _commands(foreign.schema).items():
+        runs[name], expected[name] = _kit(args, foreign.dsn, tmp_path), code
     for name, completed in runs.items():
-        assert completed.returncode == 0, (name, completed.stdout[-3000:], completed.stderr[-3000:])
-    with psycopg.connect(foreign_dsn, autocommit=True) as conn:
+        assert completed.returncode == expected[name], (name, completed.stdout[-3000:], completed.stderr[-3000:])
+    with psycopg.connect(foreign.dsn, autocommit=True) as conn:
         after = _checksums(conn)
         leftovers = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'perfkit\\_ds\\_%'").fetchall()
     assert after == before
     assert leftovers == [("perfkit_ds_imposter",)]  # datasets --drop removed only what the kit created
-    assert "public.events" in before["sums"]
+    assert f"{foreign.schema}.events" in before["sums"]
+    _assert_nowhere(password, [c.stdout + c.stderr for c in runs.values()], tmp_path)
 
-    password = _password(foreign_dsn)
-    assert len(password) >= 8
-    outputs = [c.stdout + c.stderr for c in runs.values()]
+
+def test_a_malformed_url_is_one_line_with_the_password_masked(tmp_path: Path) -> None:
+    outputs = []
+    for url in (f"postgresql://u:{GENERATED_PASSWORD}@[::1", f"garbage password={GENERATED_PASSWORD} host"):
+        for name, (args, _) in _commands("public").items():
+            completed = _kit(args, url, tmp_path)
+            assert completed.returncode == 2, (name, url, completed.stderr)
+            assert completed.stderr.count("\n") == 1, (name, completed.stderr)
+            assert "DATABASE_URL is not a valid PostgreSQL connection string" in completed.stderr
+            outputs.append(completed.stdout + completed.stderr)
+    _assert_nowhere(GENERATED_PASSWORD, outputs, tmp_path)
+
+
+def test_a_failing_test_shows_the_server_without_its_password(foreign: Foreign, tmp_path: Path) -> None:
+    test = tmp_path / "test_shows_the_server.py"
+    test.write_text(
+        "from evaluation import db\n\n\ndef test_fails_with_the_server_in_view():\n"
+        "    server = db.resolve_server()\n    dsn = server.dsn\n    assert server is None, (server, dsn)\n"
+    )
+    completed = _kit(["-m", "pytest", "-p", "no:cacheprovider", "-l", "--no-header", "-o", "addopts=", str(test)],
+                     foreign.dsn, tmp_path)  # fmt: skip
+    assert completed.returncode == 1, completed.stdout[-2000:]
+    assert "Dsn('" in completed.stdout  # the server was shown, redacted
+    _assert_nowhere(_password(foreign.dsn), [completed.stdout + completed.stderr], tmp_path)
+
+
+def _assert_nowhere(password: str, outputs: list[str], tmp_path: Path) -> None:
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert any(p.name == "report.json" for p in files)
-    assert any(p.name == "results.json" for p in files)
     leaks = [p for p in files if password.encode() in p.read_bytes()]
     assert not leaks, leaks
     assert not [o for o in outputs if password in o]

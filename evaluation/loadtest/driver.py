@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from evaluation.db import DsnLike, plain
 from evaluation.errors import MeasurementError
 from evaluation.implementations import DSN_VARIABLE
 from evaluation.loadtest.analysis import LoadRun
@@ -26,7 +27,7 @@ def process_rss(pid: int) -> int:
 
 
 def run_load(
-    dsn: str,
+    dsn: DsnLike,
     schema: str,
     implementation: str,
     users: Sequence[tuple[int, int]],
@@ -56,7 +57,7 @@ def run_load(
     with tempfile.TemporaryDirectory(prefix="perfkit-load-") as scratch:
         requests_file = Path(scratch) / "requests.json"
         command += ["--requests-file", str(requests_file)]
-        ready = _serve(command, dsn, implementation, run, sample_interval, sampler, clock)
+        ready = _serve(command, plain(dsn), implementation, run, sample_interval, sampler, clock)
         requests = json.loads(requests_file.read_text())
     run.requests = [{**r, "start": r["start"] - ready, "end": r["end"] - ready} for r in requests]
     return run

@@ -16,7 +16,7 @@ from evaluation.environment import collect_environment
 from evaluation.instances import read_instance
 from evaluation.loadtest.analysis import LoadRun, load_checks
 from evaluation.loadtest.driver import run_load
-from evaluation.outputs import new_run_directory, write_new
+from evaluation.outputs import mark_complete, new_run_directory, write_new
 from evaluation.plots import load_latency_figure, rss_over_time_figure, save_figure
 
 LOAD_SCHEMA_VERSION = 1
@@ -104,4 +104,5 @@ def run_load_test(
         ("latency_under_load", load_latency_figure(runs)),
     ):
         files[stem] = save_figure(figure, directory, stem)[0]
+    mark_complete(directory)
     return LoadTestResult(directory, runs, summaries, checks, files)

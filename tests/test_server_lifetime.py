@@ -1,0 +1,110 @@
+"""The embedded server: its lifetime follows live kit processes, and no other OS user can reach it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+
+if os.environ.get("DATABASE_URL"):
+    pytest.skip("these tests start embedded servers of their own; DATABASE_URL is set", allow_module_level=True)
+
+NOBODY = 65534
+
+
+def _kit(pgdata: Path, code: str, **kwargs: object) -> subprocess.Popen[str]:
+    env = {**os.environ, "PERFKIT_PGDATA": str(pgdata)}
+    return subprocess.Popen([sys.executable, "-c", code], env=env, text=True, **kwargs)  # type: ignore[call-overload]
+
+
+def _postmaster(pgdata: Path) -> psutil.Process | None:
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    try:
+        process = psutil.Process(int(pid_file.read_text().split()[0]))
+    except (psutil.NoSuchProcess, ValueError):
+        return None
+    return process if process.is_running() and process.status() != psutil.STATUS_ZOMBIE else None
+
+
+@pytest.fixture
+def short_parent() -> Iterator[Path]:
+    """A parent folder for a scratch server's data: short, and traversable by the server's OS user."""
+    parent = Path(tempfile.mkdtemp(prefix="pk-", dir="/tmp"))
+    parent.chmod(0o755)
+    yield parent
+    subprocess.run(["rm", "-rf", str(parent)], check=False)
+
+
+def test_a_killed_kit_process_does_not_keep_the_server_alive(short_parent: Path) -> None:
+    pgdata = short_parent / "pg"
+    killed = _kit(
+        pgdata,
+        "import os, signal\nfrom evaluation import db\ndb.resolve_server()\nos.kill(os.getpid(), signal.SIGKILL)",
+    )
+    killed.wait(timeout=120)
+    assert killed.returncode == -9
+    assert _postmaster(pgdata) is not None, "the killed process had started the server"
+    assert killed.pid in json.loads((pgdata / ".handle_pids.json").read_text())
+    finishing = _kit(pgdata, "from evaluation import db\ndb.resolve_server()")
+    assert finishing.wait(timeout=120) == 0
+    assert _postmaster(pgdata) is None, "the last live kit process stopped the server"
+    assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
+
+
+def _probe_as(uid: int, socket_path: str) -> subprocess.CompletedProcess[str]:
+    code = "import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\nprint('connected')"
+
+    def become() -> None:
+        if uid != os.getuid():
+            os.setgid(uid)
+            os.setuid(uid)
+
+    return subprocess.run(
+        ["/usr/bin/python3", "-c", code, socket_path],
+        preexec_fn=become,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="probing as another OS user needs root (CI runs as root)")
+@pytest.mark.parametrize("depth", ["short", "deep"])
+def test_another_os_user_cannot_reach_the_embedded_server(short_parent: Path, depth: str) -> None:
+    pgdata = short_parent / "pg" if depth == "short" else short_parent / ("d" * 60) / ("e" * 60) / "pg"
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    for folder in (pgdata.parent, pgdata.parent.parent):
+        folder.chmod(0o755)
+    with _kit(
+        pgdata,
+        "import sys\nfrom evaluation import db\nprint(db.resolve_server().dsn.reveal(), flush=True)\nsys.stdin.read()",
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as holder:
+        assert holder.stdin is not None
+        assert holder.stdout is not None
+        try:
+            host = conninfo_to_dict(holder.stdout.readline().strip())["host"]
+            assert host is not None
+            socket_path = next(str(p) for p in Path(str(host)).glob(".s.PGSQL.*") if p.is_socket())
+            if depth == "deep":
+                assert not socket_path.startswith(str(pgdata)), "a deep checkout moves the socket to a short path"
+            assert "connected" in _probe_as(os.getuid(), socket_path).stdout  # the probe itself works
+            refused = _probe_as(NOBODY, socket_path)
+            assert refused.returncode != 0
+            assert "PermissionError" in refused.stderr, refused.stderr
+        finally:
+            holder.stdin.close()  # the holder exits, and with it the server
