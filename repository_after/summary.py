@@ -72,7 +72,8 @@ FROM (
                               AND (metadata ->> 'price') ~ '{BOUNDED_PRICE_PATTERN}'
                          THEN (metadata ->> 'price')::numeric
                          WHEN (metadata ->> 'price') ~ '{PRICE_PATTERN}'
-                         THEN CASE WHEN (metadata ->> 'price') ~ '^{_WS}*-' THEN '-Infinity' ELSE 'Infinity' END::numeric
+                         THEN CASE WHEN (metadata ->> 'price') ~ '^{_WS}*-'
+                                   THEN '-Infinity' ELSE 'Infinity' END::numeric
                     END
             END
         ) FILTER (WHERE type = 'purchase'), 0) AS total
