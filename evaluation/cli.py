@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -21,14 +22,16 @@ from evaluation.datasets import (
     owned_schemas,
     seed_dataset,
 )
-from evaluation.errors import ConfigurationError, KitError
+from evaluation.diff import diff_runs, load_run
+from evaluation.errors import ConfigurationError, KitError, RegressionError
 from evaluation.evidence import EVIDENCE_DIR, curate
 from evaluation.implementations import IMPLEMENTATIONS
 from evaluation.instances import BIGINT_MAX, BIGINT_MIN, list_instances, read_instance
 from evaluation.loadtest.run import LoadConfig, run_load_test
-from evaluation.outputs import mark_complete
+from evaluation.outputs import mark_complete, write_new
 from evaluation.parity import instance_parity, require_parity
 from evaluation.patch import write_patch
+from evaluation.readme import update_readme
 from evaluation.report import write_report
 from evaluation.taskreport import run_task_evaluation
 from evaluation.trial import try_candidate
@@ -61,15 +64,24 @@ def user_id(text: str) -> int:
     return _integer(text, BIGINT_MIN, BIGINT_MAX, "an integer user id within the BIGINT range")
 
 
-def positive_seconds(text: str) -> float:
-    """argparse type: a finite number of seconds > 0."""
+def _positive_float(text: str, expected: str) -> float:
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_percent(text: str) -> float:
+    """argparse type: a finite percentage > 0."""
+    return _positive_float(text, "a positive percentage")
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    return _positive_float(text, "a positive, finite number of seconds")
 
 
 def setting(text: str) -> tuple[str, str]:
@@ -92,6 +104,7 @@ def print_checks(checks: list[Check]) -> None:
 class Command:
     name: ClassVar[str]
     help: ClassVar[str]
+    needs_database: ClassVar[bool] = True  # DATABASE_URL is checked before such a command starts
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Declare the subcommand's options."""
@@ -324,6 +337,7 @@ class ReportCommand(Command):
 class EvidenceCommand(Command):
     name = "evidence"
     help = "copy a report's text, data and PNG figures into evidence/ (the small folder README cites)"
+    needs_database = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("report", type=Path, help="a report directory written by `make report`")
@@ -366,6 +380,52 @@ class TryCommand(Command):
         return 0
 
 
+class ReadmeCommand(Command):
+    name = "readme"
+    help = "rewrite README's results table from a report (a curated one under evidence/)"
+    needs_database = False
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("report", type=Path, help="the report directory README cites, e.g. evidence/<name>")
+
+    def run(self, args: argparse.Namespace) -> int:
+        print(f"readme: {update_readme(args.report)} now shows {args.report}")
+        return 0
+
+
+class DiffCommand(Command):
+    name = "diff"
+    help = "compare two reports (or two bench runs): environment, latencies, ratios, targets and plans"
+    needs_database = False
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("a", type=Path, help="the earlier report or bench results directory")
+        parser.add_argument("b", type=Path, help="the later one")
+        parser.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison as JSON")
+        parser.add_argument(
+            "--fail-on-regression",
+            type=positive_percent,
+            metavar="PCT",
+            help="exit 10 when a latency of B is significantly slower than A's by more than PCT percent",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        result = diff_runs(load_run(args.a), load_run(args.b))
+        print(result.markdown())
+        if args.json is not None:
+            write_new(args.json, json.dumps(result.to_json(), indent=2, allow_nan=True) + "\n")
+        if args.fail_on_regression is not None:
+            slower = result.regressions(args.fail_on_regression)
+            if slower:
+                worst = max(slower, key=lambda row: row["ratio"])
+                raise RegressionError(
+                    f"{len(slower)} latencies of {result.b} are significantly slower than {result.a}'s by more than "
+                    f"{args.fail_on_regression:g}%: worst {worst['variant']} at N={worst['n']:,} ({worst['scope']}), "
+                    f"{worst['ratio']:.2f}× {worst['interval']}"
+                )
+        return 0
+
+
 class EvaluateCommand(Command):
     name = "evaluate"
     help = "the task's requirements run against each implementation, a quick bench, and report.json"
@@ -400,6 +460,7 @@ class EvaluateCommand(Command):
 class PatchCommand(Command):
     name = "patch"
     help = "write patches/diff.patch: the diff from repository_before/ to repository_after/"
+    needs_database = False
 
     def run(self, args: argparse.Namespace) -> int:
         print(f"patch: {write_patch()}")
@@ -434,6 +495,8 @@ COMMANDS: list[type[Command]] = [
     EvaluateCommand,
     PatchCommand,
     TryCommand,
+    DiffCommand,
+    ReadmeCommand,
 ]
 
 
@@ -465,7 +528,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(arguments)
-        return commands[args.command].run(args)
+        command = commands[args.command]
+        url = os.environ.get("DATABASE_URL", "").strip()
+        if command.needs_database and url:
+            db.parse_database_url(url)  # a malformed URL is one line before anything starts
+        return command.run(args)
     except KitError as exc:
         if "--debug" in arguments:
             raise

@@ -65,3 +65,9 @@ class CandidateError(KitError):
         self.path = path
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+class RegressionError(KitError):
+    """A comparison found a significant slowdown beyond the threshold asked for."""
+
+    exit_code = 10

@@ -108,7 +108,7 @@ class _Probe:
 
     def run(self, capture: Path | None) -> dict[str, Any]:
         command = [
-            sys.executable, "-m", "evaluation._memory_probe",
+            sys.executable, "-P", "-m", "evaluation._memory_probe",
             "--schema", self.schema,
             "--implementation", self.implementation,
             "--user-id", str(self.user_id),
@@ -140,7 +140,7 @@ class _Probe:
 def write_flamegraph(capture: Path, html: Path) -> Path:
     """memray's HTML flamegraph of a capture (the allocations live at the peak)."""
     completed = subprocess.run(
-        [sys.executable, "-m", "memray", "flamegraph", "--force", "-o", str(html), str(capture)],
+        [sys.executable, "-P", "-m", "memray", "flamegraph", "--force", "-o", str(html), str(capture)],
         capture_output=True,
         text=True,
         check=False,

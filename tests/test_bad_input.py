@@ -62,7 +62,7 @@ def test_sizes_must_be_positive(size: str, capsys: pytest.CaptureFixture[str]) -
 
 def test_size_beyond_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--quick", "--grid", "5000000"]) == 2
-    assert "no user with exactly 5,000,000 events (available: 1,000, 3,000, 10,000, 30,000)" in _error(capsys)
+    assert "no user with exactly 5,000,000 events (available: 3, 1,000, 3,000, 10,000, 30,000)" in _error(capsys)
 
 
 def test_server_older_than_supported() -> None:

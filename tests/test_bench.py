@@ -104,4 +104,4 @@ def test_distinct_rewrite_is_derived_from_the_optimized_query() -> None:
 def test_grid_sizes_missing_from_the_instance_are_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--quick", "--grid", "1000", "7777"]) == 2
     err = capsys.readouterr().err
-    assert "no user with exactly 7,777 events (available: 1,000, 3,000, 10,000, 30,000)" in err
+    assert "no user with exactly 7,777 events (available: 3, 1,000, 3,000, 10,000, 30,000)" in err

@@ -11,7 +11,7 @@ from evaluation.cli import main
 def test_compare_prints_both_summaries_and_parity(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "parity_literal"]) == 0
     out = capsys.readouterr().out
-    assert "parity: 8 users, before == after for every one" in out
+    assert "parity: 15 users, before == after for every one" in out
     assert "237.4" in out
 
 

@@ -50,6 +50,7 @@ class Foreign:
     dsn: str
     schema: str
     password_enforced: bool
+    observer: str  # who takes the snapshots: the owner of everything, when the kit's role is restricted
 
 
 def _checksums(conn: psycopg.Connection[Any]) -> dict[str, Any]:
@@ -107,7 +108,12 @@ def _restricted_role(server: db.ServerTarget) -> Iterator[Foreign]:
         with db.connect(_with(server.dsn.reveal(), dbname=name), autocommit=True) as owner:
             owner.execute(SENTINELS.format(schema="public"))
             owner.execute(sql.SQL("GRANT SELECT ON public.events TO {}").format(sql.Identifier(name)))
-        yield Foreign(_with(server.dsn.reveal(), dbname=name, user=name, password=GENERATED_PASSWORD), "public", True)
+        yield Foreign(
+            _with(server.dsn.reveal(), dbname=name, user=name, password=GENERATED_PASSWORD),
+            "public",
+            True,
+            _with(server.dsn.reveal(), dbname=name),
+        )
     finally:
         hba.write_text(original)
         with db.connect(server.dsn, autocommit=True) as admin:
@@ -124,7 +130,8 @@ def _scratch_database(server: db.ServerTarget) -> Iterator[Foreign]:
     try:
         with db.connect(_with(dsn, dbname=name), autocommit=True) as owner:
             owner.execute(SENTINELS.format(schema="public"))
-        yield Foreign(_with(dsn, dbname=name, password=_password(dsn) or GENERATED_PASSWORD), "public", False)
+        foreign_dsn = _with(dsn, dbname=name, password=_password(dsn) or GENERATED_PASSWORD)
+        yield Foreign(foreign_dsn, "public", False, foreign_dsn)
     finally:
         with db.connect(server.dsn, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -143,7 +150,8 @@ def _scratch_schema(server: db.ServerTarget) -> Iterator[Foreign]:
         conn.execute(SENTINELS.format(schema=sql.Identifier(schema).as_string(conn)))
     dsn = server.dsn.reveal()
     try:
-        yield Foreign(_with(dsn, password=_password(dsn) or GENERATED_PASSWORD), schema, False)
+        foreign_dsn = _with(dsn, password=_password(dsn) or GENERATED_PASSWORD)
+        yield Foreign(foreign_dsn, schema, False, foreign_dsn)
     finally:
         with db.connect(server.dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
@@ -179,7 +187,7 @@ def test_nothing_outside_the_kit_schemas_changes_and_no_password_leaks(foreign: 
     if foreign.password_enforced:
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
             psycopg.connect(_with(foreign.dsn, password="wrong-" + password)).close()
-    with psycopg.connect(foreign.dsn, autocommit=True) as conn:
+    with psycopg.connect(foreign.observer, autocommit=True) as conn:
         before = _checksums(conn)
     runs = {
         "tests": _kit(
@@ -194,7 +202,7 @@ def test_nothing_outside_the_kit_schemas_changes_and_no_password_leaks(foreign: 
         runs[name], expected[name] = _kit(args, foreign.dsn, tmp_path), code
     for name, completed in runs.items():
         assert completed.returncode == expected[name], (name, completed.stdout[-3000:], completed.stderr[-3000:])
-    with psycopg.connect(foreign.dsn, autocommit=True) as conn:
+    with psycopg.connect(foreign.observer, autocommit=True) as conn:
         after = _checksums(conn)
         leftovers = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'perfkit\\_ds\\_%'").fetchall()
     assert after == before

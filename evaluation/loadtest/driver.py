@@ -43,7 +43,7 @@ def run_load(
     """Serve requests from ``workers`` threads for ``duration`` seconds in a fresh process and
     sample that process's RSS every ``sample_interval`` seconds."""
     command = [
-        sys.executable, "-m", "evaluation.loadtest._server",
+        sys.executable, "-P", "-m", "evaluation.loadtest._server",
         "--schema", schema,
         "--implementation", implementation,
         "--users", json.dumps([[user, events, 1] for user, events in users]),

@@ -1,0 +1,95 @@
+"""Reports a reviewer opens in a browser and compares with the previous one, on real quick reports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from evaluation.cli import main
+from evaluation.readme import cited_report, readme_table, results_table
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def two_reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two quick reports in a row, in one folder: the second is compared with the first."""
+    base = tmp_path_factory.mktemp("reports")
+    for _ in range(2):
+        assert main(["report", "--quick", "--notebook", "01_parity", "02_scaling", "--output", str(base)]) == 0
+    first, second = sorted(p for p in base.iterdir() if p.is_dir())
+    return first, second
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_the_page_loads_in_a_real_browser_with_its_table_and_figures(two_reports: tuple[Path, Path]) -> None:
+    if CHROMIUM is None:
+        pytest.skip("no Chromium: install Debian's chromium package (apt-get install chromium); .ci/run does")
+    from playwright.sync_api import sync_playwright
+
+    report = two_reports[1]
+    page_file = report / "report.html"
+    text = page_file.read_text()
+    assert "<script src=" not in text  # nothing fetched from outside
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(page_file.as_uri(), wait_until="load")
+        images = page.evaluate("Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])")
+        table = page.locator("table", has_text="p99 latency, optimized")
+        page.screenshot(path=str(report / "report.png"), full_page=False)
+        has_table = table.count() > 0
+        browser.close()
+    assert errors == []
+    assert len(images) >= 3, images
+    assert all(complete and width > 0 for _, complete, width in images), images
+    assert has_table
+    assert (report / "report.png").stat().st_size > 10_000
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_two_quick_reports_in_a_row_show_no_significant_ratio_change(two_reports: tuple[Path, Path]) -> None:
+    first, second = two_reports
+    comparison = json.loads((second / "diff.json").read_text())
+    assert comparison["a"] == first.name
+    assert comparison["ratios"], "ratios measured inside each run were compared"
+    assert [r for r in comparison["ratios"] if r["significant"]] == []
+    assert "Compared with the previous report" in (second / "report.md").read_text()
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_a_deliberately_slower_variant_is_flagged(
+    two_reports: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = two_reports
+    (bench,) = (second / "02_scaling").glob("bench-*")
+    slower = tmp_path / "slower"
+    shutil.copytree(bench, slower)
+    results = json.loads((slower / "results.json").read_text())
+    for series in results["latency"]:
+        if series["variant"] == "after":
+            series["seconds"] = [s * 1.5 for s in series["seconds"]]
+    (slower / "results.json").write_text(json.dumps(results))
+    assert main(["diff", str(first), str(slower), "--fail-on-regression", "20"]) == 10
+    assert "significantly slower than" in capsys.readouterr().err
+    assert main(["diff", str(first), str(second), "--fail-on-regression", "20"]) == 0
+    assert main(["diff", str(second), str(second)]) == 0
+    assert "| True " not in capsys.readouterr().out  # a report against itself: nothing significant
+
+
+def test_readme_shows_the_table_of_the_report_it_cites() -> None:
+    report = cited_report()
+    assert readme_table() == results_table(report), "run `python -m evaluation readme <report>`"
