@@ -16,7 +16,16 @@ import numpy as np
 from scipy import stats
 
 SIGNIFICANCE = 0.05
-"""A Mann–Whitney U p-value below this says the two samples differ in location."""
+"""A (Holm-adjusted) p-value below this says the two samples differ in location."""
+
+NOISE_BAND = 0.20
+"""Between two runs on this shared machine, ratios drift by up to about this much with no change to the
+code (two quick reports in a row show it), far more than the samples of one run can see. A change
+counts only when its whole interval lies beyond ±20%: statistically and practically significant."""
+
+
+def beyond_noise(low: float, high: float) -> bool:
+    return low > 1 + NOISE_BAND or high < 1 / (1 + NOISE_BAND)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ ratio, target and plan of one against the other, with intervals and tests of sig
 A run is a report directory (its bench results are found through its manifests) or a bench
 results directory. Latencies are compared by the ratio of medians (bootstrap interval, Mann–Whitney
 U); ratios measured inside each run (speedups, the floor) by how they changed, which cancels the
-drift of a shared machine. Each family of comparisons is Holm-adjusted at `SIGNIFICANCE`.
+drift of a shared machine. Each family of comparisons is Holm-adjusted at `SIGNIFICANCE`, and a
+change counts only when its whole interval lies beyond the machine's run-to-run noise (`NOISE_BAND`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from evaluation.checks import Check
-from evaluation.compare import SIGNIFICANCE, Comparison, compare_ratios, compare_samples, holm
+from evaluation.compare import NOISE_BAND, SIGNIFICANCE, Comparison, beyond_noise, compare_ratios, compare_samples, holm
 from evaluation.errors import ConfigurationError
 from evaluation.results import POOLED, BenchRecord, read_record
 from evaluation.summary import markdown_table
@@ -73,7 +74,7 @@ class RunDiff:
         return [row for row in self.ratios if row["significant"]]
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema_version": 1, "significance": SIGNIFICANCE, **asdict(self)}
+        return {"schema_version": 1, "significance": SIGNIFICANCE, "noise_band": NOISE_BAND, **asdict(self)}
 
     def markdown(self) -> str:
         lines = [f"# {self.b} against {self.a}", ""]
@@ -83,11 +84,11 @@ class RunDiff:
         else:
             lines += ["Same commit, server, settings, CPU count and instances.", ""]
         lines += [
-            f"## Ratios measured inside each run (Holm-adjusted, significance {SIGNIFICANCE})",
+            f"## Ratios measured inside each run (Holm-adjusted at {SIGNIFICANCE}, beyond ±{NOISE_BAND:.0%})",
             "",
             markdown_table(_frame(self.ratios)),
             "",
-            f"## Latency by variant and N (b / a, Holm-adjusted, significance {SIGNIFICANCE})",
+            f"## Latency by variant and N (b / a, Holm-adjusted at {SIGNIFICANCE}, beyond ±{NOISE_BAND:.0%})",
             "",
             markdown_table(_frame(self.latency)),
             "",
@@ -150,6 +151,7 @@ def _judged(rows: list[dict[str, Any]], comparisons: list[Comparison], key: str 
     judged = []
     for row, comparison, p_value in zip(rows, comparisons, adjusted, strict=True):
         significant = not math.isnan(p_value) and p_value < SIGNIFICANCE
+        significant = significant and beyond_noise(comparison.low, comparison.high)
         judged.append(
             {
                 **row,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,9 +82,10 @@ def previous_report(directory: Path) -> Path | None:
 
 def compare_with_previous(directory: Path, inputs: ReportInputs) -> RunDiff | None:
     previous = previous_report(directory)
-    if previous is None or inputs.bench is None:
+    if previous is None or inputs.bench_dir is None:
         return None
-    comparison = diff_runs(load_run(previous), load_run(directory))
+    current = load_run(inputs.bench_dir)
+    comparison = diff_runs(load_run(previous), replace(current, name=directory.name))
     write_new(directory / "diff.md", comparison.markdown())
     write_new(directory / "diff.json", json.dumps(comparison.to_json(), indent=2, allow_nan=True) + "\n")
     return comparison

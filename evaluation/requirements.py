@@ -39,7 +39,7 @@ class Outcome:
     figures: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "outcome": "passed" if self.passed else "failed"}
+        return {"name": self.requirement, **asdict(self), "outcome": "passed" if self.passed else "failed"}
 
 
 @dataclass(frozen=True)
