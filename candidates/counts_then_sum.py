@@ -9,7 +9,13 @@ from typing import Any
 
 import psycopg
 
-from repository_after.summary import BOUNDED_PRICE_PATTERN, FLOAT8_OVERFLOW, MAX_PRICE_TEXT, PRICE_PATTERN
+from repository_after.summary import (
+    BOUNDED_PRICE_PATTERN,
+    FLOAT8_OVERFLOW,
+    FLOAT8_UNDERFLOW,
+    MAX_PRICE_TEXT,
+    PRICE_PATTERN,
+)
 
 COUNTS = """
 SELECT
@@ -24,6 +30,8 @@ TOTAL = f"""
 SELECT CASE WHEN total = 'NaN' THEN 'NaN'::float8
             WHEN total >= {FLOAT8_OVERFLOW} THEN 'Infinity'::float8
             WHEN total <= -{FLOAT8_OVERFLOW} THEN '-Infinity'::float8
+            WHEN total > 0 AND total <= {FLOAT8_UNDERFLOW} THEN '0'::float8
+            WHEN total < 0 AND total >= -{FLOAT8_UNDERFLOW} THEN '-0'::float8
             ELSE total::float8 END
 FROM (
     SELECT COALESCE(sum(

@@ -1,3 +1,5 @@
+"""``python -m evaluation``: the command line (see `evaluation.cli`)."""
+
 import sys
 
 from evaluation.cli import main

@@ -127,45 +127,16 @@ def run_bench(
     is nearest. An error or Ctrl-C part-way keeps what was measured: the record is written
     with ``complete`` false before the error propagates.
     """
-    if source_schema is not None:
-        with db.connect(target.dsn, autocommit=True) as conn:
-            dataset = source_dataset(conn, source_schema)
-        users = nearest_users(dataset.instance.event_counts, list(config.grid))
-        config = replace(config, grid=sorted(users), headline_instance=None)
-    elif instance is not None:
-        users = users_for_grid(instance, config.grid)
-        dataset = _seed(target, instance, progress=progress)
-    else:
-        raise ConfigurationError("run_bench needs an instance or a source schema")
-    instance = dataset.instance
+    dataset, users, config = _dataset_and_users(target, instance, config, source_schema, progress=progress)
     known = {**VARIANTS, **(variants or {})}
     unknown = sorted(set(config.plans) - set(known))
     if unknown:
         raise ConfigurationError(f"no variant(s) {unknown} to time; known: {sorted(known)}")
     directory = new_run_directory(results_base, config.prefix)
-    log(f"bench: {instance.name}, N in {sorted(users)}, results in {directory}")
+    log(f"bench: {dataset.instance.name}, N in {sorted(users)}, results in {directory}")
     with db.connect(target.dsn) as conn:
         environment = collect_environment(conn, dsn=target.dsn, embedded=target.embedded)
-    record = BenchRecord(
-        environment=environment,
-        parameters={
-            "instance": instance.name,
-            "instance_source": instance.source,
-            "fingerprint": instance.fingerprint,
-            "seed": instance.generator.seed if instance.generator else None,
-            "table_rows": instance.total_events,
-            "schema": dataset.schema,
-            "grid": sorted(users),
-            "source_schema": source_schema,
-            "statement_timeout_ms": config.statement_timeout_ms,
-            "session_settings": dict(config.session_settings),
-            "plan_cache_warmup": PLAN_CACHE_WARMUP,
-            "candidate": config.candidate,
-            "users": {str(n): u for n, u in users.items()},
-            "sampling": {name: vars(plan) for name, plan in config.plans.items()},
-            "quick": config.quick,
-        },
-    )
+    record = BenchRecord(environment=environment, parameters=_parameters(dataset, users, config, source_schema))
     run = BenchRun(record=record, directory=directory)
     try:
         timed = {name: known[name] for name in config.plans}
@@ -191,6 +162,49 @@ def run_bench(
         log(f"bench: wrote {directory}")
     mark_complete(directory)
     return run
+
+
+def _dataset_and_users(
+    target: db.ServerTarget,
+    instance: Instance | None,
+    config: BenchConfig,
+    source_schema: str | None,
+    *,
+    progress: bool,
+) -> tuple[Dataset, dict[int, int], BenchConfig]:
+    """The dataset to read and the user measured at each N (the nearest ones in an existing table)."""
+    if source_schema is not None:
+        with db.connect(target.dsn, autocommit=True) as conn:
+            dataset = source_dataset(conn, source_schema)
+        users = nearest_users(dataset.instance.event_counts, list(config.grid))
+        return dataset, users, replace(config, grid=sorted(users), headline_instance=None)
+    if instance is None:
+        raise ConfigurationError("run_bench needs an instance or a source schema")
+    users = users_for_grid(instance, config.grid)
+    return _seed(target, instance, progress=progress), users, config
+
+
+def _parameters(
+    dataset: Dataset, users: dict[int, int], config: BenchConfig, source_schema: str | None
+) -> dict[str, object]:
+    instance = dataset.instance
+    return {
+        "instance": instance.name,
+        "instance_source": instance.source,
+        "fingerprint": instance.fingerprint,
+        "seed": instance.generator.seed if instance.generator else None,
+        "table_rows": instance.total_events,
+        "schema": dataset.schema,
+        "grid": sorted(users),
+        "source_schema": source_schema,
+        "statement_timeout_ms": config.statement_timeout_ms,
+        "session_settings": dict(config.session_settings),
+        "plan_cache_warmup": PLAN_CACHE_WARMUP,
+        "candidate": config.candidate,
+        "users": {str(n): u for n, u in users.items()},
+        "sampling": {name: vars(plan) for name, plan in config.plans.items()},
+        "quick": config.quick,
+    }
 
 
 def _measure(

@@ -4,8 +4,9 @@ ratio, target and plan of one against the other, with intervals and tests of sig
 A run is a report directory (its bench results are found through its manifests) or a bench
 results directory. Latencies are compared by the ratio of medians (bootstrap interval, Mann–Whitney
 U); ratios measured inside each run (speedups, the floor) by how they changed, which cancels the
-drift of a shared machine. Each family of comparisons is Holm-adjusted at `SIGNIFICANCE`, and a
-change counts only when its whole interval lies beyond the machine's run-to-run noise (`NOISE_BAND`).
+drift of a shared machine. Each family of comparisons is Holm-adjusted at `SIGNIFICANCE`; a ratio's
+change counts only when its whole interval lies beyond the machine's run-to-run noise (`NOISE_BAND`),
+and a latency regression only when its whole interval lies beyond the threshold the caller gives.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ class RunDiff:
     plans: list[dict[str, Any]] = field(default_factory=list)
 
     def regressions(self, percent: float) -> list[dict[str, Any]]:
-        """Latencies of ``b`` significantly slower than ``a``'s by more than ``percent``."""
-        return [row for row in self.latency if row["significant"] and row["ratio"] > 1 + percent / 100]
+        """Latencies of ``b`` significantly slower than ``a``'s, the whole interval beyond ``percent``."""
+        return [row for row in self.latency if row["significant"] and row["low"] > 1 + percent / 100]
 
     def significant_ratios(self) -> list[dict[str, Any]]:
         return [row for row in self.ratios if row["significant"]]
@@ -88,7 +89,7 @@ class RunDiff:
             "",
             markdown_table(_frame(self.ratios)),
             "",
-            f"## Latency by variant and N (b / a, Holm-adjusted at {SIGNIFICANCE}, beyond ±{NOISE_BAND:.0%})",
+            f"## Latency by variant and N (b / a, Holm-adjusted at {SIGNIFICANCE})",
             "",
             markdown_table(_frame(self.latency)),
             "",
@@ -128,7 +129,7 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
                 "b_median_ms": median(series.seconds) * 1000,
             }
         )
-    result.latency = _judged(latency, latency_comparisons)
+    result.latency = _judged(latency, latency_comparisons, band=False)
     ratios, ratio_comparisons = [], []
     for scope, n in b.record.scenarios():
         for numerator, denominator in RATIOS:
@@ -146,12 +147,15 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
     return result
 
 
-def _judged(rows: list[dict[str, Any]], comparisons: list[Comparison], key: str = "ratio") -> list[dict[str, Any]]:
+def _judged(
+    rows: list[dict[str, Any]], comparisons: list[Comparison], key: str = "ratio", *, band: bool = True
+) -> list[dict[str, Any]]:
+    """Holm-adjusted significance; with ``band``, only beyond the machine's run-to-run noise."""
     adjusted = holm([c.p_value for c in comparisons])
     judged = []
     for row, comparison, p_value in zip(rows, comparisons, adjusted, strict=True):
         significant = not math.isnan(p_value) and p_value < SIGNIFICANCE
-        significant = significant and beyond_noise(comparison.low, comparison.high)
+        significant = significant and (not band or beyond_noise(comparison.low, comparison.high))
         judged.append(
             {
                 **row,

@@ -134,7 +134,7 @@ def comparison_lines(comparison: RunDiff) -> list[str]:
         + (": " + "; ".join(f"{r['ratio']} at N={r['n']:,} ({r['change']:.2f}×)" for r in ratios) if ratios else ".")
     )
     slower = comparison.regressions(0.0)
-    lines.append(f"{len(slower)} of {len(comparison.latency)} latencies are significantly slower.")
+    lines.append(f"{len(slower)} of {len(comparison.latency)} latencies are significantly slower (any amount).")
     if comparison.plans:
         lines.append(f"{len(comparison.plans)} plan shapes changed.")
     return lines

@@ -18,6 +18,7 @@ looks cheaper: on a pooled connection, a large user would then be read with the 
 small one. Planning costs well under a millisecond; a wrong plan costs tens.
 """
 
+import decimal
 from typing import Any
 
 import psycopg
@@ -37,17 +38,21 @@ _BIGINT_MAX = 2**63 - 1
 # it counts as +Infinity or -Infinity by its sign, so no stored row can make the cast raise.
 # Objects, arrays, booleans, null and non-object metadata give NULL, which sum() skips.
 #
-# The exact total is converted to float8 once. numeric's own cast raises beyond float8's range,
-# so the conversion says what Python's float() does there: +-Infinity; and +Infinity plus
-# -Infinity is NaN.
+# The exact total is converted to float8 once. numeric's own cast raises beyond float8's range and
+# for totals too small to be anything but zero, so the conversion says what Python's float() does
+# there: +-Infinity, +-0.0; and +Infinity plus -Infinity is NaN.
 _WS = r"[ \t\n\r\f\v]"
 _DECIMAL = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
 PRICE_PATTERN = rf"^{_WS}*{_DECIMAL}([eE][+-]?[0-9]+)?{_WS}*$"
 BOUNDED_PRICE_PATTERN = rf"^{_WS}*{_DECIMAL}([eE][+-]?0*[0-9]{{1,3}})?{_WS}*$"
 MAX_PRICE_TEXT = 1000
 # 2**1024 - 2**970: the midpoint between the largest float8 and 2**1024; from it on, a correctly
-# rounded conversion gives Infinity.
+# rounded conversion gives Infinity. 2**-1075: half the smallest subnormal float8; up to it, a
+# correctly rounded conversion gives zero (numeric's cast raises at both ends instead).
 FLOAT8_OVERFLOW = 2**1024 - 2**970
+
+with decimal.localcontext(decimal.Context(prec=1200)):  # 2**-1075 has 752 significant digits
+    FLOAT8_UNDERFLOW = format(decimal.Decimal(2) ** -1075, "f")
 
 SUMMARY_QUERY = f"""
 SELECT
@@ -57,6 +62,8 @@ SELECT
     CASE WHEN total = 'NaN' THEN 'NaN'::float8
          WHEN total >= {FLOAT8_OVERFLOW} THEN 'Infinity'::float8
          WHEN total <= -{FLOAT8_OVERFLOW} THEN '-Infinity'::float8
+         WHEN total > 0 AND total <= {FLOAT8_UNDERFLOW} THEN '0'::float8
+         WHEN total < 0 AND total >= -{FLOAT8_UNDERFLOW} THEN '-0'::float8
          ELSE total::float8
     END AS total_value
 FROM (

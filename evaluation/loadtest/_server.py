@@ -22,6 +22,8 @@ from evaluation.implementations import DSN_VARIABLE, IMPLEMENTATIONS, cap_addres
 
 
 def main() -> int:
+    """One function on purpose: the serving process imports as little as possible, and its worker
+    threads close over this run's pool, clock and request log."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--schema", required=True)
     parser.add_argument("--implementation", choices=IMPLEMENTATIONS, required=True)
