@@ -23,9 +23,9 @@ from psycopg.rows import tuple_row
 
 from evaluation.db import PROJECT_ROOT
 from evaluation.errors import CandidateError
+from evaluation.instances import SUMMARY_KEYS
 
 CANDIDATES_DIR = PROJECT_ROOT / "candidates"
-SUMMARY_KEYS = ("click", "view", "purchase", "total_value")
 
 Fetch = Callable[[psycopg.Connection[Any], int], dict[str, Any]]
 

@@ -177,12 +177,6 @@ def _schema_exists(conn: psycopg.Connection[Any], schema: str) -> bool:
 
 
 @contextmanager
-def _transaction(conn: psycopg.Connection[Any]) -> Iterator[None]:
-    with conn.transaction():
-        yield
-
-
-@contextmanager
 def _advisory_lock(conn: psycopg.Connection[Any], key: str) -> Iterator[None]:
     conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
     try:

@@ -149,7 +149,8 @@ def html_sections(run: BatchRun, inputs: ReportInputs, comparison: RunDiff | Non
     sections = [("", f'<p class="note">{html.escape(intro)}</p>'), ("Targets", checks_html(inputs.checks))]
     if comparison is not None:
         body = paragraphs(comparison_lines(comparison))
-        body += table_html(pd.DataFrame.from_records(comparison.significant_ratios() or comparison.ratios[:0]))
+        if comparison.significant_ratios():
+            body += table_html(pd.DataFrame.from_records(comparison.significant_ratios()))
         sections.append(("Compared with the previous report", body))
     if inputs.parity:
         verdicts = [report["verdict"] for report in inputs.parity["reports"]]
