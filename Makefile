@@ -37,7 +37,7 @@ clean-datasets: $(STAMP)
 
 ## notebooks: re-execute the notebooks in place (CI scale) and keep only the outputs nbval compares
 notebooks: $(STAMP)
-	$(PY) -m evaluation.notebook_outputs
+	$(PY) -m evaluation notebooks
 
 ## patch: regenerate patches/diff.patch from repository_before/ and repository_after/
 patch: $(STAMP)

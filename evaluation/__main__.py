@@ -1,7 +1,7 @@
-"""``python -m evaluation``: the command line (see `evaluation.cli`)."""
+"""``python -m evaluation``: the kit's command line (`perfkit.commands`), under the name users type."""
 
 import sys
 
-from evaluation.cli import main
+from perfkit.commands.cli import main
 
 sys.exit(main())

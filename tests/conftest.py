@@ -8,9 +8,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from evaluation import db
-from evaluation.datasets import Dataset, drop_dataset_schema, seed_dataset, use_dataset
-from evaluation.instances import Instance, read_instance
+from perfkit.data import server as db
+from perfkit.data.datasets import Dataset, drop_dataset_schema, seed_dataset, use_dataset
+from perfkit.data.instances import Instance, read_instance
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -11,11 +11,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from evaluation import db
-from evaluation.cli import main
-from evaluation.datasets import dataset_schema, drop_dataset_schema, owned_schemas, seed_dataset
-from evaluation.errors import DatabaseError
-from evaluation.instances import EventRow, Instance, literal_instance
+from perfkit.commands.cli import main
+from perfkit.data import server as db
+from perfkit.data.datasets import dataset_schema, drop_dataset_schema, owned_schemas, seed_dataset
+from perfkit.data.instances import EventRow, Instance, literal_instance
+from perfkit.errors import DatabaseError
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -94,8 +94,8 @@ def test_statement_timeout_stops_the_run_and_keeps_partial_results(
 def test_connection_lost_mid_run_keeps_partial_results(
     server: db.ServerTarget, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from evaluation.bench import BenchConfig, run_bench
-    from evaluation.instances import read_instance
+    from perfkit.commands.bench import BenchConfig, run_bench
+    from perfkit.data.instances import read_instance
 
     calls = 0
 

@@ -11,10 +11,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from evaluation.batch import discover_notebooks, notebook_parameters, raise_if_failed, run_batch
-from evaluation.cli import main
-from evaluation.errors import ConfigurationError, NotebookError
-from evaluation.report import write_report
+from perfkit.commands.cli import main
+from perfkit.commands.report import assemble_report, discover_notebooks, notebook_parameters, raise_if_failed, run_batch
+from perfkit.errors import ConfigurationError, NotebookError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,7 +56,7 @@ def test_a_failing_notebook_is_recorded_and_the_batch_goes_on(tmp_path: Path) ->
     assert Path(failed.executed).is_file()  # the saved notebook, with the traceback, is kept
     with pytest.raises(NotebookError, match=r"01_fails: cell 3: RuntimeError: boom \(see .*01_fails.ipynb\)"):
         raise_if_failed(run)
-    paths = write_report(run)
+    paths = assemble_report(run)
     report = json.loads(paths["json"].read_text())
     assert report["complete"] is False
     assert [n["ok"] for n in report["notebooks"]] == [False, True]

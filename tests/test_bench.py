@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.cli import main
-from evaluation.variants import DISTINCT_QUERY
+from perfkit.commands.cli import main
+from perfkit.measure.variants import DISTINCT_QUERY
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -38,7 +38,7 @@ def test_every_output_is_written(bench_dir: Path) -> None:
 
 def test_results_json_has_raw_samples_environment_and_plans(bench_dir: Path) -> None:
     record = json.loads((bench_dir / "results.json").read_text())
-    assert record["schema_version"] == 2
+    assert (record["schema_version"], record["kind"]) == (3, "bench")
     assert record["complete"] is True
     env = record["environment"]
     for key in ("python", "packages", "cpu_count", "machine", "git_commit"):

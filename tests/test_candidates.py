@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.candidates import list_candidates, load_candidate
-from evaluation.cli import main
-from evaluation.compare import compare_samples
+from perfkit.commands.cli import main
+from perfkit.data.candidates import list_candidates, load_candidate
+from perfkit.measure.statistics import compare_samples
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = "SELECT count(*), count(*), count(*), 0::float8 FROM events WHERE user_id = %(user_id)s"

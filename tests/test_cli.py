@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.cli import main
+from perfkit.commands.cli import main
 
 
 @pytest.mark.db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from evaluation.compare import compare_ratios, compare_samples, holm
+from perfkit.measure.statistics import compare_ratios, compare_samples, holm
 
 BASE = [0.010 + 0.0002 * (i % 9) for i in range(40)]
 

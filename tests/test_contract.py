@@ -13,8 +13,8 @@ from psycopg.rows import dict_row, namedtuple_row
 
 import repository_after
 import repository_before
-from evaluation import db
-from evaluation.datasets import Dataset
+from perfkit.data import server as db
+from perfkit.data.datasets import Dataset
 
 IMPLEMENTATIONS = [repository_before, repository_after]
 BAD_USER_IDS: list[tuple[object, type[Exception]]] = [

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from evaluation import db
-from evaluation.datasets import (
+from perfkit.data import server as db
+from perfkit.data.datasets import (
     REGISTRY_SCHEMA,
     Dataset,
     dataset_schema,
@@ -18,8 +18,8 @@ from evaluation.datasets import (
     owned_schemas,
     seed_dataset,
 )
-from evaluation.errors import OwnershipError
-from evaluation.instances import Instance, literal_instance
+from perfkit.data.instances import Instance, literal_instance
+from perfkit.errors import OwnershipError
 
 pytestmark = pytest.mark.db
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from evaluation.cli import main
-from evaluation.instances import read_instance
+from perfkit.commands.cli import main
+from perfkit.data.instances import read_instance
 
 GENERATOR = {"seed": 1, "users": [{"user_id": 1, "events": 10}]}
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from evaluation.errors import InstanceError
-from evaluation.instances import list_instances, parse_instance, read_instance
+from perfkit.data.instances import list_instances, parse_instance, read_instance
+from perfkit.errors import InstanceError
 
 
 @pytest.mark.parametrize("name", list_instances())

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.db import ServerTarget
-from evaluation.loadtest.analysis import LoadRun, load_checks
-from evaluation.loadtest.run import LoadConfig, run_load_test
+from perfkit.commands.loadtest import LoadConfig, run_load_test
+from perfkit.data.server import ServerTarget
+from perfkit.judge.load import load_checks
+from perfkit.measure.load.analysis import LoadRun
 
 MB = 1024 * 1024
 
@@ -34,7 +35,7 @@ def test_flat_memory_has_zero_slope_and_passes() -> None:
     assert summary["rss_rise_mb_per_million_events_per_request"] == pytest.approx(0.0, abs=1e-9)
     assert summary["requests"] == 10
     checks = load_checks({"after": summary})
-    assert [check.status for check in checks] == ["pass"] * 4, checks
+    assert [check.result for check in checks] == ["pass"] * 4, checks
 
 
 def test_memory_tracking_events_is_measured_and_the_limit_reported() -> None:
@@ -64,7 +65,7 @@ def test_short_load_end_to_end(server: ServerTarget, tmp_path: Path) -> None:
     config = LoadConfig(instance="quick", duration=3.0, legacy_duration=2.0, workers=2, legacy_limit_mb=3072)
     result = run_load_test(server, config, tmp_path, log=lambda _: None)
     document = json.loads((result.directory / "load.json").read_text())
-    assert document["schema_version"] == 1
+    assert (document["schema_version"], document["kind"]) == (3, "load")
     for name in ("after", "before"):
         summary = document["summaries"][name]
         for field in ("throughput_per_s", "max_rss_mb", "rss_growth_once_warm_mb", "rss_slope_mb_per_million_events"):

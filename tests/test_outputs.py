@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.errors import ConfigurationError, MeasurementError
-from evaluation.evidence import curate
-from evaluation.notebook_outputs import uncompared_outputs
-from evaluation.outputs import INCOMPLETE, mark_complete, new_run_directory, read_manifest, write_manifest, write_new
+from perfkit.commands.notebooks import uncompared_outputs
+from perfkit.errors import ConfigurationError, MeasurementError
+from perfkit.record.evidence import curate
+from perfkit.record.runs import INCOMPLETE, mark_complete, new_run_directory, read_manifest, write_manifest, write_new
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,16 +57,22 @@ def test_evidence_keeps_text_data_and_png_only(tmp_path: Path) -> None:
     for name in ("report.md", "report.json", "02_scaling.ipynb", "02_scaling/bench-x/latency.png",
                  "02_scaling/bench-x/latency.svg", "02_scaling/bench-x/memray/capture.bin"):  # fmt: skip
         (report / name).write_text("x")
-    (report / "report.json").write_text(json.dumps({"capture": f"{report}/02_scaling/bench-x/memray/capture.bin"}))
+    capture = {"schema_version": 3, "kind": "report", "capture": f"{report}/02_scaling/bench-x/memray/capture.bin"}
+    (report / "report.json").write_text(json.dumps(capture))
     curated = curate(report, tmp_path / "evidence")
     kept = sorted(str(p.relative_to(curated)) for p in curated.rglob("*") if p.is_file())
     assert kept == ["02_scaling/bench-x/latency.png", "CURATED.md", "report.json", "report.md"]
     assert ".bin" in (curated / "CURATED.md").read_text()
-    assert json.loads((curated / "report.json").read_text()) == {"capture": "02_scaling/bench-x/memray/capture.bin"}
+    assert json.loads((curated / "report.json").read_text())["capture"] == "02_scaling/bench-x/memray/capture.bin"
     with pytest.raises(ConfigurationError, match="exists already"):
         curate(report, tmp_path / "evidence")
     with pytest.raises(ConfigurationError, match="not a report directory"):
         curate(tmp_path, tmp_path / "evidence")
+    other = tmp_path / "reports" / "20260101T000001Z"
+    other.mkdir()
+    (other / "report.json").write_text(json.dumps({"schema_version": 3, "kind": "bench"}))
+    with pytest.raises(ConfigurationError, match="a bench record where a report record was expected"):
+        curate(other, tmp_path / "evidence")
 
 
 @pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 import repository_after
 import repository_before
-from evaluation import db
-from evaluation.datasets import Dataset, use_dataset
-from evaluation.instances import Instance, literal_instance, read_instance
-from evaluation.parity import typed_summary
+from perfkit.data import server as db
+from perfkit.data.datasets import Dataset, use_dataset
+from perfkit.data.instances import Instance, literal_instance, read_instance
+from perfkit.measure.parity import typed_summary
 
 pytestmark = pytest.mark.db
 

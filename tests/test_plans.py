@@ -10,9 +10,10 @@ import pytest
 
 import repository_after
 import repository_before
-from evaluation.datasets import Dataset
-from evaluation.plans import capture_plan, plan_shape
-from evaluation.variants import LEGACY_QUERY, SUMMARY_QUERY
+from perfkit.data.datasets import Dataset
+from perfkit.measure.plans import capture_plan, plan_shape
+from perfkit.measure.variants import LEGACY_QUERY
+from repository_after.summary import SUMMARY_QUERY
 
 pytestmark = pytest.mark.db
 

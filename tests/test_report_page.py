@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.cli import main
-from evaluation.readme import cited_report, readme_table, results_table
+from perfkit.commands.cli import main
+from perfkit.render.readme import cited_report, readme_table, results_table
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
-from evaluation.checks import Check, bench_checks, p99_check
-from evaluation.errors import MeasurementError
-from evaluation.outputs import new_run_directory
-from evaluation.results import FRESH, BenchRecord, LatencySeries, read_record, save_record, tidy
-from evaluation.summary import render_summary
+from perfkit.errors import ConfigurationError, MeasurementError
+from perfkit.judge.bench import bench_checks, p99_check
+from perfkit.judge.outcome import Check, Result
+from perfkit.measure.results import FRESH, BenchRecord, LatencySeries, tidy
+from perfkit.record.format import load_bench, read_record, save_bench
+from perfkit.record.runs import new_run_directory
+from perfkit.render.summary import render_summary
 
 MB = 1024 * 1024
 
@@ -83,22 +85,22 @@ def _by_name(checks: list[Check], at: str) -> dict[str, Check]:
 
 def test_record_round_trips_through_json(tmp_path: Path) -> None:
     record = _record()
-    paths = save_record(record, tmp_path, [check.to_json() for check in bench_checks(record)])
-    loaded = read_record(paths["json"])
+    paths = save_bench(record, tmp_path, bench_checks(record))
+    loaded = load_bench(paths["json"])
     assert loaded.latency == record.latency
     assert loaded.memory == record.memory
     assert loaded.plans == record.plans
     document = json.loads(paths["json"].read_text())
-    assert document["schema_version"] == 2
+    assert (document["schema_version"], document["kind"]) == (3, "bench")
     assert document["derived"]["memory_fits"]["before"]["verdict"] == "linear in N"
     assert [Check.from_json(c) for c in document["derived"]["checks"]] == bench_checks(record)
     assert paths["csv"].read_text().startswith("scope,implementation,n,metric,value,unit,samples,label")
 
 
 def test_results_are_never_overwritten(tmp_path: Path) -> None:
-    save_record(_record(), tmp_path)
+    save_bench(_record(), tmp_path, [])
     with pytest.raises(MeasurementError, match="never overwritten"):
-        save_record(_record(), tmp_path)
+        save_bench(_record(), tmp_path, [])
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     first = new_run_directory(tmp_path, "bench", when)
     (first / "results.json").write_text("{}")
@@ -107,9 +109,34 @@ def test_results_are_never_overwritten(tmp_path: Path) -> None:
     assert (first / "results.json").read_text() == "{}"
 
 
-def test_unknown_schema_version_is_refused() -> None:
-    with pytest.raises(MeasurementError, match="schema version 99"):
-        BenchRecord.from_json({"schema_version": 99})
+def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"schema_version": 99, "kind": "bench"}))
+    with pytest.raises(ConfigurationError, match="schema version 99"):
+        read_record(path, "bench")
+
+
+def test_a_record_of_another_kind_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "load.json"
+    path.write_text(json.dumps({"schema_version": 3, "kind": "load"}))
+    with pytest.raises(ConfigurationError, match="a load record where a bench record was expected"):
+        read_record(path, "bench")
+
+
+def test_a_schema_2_record_is_read_by_its_file_name(tmp_path: Path) -> None:
+    """Curated evidence predates the record's kind: its file name says it."""
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"schema_version": 2, "targets": []}))
+    assert read_record(path, "report")["targets"] == []
+    with pytest.raises(ConfigurationError, match="a report record where a bench record was expected"):
+        read_record(path, "bench")
+
+
+def test_a_check_round_trips_with_its_result() -> None:
+    check = Check.judged("p99", "< 200 ms", "150 ms", True, subject="after", figures={"ms": 150.0})
+    assert check.result is Result.PASS
+    assert Check.from_json(check.to_json()) == check
+    assert Check.from_json({**check.to_json(), "subject": None} | {"subject": ""}).subject == ""
 
 
 def test_tidy_has_one_row_per_scope_implementation_n_metric() -> None:

@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from evaluation import db
+from perfkit.data import server as db
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -226,7 +226,7 @@ def test_a_malformed_url_is_one_line_with_the_password_masked(tmp_path: Path) ->
 def test_a_failing_test_shows_the_server_without_its_password(foreign: Foreign, tmp_path: Path) -> None:
     test = tmp_path / "test_shows_the_server.py"
     test.write_text(
-        "from evaluation import db\n\n\ndef test_fails_with_the_server_in_view():\n"
+        "from perfkit.data import server as db\n\n\ndef test_fails_with_the_server_in_view():\n"
         "    server = db.resolve_server()\n    dsn = server.dsn\n    assert server is None, (server, dsn)\n"
     )
     completed = _kit(["-m", "pytest", "-p", "no:cacheprovider", "-l", "--no-header", "-o", "addopts=", str(test)],

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from evaluation.scaling import fit_loglog, ratio
+from perfkit.judge.bench import growth_verdict
+from perfkit.measure.scaling import fit_loglog, ratio
 
 NS = [1_000, 10_000, 100_000, 1_000_000]
 
@@ -15,7 +16,7 @@ def test_linear_growth_has_slope_one() -> None:
     fit = fit_loglog(NS, [2_400.0 * n for n in NS])
     assert fit.slope == pytest.approx(1.0)
     assert fit.r_squared == pytest.approx(1.0)
-    assert fit.verdict == "linear in N"
+    assert growth_verdict(fit) == "linear in N"
     assert fit.growth == pytest.approx(2_400.0 * (NS[-1] - NS[0]))
     assert fit.predict(50_000) == pytest.approx(2_400.0 * 50_000)
 
@@ -23,12 +24,12 @@ def test_linear_growth_has_slope_one() -> None:
 def test_constant_memory_has_slope_zero() -> None:
     fit = fit_loglog(NS, [6_588.0, 6_588.0, 6_600.0, 6_588.0])
     assert abs(fit.slope) < 0.01
-    assert fit.verdict == "constant in N"
+    assert growth_verdict(fit) == "constant in N"
 
 
 def test_square_root_growth_is_named() -> None:
     fit = fit_loglog(NS, [math.sqrt(n) for n in NS])
-    assert fit.verdict == "grows as N^0.50"
+    assert growth_verdict(fit) == "grows as N^0.50"
 
 
 def test_fit_refuses_non_positive_values() -> None:
@@ -38,7 +39,7 @@ def test_fit_refuses_non_positive_values() -> None:
 
 def test_single_point_has_no_slope() -> None:
     fit = fit_loglog([10], [5.0])
-    assert fit.verdict == "not enough points"
+    assert growth_verdict(fit) == "not enough points"
     assert math.isnan(fit.slope)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import repository_after
 import repository_before
-from evaluation.datasets import Dataset
+from perfkit.data.datasets import Dataset
 
 pytestmark = pytest.mark.db
 

@@ -51,13 +51,14 @@ def test_a_killed_kit_process_does_not_keep_the_server_alive(short_parent: Path)
     pgdata = short_parent / "pg"
     killed = _kit(
         pgdata,
-        "import os, signal\nfrom evaluation import db\ndb.resolve_server()\nos.kill(os.getpid(), signal.SIGKILL)",
+        "import os, signal\nfrom perfkit.data import server\n"
+        "server.resolve_server()\nos.kill(os.getpid(), signal.SIGKILL)",
     )
     killed.wait(timeout=120)
     assert killed.returncode == -9
     assert _postmaster(pgdata) is not None, "the killed process had started the server"
     assert killed.pid in json.loads((pgdata / ".handle_pids.json").read_text())
-    finishing = _kit(pgdata, "from evaluation import db\ndb.resolve_server()")
+    finishing = _kit(pgdata, "from perfkit.data import server\nserver.resolve_server()")
     assert finishing.wait(timeout=120) == 0
     assert _postmaster(pgdata) is None, "the last live kit process stopped the server"
     assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
@@ -90,7 +91,8 @@ def test_another_os_user_cannot_reach_the_embedded_server(short_parent: Path, de
         folder.chmod(0o755)
     with _kit(
         pgdata,
-        "import sys\nfrom evaluation import db\nprint(db.resolve_server().dsn.reveal(), flush=True)\nsys.stdin.read()",
+        "import sys\nfrom perfkit.data import server\n"
+        "print(server.resolve_server().dsn.reveal(), flush=True)\nsys.stdin.read()",
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     ) as holder:

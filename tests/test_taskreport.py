@@ -11,10 +11,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from evaluation.patch import PATCH, render_patch
-from evaluation.requirements import Outcome
-from evaluation.results import BenchRecord, LatencySeries
-from evaluation.taskreport import TASK_REPORT_SCHEMA, task_report
+from perfkit.commands.evaluate import task_report
+from perfkit.judge.outcome import Check
+from perfkit.measure.results import BenchRecord, LatencySeries
+from perfkit.paths import PATCH, TASK_REPORT_SCHEMA
+from perfkit.render.patch import render_patch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,8 +25,8 @@ def test_the_committed_patch_is_the_diff_of_the_two_implementations() -> None:
     assert "+++ b/repository_after/summary.py" in PATCH.read_text()
 
 
-def _outcome(requirement: str, implementation: str, passed: bool) -> Outcome:
-    return Outcome(requirement, implementation, passed, "measured")
+def _outcome(requirement: str, implementation: str, passed: bool) -> Check:
+    return Check.judged(requirement, "the requirement", "measured", passed, subject=implementation)
 
 
 def test_requirements_sort_into_fail_to_pass_and_pass_to_pass() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from evaluation.timing import (
+from perfkit.measure.timing import (
     SamplingPlan,
     describe,
     median,

@@ -1,0 +1,6 @@
+"""Stage 6, the commands: thin orchestrators over the stages below, one module per command.
+
+Each module holds what its command runs as a library function (``run_bench``, ``run_load_test``,
+``try_candidate``, ``run_batch``, ``run_task_evaluation``...), which notebooks and tests call too, and
+the command class that gives it its options; `cli` turns the kit's errors into exit codes.
+"""

@@ -1,0 +1,379 @@
+"""``bench``: latency, memory and plans of both versions over a grid of N, into a new run directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from tqdm import tqdm
+
+from perfkit.commands._options import (
+    Command,
+    add_output,
+    add_quick,
+    add_source_schema,
+    add_statement_timeout,
+    positive_int,
+    print_checks,
+    setting,
+)
+from perfkit.data import server
+from perfkit.data.datasets import Dataset, nearest_users, seed_dataset, source_dataset, users_for_grid
+from perfkit.data.environment import collect_environment
+from perfkit.data.implementations import IMPLEMENTATIONS
+from perfkit.data.instances import Instance, read_instance
+from perfkit.errors import ConfigurationError, DatabaseError, KitError, MeasurementError
+from perfkit.judge.bench import bench_checks
+from perfkit.judge.outcome import Check
+from perfkit.measure.memory import measure_call_memory, write_flamegraph
+from perfkit.measure.results import GRID, HEADLINE, BenchRecord
+from perfkit.measure.scenario import PLAN_CACHE_WARMUP, fresh_connection, open_sessions, time_scenario
+from perfkit.measure.timing import Clock, SamplingPlan
+from perfkit.measure.variants import VARIANTS, Variant
+from perfkit.paths import RESULTS_DIR
+from perfkit.record.format import save_bench
+from perfkit.record.runs import mark_complete, new_run_directory, write_new
+from perfkit.render.figures import all_figures, save_figure
+from perfkit.render.summary import render_summary
+
+FULL_GRID = (1_000, 10_000, 100_000, 1_000_000)
+QUICK_GRID = (1_000, 3_000, 10_000, 30_000)
+
+
+def _sampling(*, alternatives_budget: float, distinct_budget: float, legacy: SamplingPlan) -> dict[str, SamplingPlan]:
+    """100 samples of the optimized version at every N (enough for a real p99); the forced plan
+    alternatives and floors enough for a median; the slow variants bounded by time."""
+    alternatives = SamplingPlan(min_samples=10, max_samples=40, time_budget=alternatives_budget, warmups=1)
+    plans = dict.fromkeys(VARIANTS, alternatives)
+    plans["after"] = SamplingPlan(min_samples=100, max_samples=100, warmups=2)
+    plans["distinct"] = SamplingPlan(min_samples=3, max_samples=100, time_budget=distinct_budget)
+    plans["before"] = legacy
+    return plans
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    grid: Sequence[int]
+    plans: dict[str, SamplingPlan]
+    memory: bool = True
+    flamegraphs: bool = True
+    legacy_memory_limit_mb: int | None = 8192
+    quick: bool = False
+    headline_instance: str | None = None
+    headline_n: int = 900_000
+    statement_timeout_ms: int | None = None
+    first_calls: int = 20
+    session_settings: dict[str, str] = field(default_factory=dict)  # applied to the kit's sessions only
+    memory_implementations: tuple[str, ...] = IMPLEMENTATIONS  # names, or candidate paths
+    prefix: str = "bench"
+    candidate: str | None = None  # the variant judged against the optimized version, if any
+
+    # The two presets set the same fields with other figures: alike on purpose.
+    @classmethod
+    def full(cls) -> BenchConfig:
+        return cls(
+            grid=FULL_GRID,
+            # The legacy call is dominated by Python work on rows the other variants have already
+            # brought into cache: a warm-up would cost up to half a minute and change nothing.
+            plans=_sampling(
+                alternatives_budget=4.0,
+                distinct_budget=10.0,
+                legacy=SamplingPlan(min_samples=1, max_samples=100, time_budget=20.0, warmups=0),
+            ),
+            headline_instance="headline",
+        )
+
+    @classmethod
+    def quick_config(cls) -> BenchConfig:
+        return cls(
+            grid=QUICK_GRID,
+            plans=_sampling(
+                alternatives_budget=0.5,
+                distinct_budget=1.0,
+                legacy=SamplingPlan(min_samples=3, max_samples=100, time_budget=2.0),
+            ),
+            first_calls=10,
+            quick=True,
+        )
+
+
+@dataclass
+class BenchRun:
+    record: BenchRecord
+    directory: Path
+    checks: list[Check] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def run_bench(
+    target: server.ServerTarget,
+    instance: Instance | None,
+    config: BenchConfig,
+    results_base: Path,
+    *,
+    source_schema: str | None = None,
+    variants: Mapping[str, Variant] | None = None,
+    progress: bool = True,
+    clock: Clock = time.perf_counter,
+    log: Callable[[str], None] = print,
+) -> BenchRun:
+    """Measure, then write results.json, results.csv, figures and summary.md to a new directory.
+
+    With ``source_schema`` the bench reads that schema's existing ``events`` table (checked
+    against the fixed schema, never written) and takes, for each N, the user whose event count
+    is nearest. An error or Ctrl-C part-way keeps what was measured: the record is written
+    with ``complete`` false before the error propagates.
+    """
+    dataset, users, config = _dataset_and_users(target, instance, config, source_schema, progress=progress)
+    known = {**VARIANTS, **(variants or {})}
+    unknown = sorted(set(config.plans) - set(known))
+    if unknown:
+        raise ConfigurationError(f"no variant(s) {unknown} to time; known: {sorted(known)}")
+    directory = new_run_directory(results_base, config.prefix)
+    log(f"bench: {dataset.instance.name}, N in {sorted(users)}, results in {directory}")
+    with server.connect(target.dsn) as conn:
+        environment = collect_environment(conn, dsn=target.dsn, embedded=target.embedded)
+    record = BenchRecord(environment=environment, parameters=_parameters(dataset, users, config, source_schema))
+    run = BenchRun(record=record, directory=directory)
+    try:
+        timed = {name: known[name] for name in config.plans}
+        _measure(run, target, dataset, users, config, timed, progress=progress, clock=clock, log=log)
+        record.complete = True
+    except psycopg.errors.QueryCanceled as exc:
+        record.notes.append(f"run stopped early: statement timeout ({config.statement_timeout_ms} ms)")
+        raise MeasurementError(
+            f"a query ran past the statement timeout of {config.statement_timeout_ms} ms; partial results "
+            f"are kept in {directory} (marked incomplete): raise --statement-timeout or use a smaller grid"
+        ) from exc
+    except psycopg.OperationalError as exc:
+        record.notes.append(f"run stopped early: connection lost: {str(exc).strip().splitlines()[0]}")
+        raise DatabaseError(
+            f"the connection to PostgreSQL was lost mid-run ({str(exc).strip().splitlines()[0]}); "
+            f"partial results are kept in {directory} (marked incomplete)"
+        ) from exc
+    except (KitError, psycopg.Error, KeyboardInterrupt) as exc:
+        record.notes.append(f"run stopped early: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        raise
+    finally:
+        _write_outputs(run)
+        log(f"bench: wrote {directory}")
+    mark_complete(directory)
+    return run
+
+
+def _dataset_and_users(
+    target: server.ServerTarget,
+    instance: Instance | None,
+    config: BenchConfig,
+    source_schema: str | None,
+    *,
+    progress: bool,
+) -> tuple[Dataset, dict[int, int], BenchConfig]:
+    """The dataset to read and the user measured at each N (the nearest ones in an existing table)."""
+    if source_schema is not None:
+        with server.connect(target.dsn, autocommit=True) as conn:
+            dataset = source_dataset(conn, source_schema)
+        users = nearest_users(dataset.instance.event_counts, list(config.grid))
+        return dataset, users, replace(config, grid=sorted(users), headline_instance=None)
+    if instance is None:
+        raise ConfigurationError("run_bench needs an instance or a source schema")
+    users = users_for_grid(instance, config.grid)
+    return _seed(target, instance, progress=progress), users, config
+
+
+def _parameters(
+    dataset: Dataset, users: dict[int, int], config: BenchConfig, source_schema: str | None
+) -> dict[str, object]:
+    instance = dataset.instance
+    return {
+        "instance": instance.name,
+        "instance_source": instance.source,
+        "fingerprint": instance.fingerprint,
+        "seed": instance.generator.seed if instance.generator else None,
+        "table_rows": instance.total_events,
+        "schema": dataset.schema,
+        "grid": sorted(users),
+        "source_schema": source_schema,
+        "statement_timeout_ms": config.statement_timeout_ms,
+        "session_settings": dict(config.session_settings),
+        "plan_cache_warmup": PLAN_CACHE_WARMUP,
+        "candidate": config.candidate,
+        "users": {str(n): u for n, u in users.items()},
+        "sampling": {name: vars(plan) for name, plan in config.plans.items()},
+        "quick": config.quick,
+    }
+
+
+def _measure(
+    run: BenchRun,
+    target: server.ServerTarget,
+    dataset: Dataset,
+    users: dict[int, int],
+    config: BenchConfig,
+    variants: Mapping[str, Variant],
+    *,
+    progress: bool,
+    clock: Clock,
+    log: Callable[[str], None],
+) -> None:
+    record = run.record
+    # Named after the run, so its sessions can be told apart in pg_stat_activity.
+    application_name = f"perfkit-bench {run.directory.name}"
+    settings = dict(config.session_settings)
+    if config.statement_timeout_ms is not None:
+        settings["statement_timeout"] = str(config.statement_timeout_ms)
+    scenarios: list[tuple[str, Dataset, int, int]] = [(GRID, dataset, n, user) for n, user in users.items()]
+    if config.headline_instance is not None:
+        headline = _seed(target, read_instance(config.headline_instance), progress=progress)
+        record.parameters["headline"] = {
+            "instance": headline.instance.name,
+            "fingerprint": headline.instance.fingerprint,
+            "schema": headline.schema,
+            "table_rows": headline.instance.total_events,
+            "n": config.headline_n,
+        }
+        user = users_for_grid(headline.instance, [config.headline_n])[config.headline_n]
+        scenarios.append((HEADLINE, headline, config.headline_n, user))
+    with open_sessions(target.dsn, variants, application_name=application_name, settings=settings) as sessions:
+        current = None
+        for scope, data, n, user_id in tqdm(scenarios, desc="latency over N", unit="N", disable=not progress):
+            if data.schema != current:
+                sessions.point_at(data.schema, data.user_without_events())
+                current = data.schema
+            counts = time_scenario(
+                record,
+                sessions,
+                scope,
+                n,
+                user_id,
+                config.plans,
+                fresh=fresh_connection(target.dsn, data.schema, settings, application_name=application_name),
+                first_calls=config.first_calls,
+                clock=clock,
+                progress=progress,
+            )
+            log(f"  {scope} N={n:,}: " + ", ".join(f"{v} n={c}" for v, c in counts.items()))
+    if config.memory:
+        _measure_memory(run, target, dataset, users, config, progress=progress)
+
+
+def _measure_memory(
+    run: BenchRun,
+    target: server.ServerTarget,
+    dataset: Dataset,
+    users: dict[int, int],
+    config: BenchConfig,
+    *,
+    progress: bool,
+) -> None:
+    record = run.record
+    warm_user = dataset.user_without_events()
+    largest = max(users)
+    for n, user_id in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
+        for implementation in config.memory_implementations:
+            measurement = measure_call_memory(
+                target.dsn,
+                dataset.schema,
+                implementation,
+                user_id,
+                n,
+                run.directory / "memray",
+                warm_user_id=warm_user,
+                memory_limit_mb=config.legacy_memory_limit_mb if implementation == "before" else None,
+                # The optimized call allocates kilobytes: three runs keep interpreter noise out of the median.
+                repeats=1 if implementation == "before" else 3,
+            )
+            # Captures are named relative to the run directory, which may be moved or curated.
+            capture = Path(measurement.capture).relative_to(run.directory) if measurement.capture else ""
+            record.memory.append({**measurement.as_record(), "capture": str(capture)})
+            if measurement.limit_hit:
+                record.notes.append(f"legacy exceeded its {config.legacy_memory_limit_mb} MB limit at N={n:,} events")
+            elif config.flamegraphs and n == largest:
+                html = write_flamegraph(
+                    Path(measurement.capture), run.directory / f"flamegraph-{implementation}-{n}.html"
+                )
+                record.flamegraphs[implementation] = html.name
+
+
+def _seed(target: server.ServerTarget, instance: Instance, *, progress: bool) -> Dataset:
+    with server.connect(target.dsn, autocommit=True) as admin:
+        return seed_dataset(admin, instance, progress=progress)
+
+
+def _write_outputs(run: BenchRun) -> None:
+    record, directory = run.record, run.directory
+    figures: dict[str, str] = {}
+    if record.latency or record.memory:
+        for stem, figure in all_figures(record).items():
+            try:
+                paths = save_figure(figure, directory, stem)
+            except ValueError as exc:  # a partial run can lack what a log axis needs; the data is saved below
+                record.notes.append(f"figure {stem} not drawn: {exc}")
+                continue
+            figures[stem] = paths[0].name
+            run.files.update({f"{stem}.{p.suffix[1:]}": p for p in paths})
+    run.checks = bench_checks(record)
+    run.files.update(save_bench(record, directory, run.checks))
+    run.files["summary"] = write_new(directory / "summary.md", render_summary(record, run.checks, figures))
+
+
+class BenchCommand(Command):
+    name = "bench"
+    help = "latency, memory and scaling of both versions over a grid of N, into a new results directory"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--instance", help="instance to seed and measure (default: scaling, quick with --quick)")
+        add_quick(parser, f"small grid {list(QUICK_GRID)}: about a minute")
+        parser.add_argument(
+            "--grid", type=positive_int, nargs="+", metavar="N", help=f"sizes N (default {list(FULL_GRID)})"
+        )
+        add_output(parser, RESULTS_DIR)
+        parser.add_argument("--no-memory", action="store_true", help="skip the memray measurements")
+        parser.add_argument("--no-flamegraphs", action="store_true", help="skip the flamegraphs at the largest N")
+        add_source_schema(parser, " instead of seeding an instance")
+        add_statement_timeout(parser, "statement_timeout of the measurements")
+        parser.add_argument(
+            "--set",
+            type=setting,
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a setting for the bench's own sessions only (the server's configuration is never changed), "
+            "e.g. --set random_page_cost=1.1 to try the advice of a plan regret",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        config = BenchConfig.quick_config() if args.quick else BenchConfig.full()
+        overrides: dict[str, Any] = {
+            "memory": not args.no_memory,
+            "flamegraphs": not args.no_flamegraphs,
+            "session_settings": dict(args.set),
+        }
+        if args.grid:
+            overrides["grid"] = sorted(set(args.grid))
+        if args.statement_timeout is not None:
+            overrides["statement_timeout_ms"] = args.statement_timeout
+        config = replace(config, **overrides)
+        if args.source_schema:
+            if args.instance:
+                raise ConfigurationError("--instance and --source-schema exclude each other")
+            run = run_bench(
+                server.resolve_server(),
+                None,
+                config,
+                args.output,
+                source_schema=args.source_schema,
+                progress=sys.stderr.isatty(),
+            )
+        else:
+            instance = read_instance(args.instance or ("quick" if args.quick else "scaling"))
+            run = run_bench(server.resolve_server(), instance, config, args.output, progress=sys.stderr.isatty())
+        print_checks(run.checks)
+        print(f"bench: summary in {run.files['summary']}")
+        return 0

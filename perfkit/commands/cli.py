@@ -1,0 +1,85 @@
+"""``python -m perfkit`` (also ``python -m evaluation``): the subcommands, and the one place where the
+kit's errors become a one-line message and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from perfkit.commands._options import Command
+from perfkit.commands.bench import BenchCommand
+from perfkit.commands.compare import CompareCommand
+from perfkit.commands.datasets import DatasetsCommand, SeedCommand
+from perfkit.commands.diff import DiffCommand
+from perfkit.commands.evaluate import EvaluateCommand
+from perfkit.commands.evidence import EvidenceCommand
+from perfkit.commands.loadtest import LoadTestCommand
+from perfkit.commands.notebooks import NotebooksCommand
+from perfkit.commands.patch import PatchCommand
+from perfkit.commands.readme import ReadmeCommand
+from perfkit.commands.report import ReportCommand
+from perfkit.commands.try_ import TryCommand
+from perfkit.data.server import parse_database_url
+from perfkit.errors import ConfigurationError, KitError
+
+COMMANDS: list[type[Command]] = [
+    SeedCommand,
+    CompareCommand,
+    BenchCommand,
+    LoadTestCommand,
+    DatasetsCommand,
+    ReportCommand,
+    EvidenceCommand,
+    EvaluateCommand,
+    PatchCommand,
+    TryCommand,
+    DiffCommand,
+    ReadmeCommand,
+    NotebooksCommand,
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors become a `ConfigurationError`: one line and exit code 2, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigurationError(f"{self.prog}: {message} (see --help)")
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    parser = _Parser(
+        prog="python -m evaluation",
+        description="Measure and compare the legacy and optimized fetch_user_activity_summary.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: dict[str, Command] = {}
+    for command_class in COMMANDS:
+        command = command_class()
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(sub)
+        commands[command.name] = command
+    return parser, commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, commands = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(arguments)
+        command = commands[args.command]
+        url = os.environ.get("DATABASE_URL", "").strip()
+        if command.needs_database and url:
+            parse_database_url(url)  # a malformed URL is one line before anything starts
+        return command.run(args)
+    except KitError as exc:
+        if "--debug" in arguments:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

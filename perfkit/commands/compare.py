@@ -1,0 +1,39 @@
+"""``compare``: both implementations' summaries side by side for the users of an instance, and parity."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from perfkit.commands._options import Command, positive_int, user_id
+from perfkit.data import server
+from perfkit.data.instances import read_instance
+from perfkit.measure.parity import check_parity, require_parity
+
+
+class CompareCommand(Command):
+    name = "compare"
+    help = "print both implementations' summaries for the users of an instance and check parity"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("instance", help="instance name or path")
+        parser.add_argument("--users", type=user_id, nargs="+", help="user ids (default: all)")
+        parser.add_argument(
+            "--max-events",
+            type=positive_int,
+            default=100_000,
+            help="skip users with more events than this (the legacy version is slow); default %(default)s",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        instance = read_instance(args.instance)
+        counts = instance.event_counts
+        users = args.users or [u for u in instance.user_ids if counts[u] <= args.max_events]
+        target = server.resolve_server()
+        with server.connect(target.dsn, autocommit=True) as conn:
+            (report,) = check_parity(conn, [instance], users=users, progress=sys.stderr.isatty())
+        print(f"{instance.name} ({target.display}, schema {report.schema})")
+        print(report.frame().to_string(index=False, float_format=lambda v: repr(float(v))))
+        require_parity(report.rows)
+        print(f"parity: {len(report.rows)} users, before == after for every one")
+        return 0

@@ -1,0 +1,53 @@
+"""``seed`` and ``datasets``: the kit's dataset schemas, loaded, listed and dropped."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from perfkit.commands._options import Command
+from perfkit.data import server
+from perfkit.data.datasets import dataset_schema, drop_dataset_schema, owned_schemas, seed_dataset
+from perfkit.data.instances import list_instances, read_instance
+
+
+class SeedCommand(Command):
+    name = "seed"
+    help = "load instances into kit-owned schemas (reused while complete)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("instances", nargs="*", help="instance names (default: all)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        with server.connect(server.resolve_server().dsn, autocommit=True) as conn:
+            for name in args.instances or list_instances():
+                dataset = seed_dataset(conn, read_instance(name), progress=sys.stderr.isatty())
+                state = "reused" if dataset.reused else f"loaded in {dataset.seconds:.1f} s"
+                print(f"{name}: {dataset.rows:,} events in {dataset.schema} ({state})")
+        return 0
+
+
+class DatasetsCommand(Command):
+    name = "datasets"
+    help = "list the kit's dataset schemas, or drop them with --drop"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--drop",
+            nargs="*",
+            metavar="INSTANCE",
+            help="drop these instances' schemas (none named: all)",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        with server.connect(server.resolve_server().dsn, autocommit=True) as conn:
+            owned = owned_schemas(conn)
+            if args.drop is None:
+                for schema, complete in sorted(owned.items()):
+                    print(f"{schema}\t{'complete' if complete else 'incomplete'}")
+                return 0
+            targets = [dataset_schema(read_instance(n)) for n in args.drop] if args.drop else list(owned)
+            for schema in targets:
+                drop_dataset_schema(conn, schema)
+                print(f"dropped {schema}")
+        return 0

@@ -1,0 +1,204 @@
+"""``evaluate``: the task's evaluation report: each requirement's check per implementation, a quick
+bench, and a summary, written to ``evaluation/reports/<YYYY-MM-DD>/<HH-MM-SS>/report.json``.
+
+The file follows the task's schema, ``evaluation/task_report.schema.json``, not the kit's record
+format. Speedups are ratios of medians measured side by side in one interleaved run; where one
+cannot be computed it is ``null`` with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from perfkit.commands._options import Command, add_output, add_quick
+from perfkit.commands.bench import BenchConfig, run_bench
+from perfkit.data import server
+from perfkit.data.environment import collect_environment
+from perfkit.data.implementations import IMPLEMENTATIONS
+from perfkit.data.instances import read_instance
+from perfkit.judge.outcome import Check, Result
+from perfkit.judge.requirements import REQUIREMENTS, Scale, run_requirements
+from perfkit.measure.results import BenchRecord
+from perfkit.measure.timing import describe, median
+from perfkit.paths import TASK_REPORTS_DIR
+from perfkit.record.runs import mark_complete, new_run_directory, write_new
+
+TASK_REPORT_SCHEMA_VERSION = 1
+PARITY_REQUIREMENTS = ("parity_reference", "parity_generated")
+
+
+def run_task_evaluation(
+    target: server.ServerTarget,
+    implementations: Sequence[str],
+    *,
+    quick: bool,
+    reports_base: Path = TASK_REPORTS_DIR,
+    log: Callable[[str], None] = print,
+) -> tuple[Path, dict[str, Any]]:
+    """Run every requirement against each implementation, then a quick bench; write report.json."""
+    started = datetime.now(UTC)
+    directory = new_run_directory(reports_base / started.strftime("%Y-%m-%d"), "", started, stamp="%H-%M-%S")
+    log(f"evaluation: {', '.join(implementations)} ({'quick' if quick else 'requirement'} scale) into {directory}")
+    outcomes = run_requirements(target, implementations, Scale.quick() if quick else Scale.full(), directory, log=log)
+    log("evaluation: quick bench of both implementations")
+    config = replace(BenchConfig.quick_config(), memory=False, first_calls=0)
+    bench = run_bench(target, read_instance("quick"), config, directory, progress=False, log=lambda _: None)
+    with server.connect(target.dsn) as conn:
+        environment = collect_environment(conn, dsn=target.dsn, embedded=target.embedded)
+    document = task_report(outcomes, bench.record, implementations, started=started, quick=quick)
+    document["environment"] = environment
+    document["bench_directory"] = str(bench.directory.relative_to(directory))
+    write_new(directory / "report.json", json.dumps(document, indent=2, allow_nan=False) + "\n")
+    mark_complete(directory)
+    return directory, document
+
+
+def task_report(
+    outcomes: Sequence[Check],
+    record: BenchRecord,
+    implementations: Sequence[str],
+    *,
+    started: datetime,
+    quick: bool,
+) -> dict[str, Any]:
+    """The report's fields from the outcomes and the bench record (no environment: the caller adds it)."""
+    by_requirement: dict[str, dict[str, bool]] = {}
+    for outcome in outcomes:
+        by_requirement.setdefault(outcome.name, {})[outcome.subject] = outcome.result is Result.PASS
+    both = [name for name, result in by_requirement.items() if {"before", "after"} <= set(result)]
+    return {
+        "schema_version": TASK_REPORT_SCHEMA_VERSION,
+        "run_id": started.strftime("%Y-%m-%d/%H-%M-%S"),
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "environment": {},
+        "requirements": {name: description for name, (description, _) in REQUIREMENTS.items()},
+        "implementations": {
+            implementation: {
+                "tests": [_test_entry(o) for o in outcomes if o.subject == implementation],
+                "benchmarks": _benchmarks(record, implementation),
+            }
+            for implementation in implementations
+        },
+        "fail_to_pass": [n for n in both if not by_requirement[n]["before"] and by_requirement[n]["after"]],
+        "pass_to_pass": [n for n in both if by_requirement[n]["before"] and by_requirement[n]["after"]],
+        "summary": {
+            "functional_parity_passed": _all_passed(by_requirement, PARITY_REQUIREMENTS, implementations),
+            "performance_improvements": _improvements(record),
+            "scalability_targets_met": _all_passed(
+                by_requirement, [n for n in REQUIREMENTS if n not in PARITY_REQUIREMENTS], ["after"]
+            )
+            if "after" in implementations
+            else None,
+        },
+    }
+
+
+def _test_entry(check: Check) -> dict[str, Any]:
+    """A requirement's check as the task's schema has a test: passed or failed, with its figures."""
+    passed = check.result is Result.PASS
+    return {
+        "name": check.name,
+        "requirement": check.name,
+        "implementation": check.subject,
+        "passed": passed,
+        "measured": check.measured,
+        "figures": check.figures,
+        "outcome": "passed" if passed else "failed",
+    }
+
+
+def _all_passed(
+    by_requirement: dict[str, dict[str, bool]], requirements: Sequence[str], implementations: Sequence[str]
+) -> bool | None:
+    """Whether every requirement named passed for every implementation named; None when none was run."""
+    results = [
+        by_requirement[name][impl]
+        for name in requirements
+        for impl in implementations
+        if impl in by_requirement.get(name, {})
+    ]
+    return all(results) if results else None
+
+
+def _benchmarks(record: BenchRecord, implementation: str) -> list[dict[str, Any]]:
+    rows = []
+    for series in record.latency:
+        if series.variant == implementation and series.connection == "pooled" and series.seconds:
+            p99 = describe(series.seconds)["p99"]
+            rows.append(
+                {
+                    "n": series.n,
+                    "user_id": series.user_id,
+                    "samples": len(series.seconds),
+                    "median_ms": median(series.seconds) * 1000,
+                    "p99_ms": p99.value * 1000,
+                    "p99_label": p99.label,
+                }
+            )
+    return rows
+
+
+def _improvements(record: BenchRecord) -> dict[str, dict[str, Any]]:
+    """Per user of the bench: both medians and their ratio, or null and why."""
+    improvements = {}
+    for n in record.grid:
+        before, after = record.series("before", n), record.series("after", n)
+        user = next((s.user_id for s in (after, before) if s is not None), n)
+        before_ms = median(before.seconds) * 1000 if before and before.seconds else None
+        after_ms = median(after.seconds) * 1000 if after and after.seconds else None
+        speedup, reason = None, None
+        if before_ms is None or after_ms is None:
+            reason = "one of the implementations was not timed at this size"
+        elif after_ms <= 0 or not math.isfinite(before_ms / after_ms):
+            reason = "the optimized median is zero: no ratio"
+        else:
+            speedup = before_ms / after_ms
+        improvements[str(user)] = {
+            "n": n,
+            "before_median_ms": before_ms,
+            "after_median_ms": after_ms,
+            "speedup": speedup,
+            "reason": reason,
+            "samples": {"before": len(before.seconds) if before else 0, "after": len(after.seconds) if after else 0},
+        }
+    return improvements
+
+
+class EvaluateCommand(Command):
+    name = "evaluate"
+    help = "the task's requirements run against each implementation, a quick bench, and report.json"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--impl",
+            action="append",
+            choices=IMPLEMENTATIONS,
+            help="implementation to check (repeatable; default: both)",
+        )
+        add_quick(parser, "CI scale: N up to 30,000 instead of 900,000")
+        add_output(parser, TASK_REPORTS_DIR, "parent of <date>/<time>/report.json")
+
+    def run(self, args: argparse.Namespace) -> int:
+        implementations = args.impl or list(IMPLEMENTATIONS)
+        directory, document = run_task_evaluation(
+            server.resolve_server(), implementations, quick=args.quick, reports_base=args.output
+        )
+        summary = document["summary"]
+        print(f"functional parity passed: {summary['functional_parity_passed']}")
+        print(f"scalability targets met (after): {summary['scalability_targets_met']}")
+        print(f"fail to pass: {', '.join(document['fail_to_pass']) or 'none'}")
+        print(f"pass to pass: {', '.join(document['pass_to_pass']) or 'none'}")
+        for user, figures in summary["performance_improvements"].items():
+            speedup = f"{figures['speedup']:.1f}×" if figures["speedup"] is not None else f"n/a ({figures['reason']})"
+            print(f"user {user} (N={figures['n']:,}): {speedup}")
+        print(f"evaluation: {directory / 'report.json'}")
+        return 0

@@ -1,0 +1,234 @@
+"""``report``, the main job: every notebook executed by papermill into a new report directory, then
+report.json, report.md and report.html, compared with the previous report of the same folder.
+
+A failing notebook does not stop the batch: its error (the failing cell, the exception, the
+saved notebook) is recorded, the other notebooks run, and the batch fails at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from perfkit.commands._options import Command, add_output, add_quick
+from perfkit.errors import ConfigurationError, KitError, NotebookError
+from perfkit.judge.diff import RunDiff, diff_runs
+from perfkit.paths import NOTEBOOKS_DIR, REPORTS_DIR
+from perfkit.record.batch import BatchRun, NotebookOutcome
+from perfkit.record.format import load_run, record_document
+from perfkit.record.runs import INCOMPLETE, mark_complete, new_run_directory, read_manifest, write_new
+from perfkit.render.diff import diff_markdown
+from perfkit.render.report import ReportInputs, collect_inputs, write_report
+
+KERNEL_NAME = "summary-perfkit"
+
+# Parameters of each notebook in the batch; notebooks absent here run with their own defaults
+# (the CI-scale ones, also used by `make report QUICK=1`).
+FULL_PARAMETERS: dict[str, dict[str, Any]] = {
+    "01_parity": {"random_datasets": 20, "random_events": 5000},
+    "02_scaling": {"quick": False},
+    "03_load": {"quick": False},
+    "04_candidates": {"candidates": "all", "quick": False},
+}
+
+
+def discover_notebooks(directory: Path = NOTEBOOKS_DIR) -> list[Path]:
+    return sorted(directory.glob("[0-9][0-9]_*.ipynb"))
+
+
+def notebook_parameters(notebook: Path, quick: bool, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters the batch passes, refusing any the notebook's parameters cell does not declare."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(notebook))
+    wanted = {} if quick else dict(FULL_PARAMETERS.get(notebook.stem, {}))
+    wanted.update(extra or {})
+    unknown = sorted(set(wanted) - set(declared))
+    if "output_dir" not in declared:
+        raise ConfigurationError(
+            f"{notebook.name} declares no output_dir parameter: the batch could not collect its results"
+        )
+    if unknown:
+        raise ConfigurationError(
+            f"{notebook.name} has no parameter(s) {unknown}; its parameters cell declares {sorted(declared)}"
+        )
+    return wanted
+
+
+def ensure_kernel() -> str:
+    """Register this interpreter as the ``summary-perfkit`` kernel inside its own prefix (the
+    project's .venv), so executions never depend on a user-level kernelspec."""
+    from ipykernel.kernelspec import install
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        if spec.argv and spec.argv[0] == sys.executable:
+            return KERNEL_NAME
+    except NoSuchKernel:
+        pass
+    install(kernel_name=KERNEL_NAME, display_name="Python (summary-perfkit)", prefix=sys.prefix)
+    return KERNEL_NAME
+
+
+def run_batch(
+    *,
+    quick: bool,
+    reports_base: Path = REPORTS_DIR,
+    notebooks: list[Path] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    stdout: TextIO | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> BatchRun:
+    """Execute the notebooks into ``reports_base/<UTC timestamp>/``, each with an absolute
+    ``output_dir`` of its own inside it, and return what happened to each, with the outputs it
+    declared in its manifest."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    selected = notebooks if notebooks is not None else discover_notebooks()
+    if not selected:
+        raise ConfigurationError(f"no notebooks to run in {NOTEBOOKS_DIR}")
+    overrides = overrides or {}
+    unknown = sorted(set(overrides) - {nb.stem for nb in selected})
+    if unknown:
+        raise ConfigurationError(f"parameters given for notebook(s) {unknown} that are not run")
+    # Refuse bad parameters before anything runs.
+    plans = {nb: notebook_parameters(nb, quick, overrides.get(nb.stem)) for nb in selected}
+    kernel = ensure_kernel()
+    run = BatchRun(directory=new_run_directory(reports_base, ""), quick=quick)
+    log(f"report: {len(selected)} notebooks ({'quick' if quick else 'full'} scale) into {run.directory}")
+    for index, notebook in enumerate(selected, start=1):
+        parameters = {**plans[notebook], "output_dir": str(run.directory / notebook.stem)}
+        outcome = NotebookOutcome(notebook.stem, str(run.directory / notebook.name), parameters)
+        log(f"[{index}/{len(selected)}] {notebook.name} ...")
+        started = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                outcome.executed,
+                parameters=parameters,
+                kernel_name=kernel,
+                progress_bar=progress,
+                stdout_file=stdout,  # the notebooks' own progress lines (one per N, per phase)
+                cwd=str(notebook.parent),
+            )
+            outcome.ok = True
+        except PapermillExecutionError as exc:
+            outcome.error = {"cell_index": exc.cell_index, "ename": exc.ename, "evalue": exc.evalue}
+        except Exception as exc:  # a dead kernel or a broken notebook must not stop the batch
+            outcome.error = {"cell_index": None, "ename": type(exc).__name__, "evalue": str(exc)}
+        outcome.seconds = time.perf_counter() - started
+        outcome.outputs = {kind: str(path) for kind, path in read_manifest(Path(parameters["output_dir"])).items()}
+        run.outcomes.append(outcome)
+        status = "ok" if outcome.ok else f"FAILED: {outcome.error_line}"
+        log(f"[{index}/{len(selected)}] {notebook.name}: {status} ({outcome.seconds:.0f} s)")
+    return run
+
+
+def raise_if_failed(run: BatchRun) -> None:
+    if run.failed:
+        raise NotebookError(
+            f"{len(run.failed)} of {len(run.outcomes)} notebooks failed: "
+            + "; ".join(outcome.error_line for outcome in run.failed)
+        )
+
+
+def previous_report(directory: Path) -> Path | None:
+    """The latest finished report before ``directory`` in its folder whose bench results can be read."""
+    earlier = sorted(
+        (p for p in directory.parent.iterdir() if p.is_dir() and p.name < directory.name),
+        reverse=True,
+    )
+    for candidate in earlier:
+        if (candidate / "report.json").is_file() and not (candidate / INCOMPLETE).exists():
+            try:
+                load_run(candidate)
+            except (KitError, KeyError, ValueError):  # an older format, or a report without a bench
+                continue
+            return candidate
+    return None
+
+
+def compare_with_previous(directory: Path, inputs: ReportInputs) -> RunDiff | None:
+    """diff.md and diff.json of the previous report against this one, when both have a bench."""
+    previous = previous_report(directory)
+    if previous is None or inputs.bench_dir is None:
+        return None
+    current = load_run(inputs.bench_dir)
+    comparison = diff_runs(load_run(previous), replace(current, name=directory.name))
+    write_new(directory / "diff.md", diff_markdown(comparison))
+    document = record_document("diff", comparison.to_json(), environment=inputs.environment)
+    write_new(directory / "diff.json", json.dumps(document, indent=2, allow_nan=True) + "\n")
+    return comparison
+
+
+def assemble_report(run: BatchRun) -> dict[str, Path]:
+    """report.json, report.md and report.html of a batch, after its comparison with the previous report."""
+    inputs = collect_inputs(run)
+    comparison = compare_with_previous(run.directory, inputs) if inputs.bench is not None else None
+    return write_report(run, inputs, comparison)
+
+
+class ReportCommand(Command):
+    name = "report"
+    help = "the main job: run every notebook through papermill into reports/<UTC time>/"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_quick(parser, "the notebooks' CI-scale parameters")
+        add_output(parser, REPORTS_DIR, "parent of the report directory")
+        parser.add_argument("--notebook", nargs="+", metavar="NAME", help="run only these notebooks (e.g. 01_parity)")
+        parser.add_argument(
+            "--param",
+            "-p",
+            action="append",
+            default=[],
+            metavar="NOTEBOOK:NAME=VALUE",
+            help="override a notebook parameter, e.g. 01_parity:random_datasets=5 (VALUE read as JSON if it parses)",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        notebooks = None
+        if args.notebook:
+            available = {path.stem: path for path in discover_notebooks()}
+            unknown = sorted(set(args.notebook) - set(available))
+            if unknown:
+                raise ConfigurationError(f"no notebook(s) {unknown}; available: {sorted(available)}")
+            notebooks = [available[name] for name in args.notebook]
+        run = run_batch(
+            quick=args.quick,
+            reports_base=args.output,
+            notebooks=notebooks,
+            progress=sys.stderr.isatty(),
+            stdout=sys.stdout,
+            overrides=_parse_parameters(args.param),
+        )
+        paths = assemble_report(run)
+        print(f"report: {paths['markdown']}")
+        raise_if_failed(run)
+        mark_complete(run.directory)
+        return 0
+
+
+def _parse_parameters(items: list[str]) -> dict[str, dict[str, Any]]:
+    parsed: dict[str, dict[str, Any]] = {}
+    for item in items:
+        notebook, _, assignment = item.partition(":")
+        name, equals, raw = assignment.partition("=")
+        if not notebook or not name or not equals:
+            raise ConfigurationError(
+                f"--param {item!r}: expected NOTEBOOK:NAME=VALUE, e.g. 01_parity:random_datasets=5"
+            )
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        parsed.setdefault(notebook, {})[name] = value
+    return parsed

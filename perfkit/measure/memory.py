@@ -1,0 +1,150 @@
+"""Memory of one call, measured under memray in a fresh process per (implementation, N).
+
+A fresh process per measurement because memray allows one Tracker per process and because
+the legacy version's peak must not be hidden by memory an earlier call left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perfkit.data.implementations import DSN_VARIABLE, IMPLEMENTATIONS
+from perfkit.data.server import DsnLike, plain
+from perfkit.errors import MeasurementError
+
+
+@dataclass(frozen=True)
+class MemoryMeasurement:
+    """What one call cost, from two fresh processes: memray's peak and allocation count from a
+    tracked one, the resident set from an untracked one (memray's buffers would inflate it).
+    Bytes throughout; ``limit_hit`` when a child ran out of its allowed address space."""
+
+    implementation: str
+    n: int
+    user_id: int
+    peak_bytes: int
+    total_allocations: int
+    rss_before_bytes: int
+    rss_after_bytes: int
+    max_rss_bytes: int
+    seconds_untracked: float
+    seconds_tracked: float
+    capture: str
+    limit_hit: bool = False
+    peak_samples: list[int] = field(default_factory=list)  # every tracked run's peak, the median reported
+
+    @property
+    def rss_growth_bytes(self) -> int:
+        """How far the resident high-water mark rose above the RSS just before the call."""
+        return max(0, self.max_rss_bytes - self.rss_before_bytes)
+
+    def as_record(self) -> dict[str, Any]:
+        return {**asdict(self), "rss_growth_bytes": self.rss_growth_bytes}
+
+
+def measure_call_memory(
+    dsn: DsnLike,
+    schema: str,
+    implementation: str,
+    user_id: int,
+    n: int,
+    capture_dir: Path,
+    *,
+    warm_user_id: int,
+    memory_limit_mb: int | None = None,
+    timeout: float = 1800.0,
+    repeats: int = 1,
+) -> MemoryMeasurement:
+    """Run one call of ``implementation`` untracked, then ``repeats`` under memray, each in a fresh
+    interpreter. With repeats, the capture of median peak is kept: a stray allocation of the
+    interpreter (a megabyte now and then) must not pass for the call's memory when the call's
+    own is a few kilobytes. ``repeats=0`` measures the resident set only."""
+    label = implementation if implementation in IMPLEMENTATIONS else Path(implementation).stem
+    capture_dir.mkdir(parents=True, exist_ok=True)
+    captures = [capture_dir / f"memray-{label}-{n}-{i}.bin" for i in range(1, repeats + 1)]
+    if any(capture.exists() for capture in captures):
+        raise MeasurementError(f"{captures[0]} exists already; every run writes a new directory")
+    probe = _Probe(dsn, schema, implementation, user_id, n, warm_user_id, memory_limit_mb, timeout)
+    untracked = probe.run(None)
+    if untracked["limit_hit"] or not repeats:  # repeats=0: the resident set only
+        tracked, capture, peaks = untracked, None, []
+    else:
+        runs = sorted(((probe.run(c), c) for c in captures), key=lambda pair: pair[0]["peak_bytes"])
+        tracked, capture = runs[(len(runs) - 1) // 2]
+        peaks = [r["peak_bytes"] for r, _ in runs]
+    return MemoryMeasurement(
+        implementation=label,
+        n=n,
+        user_id=user_id,
+        peak_bytes=tracked["peak_bytes"],
+        total_allocations=tracked["total_allocations"],
+        rss_before_bytes=untracked["rss_before_bytes"],
+        rss_after_bytes=untracked["rss_after_bytes"],
+        max_rss_bytes=untracked["max_rss_bytes"],
+        seconds_untracked=untracked["seconds"],
+        seconds_tracked=tracked["seconds"],
+        capture=str(capture) if capture is not None else "",
+        limit_hit=bool(untracked["limit_hit"] or tracked["limit_hit"]),
+        peak_samples=peaks,
+    )
+
+
+@dataclass(frozen=True)
+class _Probe:
+    dsn: DsnLike
+    schema: str
+    implementation: str
+    user_id: int
+    n: int
+    warm_user_id: int
+    memory_limit_mb: int | None
+    timeout: float
+
+    def run(self, capture: Path | None) -> dict[str, Any]:
+        command = [
+            sys.executable, "-P", "-m", "perfkit.measure._memory_probe",
+            "--schema", self.schema,
+            "--implementation", self.implementation,
+            "--user-id", str(self.user_id),
+            "--warm-user-id", str(self.warm_user_id),
+        ]  # fmt: skip
+        if capture is not None:
+            command += ["--capture", str(capture)]
+        if self.memory_limit_mb is not None:
+            command += ["--memory-limit-mb", str(self.memory_limit_mb)]
+        what = f"the {'memray' if capture else 'RSS'} probe of {self.implementation} at N={self.n:,}"
+        try:
+            completed = subprocess.run(
+                command,
+                env={**os.environ, DSN_VARIABLE: plain(self.dsn)},
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise MeasurementError(f"{what} ran longer than {self.timeout:.0f} s") from None
+        if completed.returncode != 0:
+            last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+            raise MeasurementError(f"{what} failed: {last}")
+        report: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+        return report
+
+
+def write_flamegraph(capture: Path, html: Path) -> Path:
+    """memray's HTML flamegraph of a capture (the allocations live at the peak)."""
+    completed = subprocess.run(
+        [sys.executable, "-P", "-m", "memray", "flamegraph", "--force", "-o", str(html), str(capture)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise MeasurementError(f"memray flamegraph failed for {capture}: {completed.stderr.strip()[-300:]}")
+    return html

@@ -1,0 +1,143 @@
+"""Timing one scenario (a user of N events): every variant on its own long-lived connection, the
+plan each ran captured before and after the timing, and the first call of fresh connections.
+
+A dashboard calls the optimized function on pooled connections that live for hours, so each
+variant is timed on a connection that has already served `PLAN_CACHE_WARMUP` calls: past
+psycopg's preparation threshold (5 executions) and PostgreSQL's choice between custom and
+generic plans (5 more). The first call of a new connection is timed apart, as its own scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from perfkit.data import server
+from perfkit.data.implementations import apply_settings, prepare_session
+from perfkit.measure.plans import CapturedPlan, capture_plan
+from perfkit.measure.results import FRESH, BenchRecord, LatencySeries
+from perfkit.measure.timing import Clock, SamplingPlan, sample_interleaved
+from perfkit.measure.variants import AFTER, Variant
+
+PLAN_CACHE_WARMUP = 12
+
+
+@dataclass
+class Sessions:
+    """One connection per variant, pointed at one dataset at a time."""
+
+    connections: dict[str, psycopg.Connection[Any]]
+    calls: dict[str, int]
+    variants: Mapping[str, Variant]
+
+    def point_at(self, schema: str, warm_user_id: int) -> None:
+        """Read ``schema`` from now on; each connection then serves `PLAN_CACHE_WARMUP` calls for a
+        user without events, as a pooled connection has served other users before ours."""
+        for name, conn in self.connections.items():
+            prepare_session(conn, schema)
+            for _ in range(PLAN_CACHE_WARMUP):
+                self.call(name, warm_user_id)
+
+    def call(self, name: str, user_id: int) -> object:
+        self.calls[name] += 1
+        return self.variants[name].call(self.connections[name], user_id)
+
+    def plan(self, name: str, user_id: int) -> CapturedPlan | None:
+        query = self.variants[name].sql
+        return capture_plan(self.connections[name], query, user_id) if query is not None else None
+
+
+@contextmanager
+def open_sessions(
+    dsn: server.DsnLike, variants: Mapping[str, Variant], *, application_name: str, settings: Mapping[str, str]
+) -> Iterator[Sessions]:
+    """Read-only connections, one per variant, with the run's session settings and the variant's own."""
+    with ExitStack() as stack:
+        connections = {}
+        for name in variants:
+            conn = stack.enter_context(server.connect(dsn, autocommit=True, application_name=application_name))
+            apply_settings(conn, {"default_transaction_read_only": "on", **settings, **variants[name].settings})
+            connections[name] = conn
+        yield Sessions(connections, dict.fromkeys(variants, 0), variants)
+
+
+def time_scenario(
+    record: BenchRecord,
+    sessions: Sessions,
+    scope: str,
+    n: int,
+    user_id: int,
+    plans: Mapping[str, SamplingPlan],
+    *,
+    fresh: Callable[[], psycopg.Connection[Any]],
+    first_calls: int,
+    clock: Clock,
+    progress: bool,
+) -> dict[str, int]:
+    """Time every variant interleaved, then the optimized version's first call on fresh connections.
+
+    Plans are captured on each variant's own connection before and after its samples; a plan
+    that changed in between is kept as a finding (``start_shape`` differs from ``shape``).
+    """
+    names = list(sessions.connections)
+    start = {name: sessions.plan(name, user_id) for name in names}
+    samples = sample_interleaved(
+        {name: _bound(sessions, name, user_id) for name in names},
+        plans,
+        clock=clock,
+        progress=progress,
+        description=f"{scope} N={n:,}",
+    )
+    key = f"{scope} N={n:,}"
+    record.plans[key] = {}
+    for name in names:
+        taken = samples[name]
+        record.latency.append(LatencySeries(name, n, user_id, taken.seconds, taken.warmup_seconds, scope))
+        end, first = sessions.plan(name, user_id), start[name]
+        if end is not None and first is not None:
+            record.plans[key][name] = _plan_record(end, first, sessions.calls[name])
+    if first_calls:
+        seconds, plan = _first_calls(fresh, AFTER, user_id, first_calls, clock)
+        record.latency.append(LatencySeries(AFTER.name, n, user_id, seconds, [], scope, FRESH))
+        record.plans[key][f"{AFTER.name}@{FRESH}"] = _plan_record(plan, plan, 1)
+    return {name: len(taken.seconds) for name, taken in samples.items()}
+
+
+def _bound(sessions: Sessions, name: str, user_id: int) -> Callable[[], object]:
+    return lambda: sessions.call(name, user_id)
+
+
+def _plan_record(end: CapturedPlan, start: CapturedPlan, calls: int) -> dict[str, Any]:
+    return {**end.to_json(), "start_shape": start.shape, "start_kind": start.kind, "calls_on_connection": calls}
+
+
+def _first_calls(
+    fresh: Callable[[], psycopg.Connection[Any]], variant: Variant, user_id: int, count: int, clock: Clock
+) -> tuple[list[float], CapturedPlan]:
+    """The first call on each of ``count`` new connections (connecting is not timed)."""
+    seconds = []
+    for _ in range(count):
+        with fresh() as conn:
+            started = clock()
+            variant.call(conn, user_id)
+            seconds.append(clock() - started)
+    assert variant.sql is not None
+    with fresh() as conn:
+        return seconds, capture_plan(conn, variant.sql, user_id)
+
+
+def fresh_connection(
+    dsn: server.DsnLike, schema: str, settings: Mapping[str, str], *, application_name: str
+) -> Callable[[], psycopg.Connection[Any]]:
+    """New connections as a pool opens them: read-only, on ``schema``, with the run's settings."""
+
+    def connect() -> psycopg.Connection[Any]:
+        conn = server.connect(dsn, autocommit=True, application_name=application_name)
+        prepare_session(conn, schema, settings)
+        return conn
+
+    return connect

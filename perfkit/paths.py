@@ -1,0 +1,30 @@
+"""Every folder the kit reads from or writes to, in one place (every stage may import it).
+
+The kit is installed editable from its checkout, so its folders are found from this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# What the kit reads.
+INSTANCES_DIR = PROJECT_ROOT / "instances"
+CANDIDATES_DIR = PROJECT_ROOT / "candidates"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+README = PROJECT_ROOT / "README.md"
+
+# What the kit writes (git-ignored but for the evidence and the patch).
+DEFAULT_PGDATA = PROJECT_ROOT / ".pgdata"
+RESULTS_DIR = PROJECT_ROOT / "results"
+"""Runs of `bench`, `loadtest` and `try`: one new directory each."""
+REPORTS_DIR = PROJECT_ROOT / "reports"
+"""Reports of `make report`: one new directory each."""
+TASK_DIR = PROJECT_ROOT / "evaluation"
+TASK_REPORTS_DIR = TASK_DIR / "reports"
+"""The task's own reports (`python evaluation/evaluation.py`), in the layout its harness expects."""
+TASK_REPORT_SCHEMA = TASK_DIR / "task_report.schema.json"
+EVIDENCE_DIR = PROJECT_ROOT / "evidence"
+"""The small curated folder README and the trajectory cite."""
+PATCH = PROJECT_ROOT / "patches" / "diff.patch"

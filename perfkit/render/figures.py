@@ -1,0 +1,238 @@
+"""Figures drawn from a bench record only: nothing here measures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless by default; notebooks display the returned Figure themselves
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from perfkit.errors import MeasurementError
+from perfkit.judge import goals
+from perfkit.judge.bench import growth_verdict, plan_regret
+from perfkit.measure.load.analysis import LoadRun
+from perfkit.measure.results import GRID, MB, POOLED, BenchRecord, latency_table, memory_table
+from perfkit.measure.scaling import ratio
+
+COLOURS = {
+    "before": "#c0392b",
+    "after": "#1f77b4",
+    "distinct": "#8e44ad",
+    "floor": "#7f8c8d",
+    "scan_floor": "#27ae60",
+}
+CANDIDATE_COLOUR = "#e67e22"
+LABELS = {
+    "before": "legacy (before)",
+    "after": "optimized (after)",
+    "distinct": "DISTINCT rewrite",
+    "floor": "count(*) floor",
+    "scan_floor": "count(metadata) scan floor",
+}
+
+
+def _figure(figsize: tuple[float, float]) -> Figure:
+    """A Figure outside pyplot: nothing is shown twice in notebooks, nothing kept alive elsewhere,
+    and no GUI backend is needed (saving renders with Agg)."""
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def _finish(fig: Figure, ax: Axes, title: str) -> Figure:
+    ax.set_title(title)
+    _grid_and_legend(ax)
+    return fig
+
+
+def _grid_and_legend(ax: Axes) -> None:
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:  # a partial run may have nothing to label
+        ax.legend(fontsize=8)
+
+
+def latency_figure(record: BenchRecord) -> Figure:
+    """Latency against N, log-log: the p50 line and the p95–p99 band of each variant."""
+    table = latency_table(record)
+    if not table.empty:
+        table = table[table.scope == GRID]
+    fig = _figure((7.5, 4.8))
+    ax = fig.subplots()
+    candidate = record.parameters.get("candidate")
+    for variant in ("before", "distinct", "after", "scan_floor", "floor", *([candidate] if candidate else [])):
+        rows = table[(table.variant == variant) & (table.connection == POOLED)].sort_values("n")
+        if rows.empty:
+            continue
+        colour = COLOURS.get(variant, CANDIDATE_COLOUR)
+        ax.plot(rows.n, rows.p50_ms, marker="o", color=colour, label=f"{LABELS.get(variant, variant)} p50")
+        ax.fill_between(rows.n, rows.p95_ms, rows.p99_ms, color=colour, alpha=0.2)
+        for n, value, samples in zip(rows.n, rows.p50_ms, rows.samples, strict=True):
+            if samples >= 100:
+                continue
+            ax.annotate(
+                f"n={samples}",
+                (n, value),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+                color=colour,
+            )
+    ax.axhline(
+        goals.P99_LIMIT_MS, color="black", linestyle=":", linewidth=1, label=f"{goals.P99_LIMIT_MS:g} ms target (p99)"
+    )
+    ax.set(xscale="log", yscale="log", xlabel="events of the user (N)", ylabel="latency (ms)")
+    return _finish(fig, ax, "Latency vs N (line: p50; band: p95–p99; n: samples, where fewer than 100)")
+
+
+def memory_figure(record: BenchRecord) -> Figure:
+    """memray peak of one call against N, log-log, with each implementation's fitted slope."""
+    table = memory_table(record)
+    fig = _figure((7.5, 4.8))
+    ax = fig.subplots()
+    implementations = sorted(set(table.implementation), key=lambda name: (name not in COLOURS, name))
+    for implementation in implementations:
+        rows = table[(table.implementation == implementation) & ~table.limit_hit].sort_values("n")
+        if rows.empty:
+            continue
+        colour = COLOURS.get(implementation, CANDIDATE_COLOUR)
+        fit = record.memory_fit(implementation)
+        label = LABELS.get(implementation, implementation)
+        if fit is not None and fit.points >= 2:
+            label += f": slope {fit.slope:+.2f} ({growth_verdict(fit)})"
+            xs = np.geomspace(rows.n.min(), rows.n.max(), 50)
+            ax.plot(xs, [fit.predict(x) / MB for x in xs], color=colour, linestyle="--", linewidth=1)
+        ax.plot(rows.n, rows.peak_mb, marker="o", linestyle="none", color=colour, label=label)
+    ax.set(xscale="log", yscale="log", xlabel="events of the user (N)", ylabel="peak memory of one call (MB)")
+    if not table.empty and table.peak_mb.min() > 0:
+        # A flat line alone would leave a log axis without a range: keep at least a decade around it.
+        low, high = float(table.peak_mb.min()), float(table.peak_mb.max())
+        ax.set_ylim(min(low, high / 10) / 2, max(high, low * 10) * 2)
+    return _finish(fig, ax, "Memory vs N (memray peak, native traces; dashed: log-log fit)")
+
+
+def ratio_figure(record: BenchRecord) -> Figure:
+    """Speedups, plan regret and the ratio to the scan floor, and memory reduction, against N."""
+    grid = record.grid
+
+    def over_after(other: str, n: int) -> float:
+        return ratio(record.median_seconds(other, n), record.median_seconds("after", n))
+
+    def over_scan_floor(n: int) -> float:
+        fastest = record.fastest("scan_floor", n)
+        return ratio(record.median_seconds("after", n), fastest[1]) if fastest else np.nan
+
+    def regret(n: int) -> float:
+        found = plan_regret(record, GRID, n)
+        return found.value if found else np.nan
+
+    reductions = record.memory_reductions()
+    legacy = [over_after("before", n) for n in grid]
+    distinct = [over_after("distinct", n) for n in grid]
+    fig = _figure((14, 4.2))
+    speed_ax, plan_ax, memory_ax = fig.subplots(1, 3)
+    speed = {
+        "legacy / optimized": (legacy, COLOURS["before"], goals.MIN_SPEEDUP_VS_LEGACY),
+        "DISTINCT / optimized": (distinct, COLOURS["distinct"], goals.MIN_SPEEDUP_VS_DISTINCT),
+    }
+    _ratio_panel(speed_ax, grid, speed, "Speedup vs N", "speedup (ratio of medians)", log_y=True)
+    plans = {
+        "chosen plan / fastest other plan": ([regret(n) for n in grid], COLOURS["after"], goals.MAX_PLAN_REGRET),
+        "optimized / scan floor (best plan)": (
+            [over_scan_floor(n) for n in grid],
+            COLOURS["scan_floor"],
+            goals.SCAN_FLOOR_RATIO_LIMIT,
+        ),
+    }
+    _ratio_panel(plan_ax, grid, plans, "Plan regret and scan floor vs N", "ratio of medians")
+    memory = {
+        "memory reduction": (
+            [100 * reductions.get(n, np.nan) for n in grid],
+            COLOURS["after"],
+            100 * goals.MIN_MEMORY_REDUCTION,
+        )
+    }
+    _ratio_panel(memory_ax, grid, memory, "Peak memory reduction vs N", "memory reduction (%)")
+    return fig
+
+
+def _ratio_panel(
+    ax: Axes,
+    grid: list[int],
+    series: Mapping[str, tuple[list[float], str, float]],
+    title: str,
+    ylabel: str,
+    *,
+    log_y: bool = False,
+) -> None:
+    """Each measured series with its goal as a dotted line; a note instead when nothing was measured."""
+    measured = {label: item for label, item in series.items() if any(np.isfinite(item[0]))}
+    for label, (values, colour, goal) in measured.items():
+        ax.plot(grid, values, marker="o", color=colour, label=label)
+        ax.axhline(goal, color=colour, linestyle=":", linewidth=1, label=f"goal {goal:g}")
+    ax.set(xlabel="N", ylabel=ylabel, title=title)
+    if measured:
+        ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
+    else:
+        ax.text(0.5, 0.5, "not measured in this run", ha="center", transform=ax.transAxes)
+    _grid_and_legend(ax)
+
+
+def save_figure(fig: Figure, directory: Path, stem: str) -> list[Path]:
+    """PNG for reading, SVG for zooming; never overwrites."""
+    paths = [directory / f"{stem}.png", directory / f"{stem}.svg"]
+    for path in paths:
+        if path.exists():
+            raise MeasurementError(f"{path} exists already; results are never overwritten")
+        fig.savefig(path, dpi=130)
+    return paths
+
+
+def all_figures(record: BenchRecord) -> dict[str, Figure]:
+    return {
+        "latency_vs_n": latency_figure(record),
+        "memory_vs_n": memory_figure(record),
+        "ratios_vs_n": ratio_figure(record),
+    }
+
+
+def rss_over_time_figure(runs: Mapping[str, LoadRun]) -> Figure:
+    """RSS of the serving process over time: the flat line against the sawtooth."""
+    fig = _figure((8, 4.5))
+    ax = fig.subplots()
+    for implementation in ("before", "after"):
+        run = runs.get(implementation)
+        if run is None or not run.rss:
+            continue
+        times = [t for t, _ in run.rss]
+        ax.plot(times, [v / MB for _, v in run.rss], color=COLOURS[implementation], label=LABELS[implementation])
+        limit = run.limit_hit
+        if limit is not None:
+            ax.axvline(limit["end"], color=COLOURS[implementation], linestyle=":", linewidth=1)
+            ax.annotate(f"limit hit at {limit['events']:,} events", (limit["end"], ax.get_ylim()[1] * 0.9), fontsize=8)
+    ax.axhline(goals.RSS_LIMIT_MB, color="black", linestyle=":", linewidth=1, label=f"{goals.RSS_LIMIT_MB:g} MB target")
+    ax.set(xlabel="seconds since the load started", ylabel="RSS of the serving process (MB)")
+    return _finish(fig, ax, "Memory under concurrent load (sampled every 100 ms)")
+
+
+def load_latency_figure(runs: Mapping[str, LoadRun]) -> Figure:
+    """Latency under load of each version, one histogram per version (log-spaced bins)."""
+    fig = _figure((8, 4.5))
+    ax = fig.subplots()
+    all_latencies = [r["end"] - r["start"] for run in runs.values() for r in run.completed]
+    if all_latencies:
+        bins = [float(b) for b in np.geomspace(max(min(all_latencies), 1e-4), max(all_latencies) * 1.01, 40)]
+        for implementation in ("before", "after"):
+            run = runs.get(implementation)
+            if run is None or not run.completed:
+                continue
+            latencies = [(r["end"] - r["start"]) for r in run.completed]
+            ax.hist(latencies, bins=bins, alpha=0.6, color=COLOURS[implementation],
+                    label=f"{LABELS[implementation]} (n={len(latencies)})")  # fmt: skip
+    ax.set(xscale="log", xlabel="latency under load (s)", ylabel="requests")
+    return _finish(fig, ax, "Latency under load, all user sizes")

@@ -1,0 +1,54 @@
+"""README's results table, produced from the report it cites, never typed by hand.
+
+The table sits between two markers that name the report; `python -m evaluation readme REPORT`
+rewrites it, and a test fails when it differs from what that report renders.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from perfkit.errors import ConfigurationError
+from perfkit.judge.outcome import Check
+from perfkit.paths import PROJECT_ROOT, README
+from perfkit.record.format import read_record
+from perfkit.render.tables import checks_frame, markdown_table
+
+_BLOCK = re.compile(r"<!-- results-table: (?P<report>\S+) -->\n(?P<table>.*?)<!-- /results-table -->\n", re.DOTALL)
+
+
+def results_table(report: Path) -> str:
+    """The report's targets as README shows them: where, what, goal, measured, result."""
+    document = read_record(report / "report.json", "report")
+    checks = [Check.from_json(check) for check in document["targets"]]
+    frame = checks_frame(checks).drop(columns=["note"])
+    return markdown_table(frame) + "\n"
+
+
+def cited_report(readme: Path = README) -> Path:
+    match = _BLOCK.search(readme.read_text())
+    if match is None:
+        raise ConfigurationError(f"{readme} has no <!-- results-table: REPORT --> block")
+    return PROJECT_ROOT / match["report"]
+
+
+def update_readme(report: Path, readme: Path = README) -> Path:
+    """Rewrite README's results block from ``report`` (a path inside the project, e.g. evidence/<name>)."""
+    report = report.resolve()
+    if not (report / "report.json").is_file():
+        raise ConfigurationError(f"{report} holds no report.json: name a report directory")
+    text = readme.read_text()
+    if _BLOCK.search(text) is None:
+        raise ConfigurationError(f"{readme} has no <!-- results-table: REPORT --> block to rewrite")
+    relative = report.relative_to(PROJECT_ROOT)
+    block = f"<!-- results-table: {relative} -->\n{results_table(report)}<!-- /results-table -->\n"
+    readme.write_text(_BLOCK.sub(lambda _: block, text, count=1))
+    return readme
+
+
+def readme_table(readme: Path = README) -> str:
+    match = _BLOCK.search(readme.read_text())
+    if match is None:
+        raise ConfigurationError(f"{readme} has no <!-- results-table: REPORT --> block")
+    return match["table"]

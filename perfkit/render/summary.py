@@ -1,0 +1,75 @@
+"""summary.md of a bench run: the target table first, then the tables, plans and figures behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from perfkit.judge.bench import growth_verdict
+from perfkit.judge.outcome import Check
+from perfkit.measure.results import MB, BenchRecord, latency_table, memory_table
+from perfkit.render.sections import Links, Section, Table, Text, to_markdown
+from perfkit.render.tables import checks_frame, plans_table
+
+LATENCY_SUMMARY_COLUMNS = [
+    "scope",
+    "connection",
+    "variant",
+    "n",
+    "samples",
+    "median_ms",
+    "p95_ms",
+    "p99_ms",
+    "p99_label",
+]
+PLANS_NOTE = (
+    "Captured on each variant's own connection after its samples (`EXPLAIN (ANALYZE, BUFFERS)` through the "
+    "same path: `EXECUTE` of the prepared statement where psycopg prepared one). `changed` names a plan "
+    "whose shape differed before the samples."
+)
+
+
+def run_header(record: BenchRecord) -> str:
+    params, env = record.parameters, record.environment
+    server = env.get("server", {})
+    return (
+        f"Run {record.created_at}{'' if record.complete else ' — INCOMPLETE: the run stopped early'}; "
+        f"commit {str(env.get('git_commit'))[:12]}; {env.get('cpu_count')} CPUs; "
+        f"{str(server.get('version', '')).split(' on ')[0]} "
+        f"({'embedded' if server.get('embedded') else 'DATABASE_URL'}); "
+        f"settings {', '.join(f'{k}={v}' for k, v in server.get('settings', {}).items())}; "
+        f"instance {params.get('instance')} ({'quick' if params.get('quick') else 'full'})."
+    )
+
+
+def memory_fit_lines(record: BenchRecord) -> list[str]:
+    lines = []
+    for implementation in ("before", "after"):
+        fit = record.memory_fit(implementation)
+        if fit is not None:
+            lines.append(
+                f"{implementation}: slope {fit.slope:+.3f}, R² {fit.r_squared:.3f}, "
+                f"growth {fit.growth / MB:+.2f} MB: **{growth_verdict(fit)}**"
+            )
+    return lines
+
+
+def summary_sections(record: BenchRecord, checks: Sequence[Check], figures: Mapping[str, str]) -> list[Section]:
+    sections = [
+        Section("", [Text([run_header(record)], bullets=False)]),
+        Section("Targets", [Table(checks_frame(checks))]),
+        Section(
+            "Latency (ms; percentiles labelled with their sample counts)",
+            [Table(latency_table(record)[LATENCY_SUMMARY_COLUMNS])],
+        ),
+        Section("Memory of one call (fresh process, memray with native traces)", [Table(memory_table(record))]),
+        Section("Scaling of peak memory with N (log-log fit)", [Text(memory_fit_lines(record))]),
+        Section("Plans that ran", [Text([PLANS_NOTE], bullets=False), Table(plans_table(record))]),
+        Section("Figures", [Text([f"![{name}]({path})" for name, path in figures.items()], bullets=False)]),
+        Section("memray flamegraphs (largest N)", [Links([(p, impl) for impl, p in record.flamegraphs.items()])]),
+        Section("Notes", [Text(record.notes)]),
+    ]
+    return sections
+
+
+def render_summary(record: BenchRecord, checks: Sequence[Check], figures: Mapping[str, str]) -> str:
+    return to_markdown("Benchmark: before vs after", summary_sections(record, checks, figures))

@@ -1,0 +1,95 @@
+"""Tables a reader looks at: checks, plans, load latency and candidates, as DataFrames, and the one
+Markdown table renderer every page uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from perfkit.judge.candidates import SPEED, CandidateOutcome
+from perfkit.judge.outcome import Check
+from perfkit.measure.plans import buffers, plan_summary
+from perfkit.measure.results import BenchRecord
+
+CHECK_COLUMNS = ["at", "target", "goal", "measured", "result", "note"]
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A pipe table (what pandas renders through tabulate), or a note when there is nothing to show."""
+    if frame.empty:
+        return "(no data)"
+    return str(frame.to_markdown(index=False, floatfmt=",.3f", intfmt=","))
+
+
+def checks_frame(checks: Sequence[Check]) -> pd.DataFrame:
+    """The target table, as notebooks display it and summary.md, report.md and report.html render it."""
+    return pd.DataFrame.from_records(
+        [
+            {
+                "at": c.at,
+                "target": c.name,
+                "goal": c.goal,
+                "measured": c.measured,
+                "result": c.result.value,
+                "note": c.note,
+            }
+            for c in checks
+        ],
+        columns=CHECK_COLUMNS,
+    )
+
+
+def plans_table(record: BenchRecord) -> pd.DataFrame:
+    """One row per scenario and variant: plan kind, shape and the figures of its last EXPLAIN ANALYZE."""
+    rows = []
+    for key, variants in record.plans.items():
+        for variant, captured in variants.items():
+            facts = plan_summary(captured["plan"])
+            rows.append(
+                {
+                    "scenario": key,
+                    "variant": variant,
+                    "kind": captured["kind"],
+                    "calls": captured["calls_on_connection"],
+                    "plan": captured["shape"],
+                    "changed": ""
+                    if captured["start_shape"] == captured["shape"]
+                    else f"from {captured['start_shape']}",
+                    "workers": facts["workers_launched"],
+                    "buffers": buffers(facts),
+                    "execution_ms": facts["execution_ms"],
+                }
+            )
+    return pd.DataFrame.from_records(rows)
+
+
+def load_latency_table(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Latency under load by implementation and user size, percentiles labelled with their sample counts."""
+    rows = []
+    for implementation, summary in summaries.items():
+        for events, stats in summary["latency_ms_by_events"].items():
+            rows.append(
+                {
+                    "implementation": implementation,
+                    "events": int(events),
+                    **{f"{name}_ms": stat["ms"] for name, stat in stats.items()},
+                    "p99_label": stats["p99"]["label"],
+                }
+            )
+    return pd.DataFrame.from_records(rows)
+
+
+def candidates_frame(outcomes: Sequence[CandidateOutcome]) -> pd.DataFrame:
+    """One row per candidate and N: parity, then the ratio of medians to the optimized version."""
+    rows = []
+    for outcome in outcomes:
+        speeds = [check for check in outcome.checks if check.name == SPEED]
+        parity = "refused" if outcome.refused else "holds"
+        cells = [(check.at, check.measured) for check in speeds] or [("", outcome.parity)]
+        rows += [
+            {"candidate": outcome.candidate, "parity": parity, "at": at, "candidate / optimized": measured}
+            for at, measured in cells
+        ]
+    return pd.DataFrame.from_records(rows, columns=["candidate", "parity", "at", "candidate / optimized"])
