@@ -8,9 +8,7 @@ measurements with their sample counts, not unit tests.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from perfkit.measure.memory import MemoryMeasurement, measure_call_memory
 from perfkit.measure.parity import check_parity, random_instances
 from perfkit.measure.results import MB
 from perfkit.measure.scaling import fit_loglog
-from perfkit.measure.scenario import PLAN_CACHE_WARMUP
+from perfkit.measure.scenario import pooled_samples, statements_per_call
 
 
 @dataclass(frozen=True)
@@ -102,13 +100,6 @@ def requirement(name: str, description: str) -> Callable[[Requirement], Requirem
 def _judged(name: str, implementation: str, passed: bool, measured: str, figures: dict[str, Any]) -> Check:
     """A requirement's check: its description is the goal, the implementation its subject."""
     return Check.judged(name, REQUIREMENTS[name][0], measured, passed, subject=implementation, figures=figures)
-
-
-@contextmanager
-def _session(context: Context, schema: str, **kwargs: Any) -> Iterator[psycopg.Connection[Any]]:
-    with server.connect(context.target.dsn, autocommit=True, application_name="perfkit-evaluate", **kwargs) as conn:
-        prepare_session(conn, schema)
-        yield conn
 
 
 @requirement("parity_reference", "returns the hand-checked summaries of the literal instance")
@@ -187,14 +178,9 @@ def _p99_at_scale(context: Context, implementation: str) -> Check:
     user, n = _user_of(data, context.scale.scale_n)
     fetch = fetch_function(implementation)
     budget = context.scale.legacy_time_budget if implementation == "before" else math.inf
-    seconds: list[float] = []
-    with _session(context, data.schema) as conn:
-        for _ in range(PLAN_CACHE_WARMUP):
-            fetch(conn, data.user_without_events())
-        while len(seconds) < 100 and (sum(seconds) < budget or not seconds):
-            started = time.perf_counter()
-            fetch(conn, user)
-            seconds.append(time.perf_counter() - started)
+    with server.connect(context.target.dsn, autocommit=True, application_name="perfkit-evaluate") as conn:
+        prepare_session(conn, data.schema)
+        seconds = pooled_samples(conn, fetch, user, data.user_without_events(), time_budget=budget)
     check = p99_check(seconds, f"N={n:,}")
     measured = check.measured
     if check.result is Result.INFO:  # too few samples for a p99: fails, and says whether any call met the goal
@@ -211,21 +197,10 @@ def _p99_at_scale(context: Context, implementation: str) -> Check:
 def _one_round_trip(context: Context, implementation: str) -> Check:
     data = context.dataset(context.scale.memory_instance)
     user, _ = _user_of(data, max(context.scale.memory_sizes))
-    with _session(context, data.schema, cursor_factory=_CountingCursor) as conn:
-        _CountingCursor.executed = 0
-        fetch_function(implementation)(conn, user)
-        statements = _CountingCursor.executed
+    statements = statements_per_call(context.target.dsn, data.schema, fetch_function(implementation), user)
     return _judged(
         "one_round_trip", implementation, statements == 1, f"{statements} statement(s)", {"statements": statements}
     )
-
-
-class _CountingCursor(psycopg.Cursor[Any]):
-    executed = 0
-
-    def execute(self, *args: Any, **kwargs: Any) -> Any:
-        type(self).executed += 1
-        return super().execute(*args, **kwargs)
 
 
 def run_requirements(

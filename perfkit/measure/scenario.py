@@ -9,6 +9,8 @@ generic plans (5 more). The first call of a new connection is timed apart, as it
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -141,3 +143,45 @@ def fresh_connection(
         return conn
 
     return connect
+
+
+def pooled_samples(
+    conn: psycopg.Connection[Any],
+    call: Callable[[psycopg.Connection[Any], int], object],
+    user_id: int,
+    warm_user_id: int,
+    *,
+    max_samples: int = 100,
+    time_budget: float = math.inf,
+    clock: Clock = time.perf_counter,
+) -> list[float]:
+    """Latencies of ``call`` for ``user_id`` on one connection that has first served
+    `PLAN_CACHE_WARMUP` calls for a user without events, as a pooled one has: at most
+    ``max_samples``, and past the first no longer than ``time_budget`` seconds of calls."""
+    for _ in range(PLAN_CACHE_WARMUP):
+        call(conn, warm_user_id)
+    seconds: list[float] = []
+    while len(seconds) < max_samples and (sum(seconds) < time_budget or not seconds):
+        started = clock()
+        call(conn, user_id)
+        seconds.append(clock() - started)
+    return seconds
+
+
+class _CountingCursor(psycopg.Cursor[Any]):
+    executed = 0
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        type(self).executed += 1
+        return super().execute(*args, **kwargs)
+
+
+def statements_per_call(
+    dsn: server.DsnLike, schema: str, call: Callable[[psycopg.Connection[Any], int], object], user_id: int
+) -> int:
+    """How many statements one call sends to the server (each a round trip)."""
+    with server.connect(dsn, autocommit=True, application_name="perfkit", cursor_factory=_CountingCursor) as conn:
+        prepare_session(conn, schema)
+        _CountingCursor.executed = 0
+        call(conn, user_id)
+        return _CountingCursor.executed

@@ -133,6 +133,8 @@ def to_html(title: str, sections: Sequence[Section]) -> str:
 def _html_block(block: Block) -> str:
     match block:
         case Text(lines, bullets):
+            if not lines:
+                return ""
             if bullets:
                 return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
             return "".join(f'<p class="note">{html.escape(line)}</p>' for line in lines)
