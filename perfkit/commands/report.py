@@ -21,7 +21,7 @@ from perfkit.errors import ConfigurationError, KitError, NotebookError
 from perfkit.judge.diff import RunDiff, diff_runs
 from perfkit.paths import NOTEBOOKS_DIR, REPORTS_DIR
 from perfkit.record.batch import BatchRun, NotebookOutcome
-from perfkit.record.format import load_run, record_document
+from perfkit.record.format import load_run, write_record
 from perfkit.record.runs import INCOMPLETE, mark_complete, new_run_directory, read_manifest, write_new
 from perfkit.render.diff import diff_markdown
 from perfkit.render.report import ReportInputs, collect_inputs, write_report
@@ -165,8 +165,7 @@ def compare_with_previous(directory: Path, inputs: ReportInputs) -> RunDiff | No
     current = load_run(inputs.bench_dir)
     comparison = diff_runs(load_run(previous), replace(current, name=directory.name))
     write_new(directory / "diff.md", diff_markdown(comparison))
-    document = record_document("diff", comparison.to_json(), environment=inputs.environment)
-    write_new(directory / "diff.json", json.dumps(document, indent=2, allow_nan=True) + "\n")
+    write_record(directory, "diff", comparison.to_json(), environment=inputs.environment)
     return comparison
 
 

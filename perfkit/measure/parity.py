@@ -179,7 +179,7 @@ def check_parity(
     autocommit mode; its search_path is pointed at each dataset in turn. Without ``keep_datasets``
     each dataset is dropped once compared, even when ``subject`` raises. With
     ``stop_at_first_difference`` the users are compared one at a time and the comparison ends at
-    the first that differs, whose report is the last returned (a candidate under trial is refused
+    the first that differs, whose report is the last returned (a candidate being tried is refused
     on it, before a later user can fail it for another reason).
     """
     reports = []
