@@ -11,6 +11,7 @@ the harness's schema instead and lives in its own folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -110,7 +111,8 @@ def save_bench(record: BenchRecord, directory: Path, checks: list[Check]) -> dic
 
 
 def bench_record(document: dict[str, Any]) -> BenchRecord:
-    fields = {k: v for k, v in document.items() if k not in ("derived", "schema_version", "kind")}
+    """The bench record inside a bench document: its own fields, whatever the envelope adds."""
+    fields = {f.name: document[f.name] for f in dataclasses.fields(BenchRecord) if f.name in document}
     fields["environment"] = fields.get("environment") or {}
     fields["latency"] = [LatencySeries(**s) for s in fields.get("latency", [])]
     return BenchRecord(**fields)
