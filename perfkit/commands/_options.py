@@ -19,7 +19,7 @@ class Command:
 
     name: ClassVar[str]
     help: ClassVar[str]
-    needs_database: ClassVar[bool] = True  # DATABASE_URL is checked before such a command starts
+    needs_database: ClassVar[bool] = True  # DATABASE_URL or POSTGRES_* is checked before it starts
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Declare the subcommand's options."""

@@ -22,7 +22,7 @@ from perfkit.commands.patch import PatchCommand
 from perfkit.commands.readme import ReadmeCommand
 from perfkit.commands.report import ReportCommand
 from perfkit.commands.try_ import TryCommand
-from perfkit.data.server import parse_database_url
+from perfkit.data.server import resolve_configured_server
 from perfkit.errors import ConfigurationError, KitError
 
 COMMANDS: list[type[Command]] = [
@@ -71,9 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(arguments)
         command = commands[args.command]
-        url = os.environ.get("DATABASE_URL", "").strip()
-        if command.needs_database and url:
-            parse_database_url(url)  # a malformed URL is one line before anything starts
+        if command.needs_database:  # a malformed server setting is one line before anything starts
+            resolve_configured_server(os.environ)
         return command.run(args)
     except KitError as exc:
         if "--debug" in arguments:

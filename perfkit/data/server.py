@@ -1,4 +1,5 @@
-"""Where connections come from: ``DATABASE_URL`` when set, else the embedded server under ``.pgdata/``.
+"""Where connections come from: ``DATABASE_URL`` when set, else the ``POSTGRES_*`` variables when
+``POSTGRES_HOST`` is set, else the embedded server under ``.pgdata/``.
 
 Only this module and the CLI read the environment; everything else receives a DSN or a
 connection.
@@ -132,12 +133,43 @@ def parse_database_url(url: str) -> Dsn:
     return Dsn(url)
 
 
-def resolve_server(environ: Mapping[str, str] | None = None, pgdata: Path | None = None) -> ServerTarget:
-    """The server to use: ``DATABASE_URL`` if set, else the embedded one (started if needed)."""
-    env = os.environ if environ is None else environ
+POSTGRES_VARIABLES = {
+    "POSTGRES_HOST": "host",
+    "POSTGRES_PORT": "port",
+    "POSTGRES_DB": "dbname",
+    "POSTGRES_USER": "user",
+    "POSTGRES_PASSWORD": "password",
+}
+"""How a compose file (the task's harness) names its server: each variable and the libpq key it sets."""
+
+
+def postgres_variables_dsn(env: Mapping[str, str]) -> Dsn:
+    """The server the ``POSTGRES_*`` variables describe (those unset take libpq's defaults)."""
+    params = {key: env[name] for name, key in POSTGRES_VARIABLES.items() if env.get(name, "").strip()}
+    port = params.get("port", "5432").strip()
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigurationError(f"POSTGRES_PORT must be a port number from 1 to 65535, got {port!r}")
+    return Dsn(make_conninfo("", **params))
+
+
+def resolve_configured_server(env: Mapping[str, str]) -> ServerTarget | None:
+    """The server the environment names: ``DATABASE_URL`` if set, else the one ``POSTGRES_HOST`` and
+    the other ``POSTGRES_*`` variables name; None when neither is set (the embedded server)."""
     url = env.get("DATABASE_URL", "").strip()
     if url:
         return ServerTarget(dsn=parse_database_url(url), embedded=False)
+    if env.get("POSTGRES_HOST", "").strip():
+        return ServerTarget(dsn=postgres_variables_dsn(env), embedded=False)
+    return None
+
+
+def resolve_server(environ: Mapping[str, str] | None = None, pgdata: Path | None = None) -> ServerTarget:
+    """The server to use: the one the environment names (`resolve_configured_server`), else the
+    embedded one (started if needed)."""
+    env = os.environ if environ is None else environ
+    configured = resolve_configured_server(env)
+    if configured is not None:
+        return configured
     data_dir = pgdata or Path(env.get("PERFKIT_PGDATA", DEFAULT_PGDATA))
     return ServerTarget(dsn=Dsn(start_embedded_server(data_dir)), embedded=True)
 
@@ -264,7 +296,7 @@ def _unreachable_message(dsn: DsnLike, exc: Exception) -> str:
     first_line = mask_secrets(first_line)
     return (
         f"cannot connect to PostgreSQL at host {host}, port {port}: {first_line}. "
-        "Check that the server runs and accepts connections, and that DATABASE_URL is right "
+        "Check that the server runs and accepts connections, and that DATABASE_URL (or POSTGRES_*) is right "
         "(unset it to use the embedded server)"
     )
 

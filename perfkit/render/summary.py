@@ -35,7 +35,7 @@ def run_header(record: BenchRecord) -> str:
         f"Run {record.created_at}{'' if record.complete else ' — INCOMPLETE: the run stopped early'}; "
         f"commit {str(env.get('git_commit'))[:12]}; {env.get('cpu_count')} CPUs; "
         f"{str(server.get('version', '')).split(' on ')[0]} "
-        f"({'embedded' if server.get('embedded') else 'DATABASE_URL'}); "
+        f"({'embedded' if server.get('embedded') else 'a server the environment names'}); "
         f"settings {', '.join(f'{k}={v}' for k, v in server.get('settings', {}).items())}; "
         f"instance {params.get('instance')} ({'quick' if params.get('quick') else 'full'})."
     )
