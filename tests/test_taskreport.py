@@ -42,6 +42,17 @@ def test_requirements_sort_into_fail_to_pass_and_pass_to_pass() -> None:
     record.latency += [LatencySeries("before", 1000, 7, [0.030] * 3), LatencySeries("after", 1000, 7, [0.002] * 100)]
     record.latency += [LatencySeries("after", 3000, 8, [0.004] * 100)]
     document = task_report(outcomes, record, ["before", "after"], started=datetime.now(UTC), quick=True)
+    jsonschema.validate(document, json.loads(TASK_REPORT_SCHEMA.read_text()))
+    assert [entry["name"] for entry in document["test_results"]["before_tests"]] == [
+        "parity_reference",
+        "parity_generated",
+        "memory_constant",
+    ]
+    before_latency = document["performance_benchmarks"]["before"]["latency"]
+    assert before_latency[0]["p99_interval_reason"].startswith("fewer samples")  # 3 samples carry no p99
+    (after_at_1000,) = [row for row in document["performance_benchmarks"]["after"]["latency"] if row["n"] == 1000]
+    assert after_at_1000["p99_interval_ms"] == pytest.approx([2.0, 2.0])
+    assert document["not_measured"] == {}
     assert document["fail_to_pass"] == ["memory_constant"]
     assert document["pass_to_pass"] == ["parity_reference", "parity_generated"]
     assert document["summary"]["functional_parity_passed"] is True
@@ -75,6 +86,10 @@ def test_the_script_writes_a_report_that_follows_the_schema(tmp_path: Path) -> N
     document = json.loads(report.read_text())
     jsonschema.validate(document, json.loads(TASK_REPORT_SCHEMA.read_text()))
     assert document["summary"]["functional_parity_passed"] is True
+    harness = ("evaluation_id", "timestamp", "environment", "test_results", "performance_benchmarks")
+    assert set(harness) | {"scalability_results", "summary"} <= set(document)
+    assert set(document["test_results"]) == {"before_tests", "after_tests"}
+    assert set(document["scalability_results"]["after"]["peak_bytes_by_n"]) == {"1000", "30000"}
     # Margins that leave no doubt: the legacy call allocates per event, the optimized one does not.
     assert {"memory_constant", "no_per_event_python_work"} <= set(document["fail_to_pass"])
     assert {"parity_reference", "parity_generated", "one_round_trip"} <= set(document["pass_to_pass"])

@@ -23,14 +23,15 @@ from perfkit.data import server
 from perfkit.data.environment import collect_environment
 from perfkit.data.implementations import IMPLEMENTATIONS
 from perfkit.data.instances import read_instance
+from perfkit.judge import goals
 from perfkit.judge.outcome import Check, Result
 from perfkit.judge.requirements import REQUIREMENTS, Scale, run_requirements
 from perfkit.measure.results import BenchRecord
-from perfkit.measure.timing import describe, median
+from perfkit.measure.timing import describe, median, percentile_interval
 from perfkit.paths import TASK_REPORTS_DIR
 from perfkit.record.runs import mark_complete, new_run_directory, write_new
 
-TASK_REPORT_SCHEMA_VERSION = 1
+TASK_REPORT_SCHEMA_VERSION = 2
 PARITY_REQUIREMENTS = ("parity_reference", "parity_generated")
 
 
@@ -68,28 +69,34 @@ def task_report(
     started: datetime,
     quick: bool,
 ) -> dict[str, Any]:
-    """The report's fields from the outcomes and the bench record (no environment: the caller adds it)."""
+    """The report's fields from the outcomes and the bench record (no environment: the caller adds it).
+
+    The harness's fields come first (``evaluation_id``, ``timestamp``, ``environment``,
+    ``test_results``, ``performance_benchmarks``, ``scalability_results``, ``summary``), with the
+    kit's content under them; the kit's own fields follow. A figure that was not measured is absent,
+    and ``not_measured`` says why.
+    """
     by_requirement: dict[str, dict[str, bool]] = {}
     for outcome in outcomes:
         by_requirement.setdefault(outcome.name, {})[outcome.subject] = outcome.result is Result.PASS
     both = [name for name, result in by_requirement.items() if {"before", "after"} <= set(result)]
+    not_run = {
+        impl: f"--impl left {impl} out: no tests, benchmarks or scalability results"
+        for impl in IMPLEMENTATIONS
+        if impl not in implementations
+    }
     return {
-        "schema_version": TASK_REPORT_SCHEMA_VERSION,
-        "run_id": started.strftime("%Y-%m-%d/%H-%M-%S"),
-        "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "quick": quick,
+        "evaluation_id": started.strftime("%Y-%m-%d/%H-%M-%S"),
+        "timestamp": started.isoformat(timespec="seconds"),
         "environment": {},
-        "requirements": {name: description for name, (description, _) in REQUIREMENTS.items()},
-        "implementations": {
-            implementation: {
-                "tests": [_test_entry(o) for o in outcomes if o.subject == implementation],
-                "benchmarks": _benchmarks(record, implementation),
-            }
-            for implementation in implementations
+        "test_results": {
+            f"{impl}_tests": [_test_entry(o) for o in outcomes if o.subject == impl] for impl in implementations
         },
-        "fail_to_pass": [n for n in both if not by_requirement[n]["before"] and by_requirement[n]["after"]],
-        "pass_to_pass": [n for n in both if by_requirement[n]["before"] and by_requirement[n]["after"]],
+        "performance_benchmarks": {
+            impl: {"latency": _benchmarks(record, impl), "memory_at_scale": _figures_of(outcomes, "rss_at_scale", impl)}
+            for impl in implementations
+        },
+        "scalability_results": {impl: _scalability(outcomes, impl) for impl in implementations},
         "summary": {
             "functional_parity_passed": _all_passed(by_requirement, PARITY_REQUIREMENTS, implementations),
             "performance_improvements": _improvements(record),
@@ -99,6 +106,28 @@ def task_report(
             if "after" in implementations
             else None,
         },
+        "not_measured": not_run,
+        "schema_version": TASK_REPORT_SCHEMA_VERSION,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "requirements": {name: description for name, (description, _) in REQUIREMENTS.items()},
+        "fail_to_pass": [n for n in both if not by_requirement[n]["before"] and by_requirement[n]["after"]],
+        "pass_to_pass": [n for n in both if by_requirement[n]["before"] and by_requirement[n]["after"]],
+    }
+
+
+def _figures_of(outcomes: Sequence[Check], requirement: str, implementation: str) -> dict[str, Any]:
+    return next((o.figures for o in outcomes if (o.name, o.subject) == (requirement, implementation)), {})
+
+
+def _scalability(outcomes: Sequence[Check], implementation: str) -> dict[str, Any]:
+    """One call's memory against N: memray peak and allocation count per size, and the log-log slope."""
+    memory = _figures_of(outcomes, "memory_constant", implementation)
+    allocations = _figures_of(outcomes, "no_per_event_python_work", implementation)
+    return {
+        "peak_bytes_by_n": memory.get("peak_bytes", {}),
+        "log_log_slope": memory.get("slope"),
+        "allocations_by_n": allocations.get("allocations", {}),
     }
 
 
@@ -142,9 +171,18 @@ def _benchmarks(record: BenchRecord, implementation: str) -> list[dict[str, Any]
                     "median_ms": median(series.seconds) * 1000,
                     "p99_ms": p99.value * 1000,
                     "p99_label": p99.label,
+                    **_p99_interval(series.seconds),
                 }
             )
     return rows
+
+
+def _p99_interval(seconds: list[float]) -> dict[str, Any]:
+    """The p99's 95% bootstrap interval, or why there is none."""
+    if not describe(seconds)["p99"].supported:
+        return {"p99_interval_reason": "fewer samples than a p99 needs: the value is the maximum"}
+    low, high = percentile_interval(seconds, 99.0, confidence=goals.P99_CONFIDENCE)
+    return {"p99_interval_ms": [low * 1000, high * 1000]}
 
 
 def _improvements(record: BenchRecord) -> dict[str, dict[str, Any]]:

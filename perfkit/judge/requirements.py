@@ -169,7 +169,8 @@ def _rss_at_scale(context: Context, implementation: str) -> Check:
     limit = " (address-space cap hit)" if measurement.limit_hit else ""
     passed = not measurement.limit_hit and max_rss <= goals.RSS_LIMIT_MB
     measured = f"{max_rss:.1f} MB high-water mark at N={n:,}{limit}"
-    return _judged("rss_at_scale", implementation, passed, measured, {"max_rss_bytes": measurement.max_rss_bytes})
+    figures = {"max_rss_bytes": measurement.max_rss_bytes, "n": n, "limit_hit": measurement.limit_hit}
+    return _judged("rss_at_scale", implementation, passed, measured, figures)
 
 
 @requirement("p99_at_scale", "p99 latency under 200 ms at the requirement's N, on a pooled connection")
