@@ -11,6 +11,7 @@ import pytest
 from perfkit.data import server as db
 from perfkit.data.datasets import Dataset, drop_dataset_schema, seed_dataset, use_dataset
 from perfkit.data.instances import Instance, read_instance
+from perfkit.judge import requirements
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,3 +73,13 @@ def connect_to(server: db.ServerTarget) -> Iterator[Callable[[str], psycopg.Conn
     yield open_conn
     for conn in opened:
         conn.close()
+
+
+@pytest.fixture(scope="module")
+def requirement_context(
+    server: db.ServerTarget, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[requirements.Context]:
+    """The requirement checks of one test module share their datasets and memory sweeps (CI scale)."""
+    workdir = tmp_path_factory.mktemp("requirements")
+    with requirements.requirement_context(server, requirements.Scale.quick(), workdir) as ctx:
+        yield ctx

@@ -32,6 +32,14 @@ from perfkit.paths import TASK_REPORTS_DIR
 from perfkit.record.runs import mark_complete, new_run_directory, write_new
 
 TASK_REPORT_SCHEMA_VERSION = 2
+FAIL_TO_PASS = (Result.FAIL, Result.PASS)
+PASS_TO_PASS = (Result.PASS, Result.PASS)
+TEST_OUTCOMES = {
+    Result.PASS: "passed",
+    Result.FAIL: "failed",
+    Result.INCONCLUSIVE: "inconclusive",
+    Result.INFO: "failed",
+}
 PARITY_REQUIREMENTS = ("parity_reference", "parity_generated")
 
 
@@ -76,9 +84,9 @@ def task_report(
     kit's content under them; the kit's own fields follow. A figure that was not measured is absent,
     and ``not_measured`` says why.
     """
-    by_requirement: dict[str, dict[str, bool]] = {}
+    by_requirement: dict[str, dict[str, Result]] = {}
     for outcome in outcomes:
-        by_requirement.setdefault(outcome.name, {})[outcome.subject] = outcome.result is Result.PASS
+        by_requirement.setdefault(outcome.name, {})[outcome.subject] = outcome.result
     both = [name for name, result in by_requirement.items() if {"before", "after"} <= set(result)]
     not_run = {
         impl: f"--impl left {impl} out: no tests, benchmarks or scalability results"
@@ -111,8 +119,8 @@ def task_report(
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": quick,
         "requirements": {name: description for name, (description, _) in REQUIREMENTS.items()},
-        "fail_to_pass": [n for n in both if not by_requirement[n]["before"] and by_requirement[n]["after"]],
-        "pass_to_pass": [n for n in both if by_requirement[n]["before"] and by_requirement[n]["after"]],
+        "fail_to_pass": [n for n in both if (by_requirement[n]["before"], by_requirement[n]["after"]) == FAIL_TO_PASS],
+        "pass_to_pass": [n for n in both if (by_requirement[n]["before"], by_requirement[n]["after"]) == PASS_TO_PASS],
     }
 
 
@@ -132,7 +140,8 @@ def _scalability(outcomes: Sequence[Check], implementation: str) -> dict[str, An
 
 
 def _test_entry(check: Check) -> dict[str, Any]:
-    """A requirement's check as the task's schema has a test: passed or failed, with its figures."""
+    """A requirement's check as the task's schema has a test: passed, failed or (a timing the machine
+    could not settle) inconclusive, with its figures."""
     passed = check.result is Result.PASS
     return {
         "name": check.name,
@@ -141,16 +150,16 @@ def _test_entry(check: Check) -> dict[str, Any]:
         "passed": passed,
         "measured": check.measured,
         "figures": check.figures,
-        "outcome": "passed" if passed else "failed",
+        "outcome": TEST_OUTCOMES[check.result],
     }
 
 
 def _all_passed(
-    by_requirement: dict[str, dict[str, bool]], requirements: Sequence[str], implementations: Sequence[str]
+    by_requirement: dict[str, dict[str, Result]], requirements: Sequence[str], implementations: Sequence[str]
 ) -> bool | None:
     """Whether every requirement named passed for every implementation named; None when none was run."""
     results = [
-        by_requirement[name][impl]
+        by_requirement[name][impl] is Result.PASS
         for name in requirements
         for impl in implementations
         if impl in by_requirement.get(name, {})

@@ -2,13 +2,15 @@
 
 A requirement that fails for ``before`` and passes for ``after`` is in the task's
 "fail to pass" set; one that passes for both is "pass to pass". Timing checks are
-measurements with their sample counts, not unit tests.
+measurements with their sample counts, not unit tests: one the machine cannot settle (an
+interval that straddles the goal, too few samples with some calls under it) is INCONCLUSIVE.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,14 +41,24 @@ class Scale:
     scale_n: int
     legacy_time_budget: float
     random_datasets: int
+    legacy_failures: tuple[str, ...]
+    """The requirements the legacy version fails at this scale: the finding, expected every time."""
 
     @classmethod
     def full(cls) -> Scale:
-        return cls("quick", (1_000, 3_000, 10_000, 30_000), "headline", 900_000, 60.0, 20)
+        failures = ("memory_constant", "no_per_event_python_work", "rss_at_scale", "p99_at_scale")
+        return cls("quick", (1_000, 3_000, 10_000, 30_000), "headline", 900_000, 60.0, 20, failures)
 
     @classmethod
     def quick(cls) -> Scale:
-        return cls("quick", (1_000, 30_000), "quick", 30_000, 3.0, 3)
+        # At N = 30,000 the legacy process still fits in 128 MB (about 100 MB measured): it fails on
+        # growth, allocations and time, not yet on resident memory.
+        failures = ("memory_constant", "no_per_event_python_work", "p99_at_scale")
+        return cls("quick", (1_000, 30_000), "quick", 30_000, 3.0, 3, failures)
+
+    def expected(self, requirement: str, implementation: str) -> Result:
+        """What ``implementation`` should get for ``requirement`` here: the optimized version passes all."""
+        return Result.FAIL if implementation == "before" and requirement in self.legacy_failures else Result.PASS
 
 
 @dataclass
@@ -183,14 +195,15 @@ def _p99_at_scale(context: Context, implementation: str) -> Check:
         prepare_session(conn, data.schema)
         seconds = pooled_samples(conn, fetch, user, data.user_without_events(), time_budget=budget)
     check = p99_check(seconds, f"N={n:,}")
-    measured = check.measured
-    if check.result is Result.INFO:  # too few samples for a p99: fails, and says whether any call met the goal
+    measured, result = check.measured, check.result
+    if result is Result.INFO:  # too few samples for a p99: settled only when even the fastest call missed
         fastest_ms = min(seconds) * 1000
         missed = fastest_ms >= goals.P99_LIMIT_MS
         measured += f"; {'every call missed the goal, the fastest' if missed else 'fastest'}: {fastest_ms:.1f} ms"
-    passed = check.result is Result.PASS
-    return _judged(
-        "p99_at_scale", implementation, passed, measured, {"samples": len(seconds), "seconds": seconds, "n": n}
+        result = Result.FAIL if missed else Result.INCONCLUSIVE
+    figures = {"samples": len(seconds), "seconds": seconds, "n": n}
+    return Check(
+        "p99_at_scale", REQUIREMENTS["p99_at_scale"][0], measured, result, subject=implementation, figures=figures
     )
 
 
@@ -204,6 +217,13 @@ def _one_round_trip(context: Context, implementation: str) -> Check:
     )
 
 
+@contextmanager
+def requirement_context(target: server.ServerTarget, scale: Scale, workdir: Path) -> Iterator[Context]:
+    """What the checks of a run share: an admin connection, the datasets, the memory sweeps."""
+    with server.connect(target.dsn, autocommit=True) as admin:
+        yield Context(target, scale, workdir, admin)
+
+
 def run_requirements(
     target: server.ServerTarget,
     implementations: Sequence[str],
@@ -214,8 +234,7 @@ def run_requirements(
 ) -> list[Check]:
     """Every requirement against every implementation named, in the order declared."""
     outcomes = []
-    with server.connect(target.dsn, autocommit=True) as admin:
-        context = Context(target, scale, workdir, admin)
+    with requirement_context(target, scale, workdir) as context:
         for name, (_, check) in REQUIREMENTS.items():
             for implementation in implementations:
                 outcome = check(context, implementation)
