@@ -8,20 +8,9 @@ from __future__ import annotations
 
 import sys
 
-import pytest
+from perfkit.commands.requirement_tests import main, requirement_test
 
-from perfkit.commands.requirement_tests import REQUIREMENT_NAMES, assert_requirement, main
-from perfkit.judge.requirements import Context
-
-IMPLEMENTATION = "before"
-
-
-@pytest.mark.db
-@pytest.mark.slow
-@pytest.mark.parametrize("requirement", REQUIREMENT_NAMES)
-def test_requirement(requirement: str, requirement_context: Context) -> None:
-    assert_requirement(requirement_context, requirement, IMPLEMENTATION)
-
+test_requirement = requirement_test("before")
 
 if __name__ == "__main__":
-    sys.exit(main(IMPLEMENTATION, sys.argv[1:]))
+    sys.exit(main("before", sys.argv[1:]))

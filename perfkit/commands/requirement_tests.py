@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from perfkit.data import server
@@ -64,3 +65,16 @@ def main(implementation: str, argv: list[str]) -> int:
         print(f"{implementation} is expected to fail: {', '.join(failed)}")
     print(f"{implementation}: {'every result as expected' if not unexpected else f'{unexpected} unexpected'}")
     return 1 if unexpected else 0
+
+
+def requirement_test(implementation: str) -> Callable[[str, Context], None]:
+    """The pytest test of a task test file: one case per requirement, on the module's shared context."""
+    import pytest
+
+    @pytest.mark.db
+    @pytest.mark.slow
+    @pytest.mark.parametrize("requirement", REQUIREMENT_NAMES)
+    def test_requirement(requirement: str, requirement_context: Context) -> None:
+        assert_requirement(requirement_context, requirement, implementation)
+
+    return test_requirement
