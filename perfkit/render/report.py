@@ -44,7 +44,7 @@ class ReportInputs:
         return found
 
     @property
-    def bench_record(self) -> BenchRecord | None:
+    def record(self) -> BenchRecord | None:
         return bench_record(self.bench) if self.bench is not None else None
 
     @property
@@ -94,7 +94,7 @@ def report_sections(run: BatchRun, inputs: ReportInputs, comparison: RunDiff | N
         sections.append(Section("Parity", [Text([*verdicts, f"all agree: **{inputs.parity['all_agree']}**"])]))
     else:
         sections.append(Section("Parity", [Text(["No parity results: the parity notebook did not finish."], False)]))
-    record = inputs.bench_record
+    record = inputs.record
     if inputs.bench is not None and inputs.bench_dir is not None and record is not None:
         rel = inputs.bench_dir.relative_to(directory)
         fits = inputs.bench["derived"]["memory_fits"]
