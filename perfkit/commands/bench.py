@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from perfkit.render.summary import render_summary
 
 FULL_GRID = (1_000, 10_000, 100_000, 1_000_000)
 QUICK_GRID = (1_000, 3_000, 10_000, 30_000)
+FLAMEGRAPH_MAX_N = 100_000
 
 
 def _sampling(*, alternatives_budget: float, distinct_budget: float, legacy: SamplingPlan) -> dict[str, SamplingPlan]:
@@ -274,7 +275,7 @@ def _measure_memory(
 ) -> None:
     record = run.record
     warm_user = dataset.user_without_events()
-    largest = max(users)
+    drawn_at = flamegraph_size(users)
     for n, user_id in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
         for implementation in config.memory_implementations:
             measurement = measure_call_memory(
@@ -286,19 +287,25 @@ def _measure_memory(
                 run.directory / "memray",
                 warm_user_id=warm_user,
                 memory_limit_mb=config.legacy_memory_limit_mb if implementation == "before" else None,
-                # The optimized call allocates kilobytes: three runs keep interpreter noise out of the median.
-                repeats=1 if implementation == "before" else 3,
             )
             # Captures are named relative to the run directory, which may be moved or curated.
             capture = Path(measurement.capture).relative_to(run.directory) if measurement.capture else ""
             record.memory.append({**measurement.as_record(), "capture": str(capture)})
             if measurement.limit_hit:
                 record.notes.append(f"legacy exceeded its {config.legacy_memory_limit_mb} MB limit at N={n:,} events")
-            elif config.flamegraphs and n == largest:
+            elif config.flamegraphs and n == drawn_at:
                 html = write_flamegraph(
                     Path(measurement.capture), run.directory / f"flamegraph-{implementation}-{n}.html"
                 )
                 record.flamegraphs[implementation] = html.name
+
+
+def flamegraph_size(sizes: Iterable[int]) -> int:
+    """The N whose captures are drawn: the largest up to FLAMEGRAPH_MAX_N. Where a call allocates
+    has the same shape at every N, while drawing a capture reads every allocation in it (the
+    legacy call makes about 155 per event: two minutes of reading at a million events)."""
+    sizes = sorted(sizes)
+    return max((n for n in sizes if n <= FLAMEGRAPH_MAX_N), default=sizes[0])
 
 
 def _seed(target: server.ServerTarget, instance: Instance, *, progress: bool) -> Dataset:
@@ -335,7 +342,8 @@ class BenchCommand(Command):
         )
         add_output(parser, RESULTS_DIR)
         parser.add_argument("--no-memory", action="store_true", help="skip the memray measurements")
-        parser.add_argument("--no-flamegraphs", action="store_true", help="skip the flamegraphs at the largest N")
+        drawn = f"drawn at the largest N up to {FLAMEGRAPH_MAX_N:,}"
+        parser.add_argument("--no-flamegraphs", action="store_true", help=f"skip the flamegraphs ({drawn})")
         add_source_schema(parser, " instead of seeding an instance")
         add_statement_timeout(parser, "statement_timeout of the measurements")
         parser.add_argument(

@@ -91,7 +91,6 @@ class Context:
                     n,
                     self.workdir / "memray",
                     warm_user_id=data.user_without_events(),
-                    repeats=1 if implementation == "before" else 3,
                 )
         return [self.memory[implementation, n] for n in self.scale.memory_sizes]
 
@@ -175,7 +174,7 @@ def _rss_at_scale(context: Context, implementation: str) -> Check:
         context.workdir / "rss",
         warm_user_id=data.user_without_events(),
         memory_limit_mb=8192 if implementation == "before" else None,
-        repeats=0,
+        tracked=False,
     )
     max_rss = measurement.max_rss_bytes / MB
     limit = " (address-space cap hit)" if measurement.limit_hit else ""

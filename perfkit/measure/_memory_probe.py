@@ -1,7 +1,8 @@
 """Child process of `perfkit.measure.memory`: one call, under memray or untracked, a JSON report on stdout.
 
 Untracked runs give the resident set (memray's own buffers would inflate it); tracked runs
-give the allocations. memray is imported only for tracked runs for the same reason.
+give the allocations, Python's object allocator traced too (see `measure_call_memory`). memray
+is imported only for tracked runs for the same reason.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def main() -> int:
             if args.capture:
                 import memray
 
-                with memray.Tracker(args.capture, native_traces=True):
+                with memray.Tracker(args.capture, native_traces=True, trace_python_allocators=True):
                     fetch(conn, args.user_id)
             else:
                 fetch(conn, args.user_id)

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,6 @@ class MemoryMeasurement:
     seconds_tracked: float
     capture: str
     limit_hit: bool = False
-    peak_samples: list[int] = field(default_factory=list)  # every tracked run's peak, the median reported
 
     @property
     def rss_growth_bytes(self) -> int:
@@ -59,39 +58,37 @@ def measure_call_memory(
     warm_user_id: int,
     memory_limit_mb: int | None = None,
     timeout: float = 1800.0,
-    repeats: int = 1,
+    tracked: bool = True,
 ) -> MemoryMeasurement:
-    """Run one call of ``implementation`` untracked, then ``repeats`` under memray, each in a fresh
-    interpreter. With repeats, the capture of median peak is kept: a stray allocation of the
-    interpreter (a megabyte now and then) must not pass for the call's memory when the call's
-    own is a few kilobytes. ``repeats=0`` measures the resident set only."""
+    """Run one call of ``implementation`` untracked, then once under memray, each in a fresh
+    interpreter; ``tracked=False`` measures the resident set only.
+
+    The tracked run traces Python's object allocator too, so the peak counts the objects the call
+    keeps alive. Without it memray sees pymalloc's 1 MiB arenas: whether a call of a few kilobytes
+    needs a new arena depends on the interpreter's heap, not on the call, and one arena more at one
+    N reads as a megabyte of growth."""
     label = implementation if implementation in IMPLEMENTATIONS else Path(implementation).stem
     capture_dir.mkdir(parents=True, exist_ok=True)
-    captures = [capture_dir / f"memray-{label}-{n}-{i}.bin" for i in range(1, repeats + 1)]
-    if any(capture.exists() for capture in captures):
-        raise MeasurementError(f"{captures[0]} exists already; every run writes a new directory")
+    capture = capture_dir / f"memray-{label}-{n}.bin"
+    if capture.exists():
+        raise MeasurementError(f"{capture} exists already; every run writes a new directory")
     probe = _Probe(dsn, schema, implementation, user_id, n, warm_user_id, memory_limit_mb, timeout)
     untracked = probe.run(None)
-    if untracked["limit_hit"] or not repeats:  # repeats=0: the resident set only
-        tracked, capture, peaks = untracked, None, []
-    else:
-        runs = sorted(((probe.run(c), c) for c in captures), key=lambda pair: pair[0]["peak_bytes"])
-        tracked, capture = runs[(len(runs) - 1) // 2]
-        peaks = [r["peak_bytes"] for r, _ in runs]
+    traced = tracked and not untracked["limit_hit"]
+    measured = probe.run(capture) if traced else untracked
     return MemoryMeasurement(
         implementation=label,
         n=n,
         user_id=user_id,
-        peak_bytes=tracked["peak_bytes"],
-        total_allocations=tracked["total_allocations"],
+        peak_bytes=measured["peak_bytes"],
+        total_allocations=measured["total_allocations"],
         rss_before_bytes=untracked["rss_before_bytes"],
         rss_after_bytes=untracked["rss_after_bytes"],
         max_rss_bytes=untracked["max_rss_bytes"],
         seconds_untracked=untracked["seconds"],
-        seconds_tracked=tracked["seconds"],
-        capture=str(capture) if capture is not None else "",
-        limit_hit=bool(untracked["limit_hit"] or tracked["limit_hit"]),
-        peak_samples=peaks,
+        seconds_tracked=measured["seconds"],
+        capture=str(capture) if traced else "",
+        limit_hit=bool(untracked["limit_hit"] or measured["limit_hit"]),
     )
 
 
