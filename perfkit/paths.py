@@ -17,6 +17,8 @@ README = PROJECT_ROOT / "README.md"
 
 # What the kit writes (git-ignored but for the evidence and the patch).
 DEFAULT_PGDATA = PROJECT_ROOT / ".pgdata"
+COUNTING_DIR = PROJECT_ROOT / ".counting"
+"""Single-user data directories where backend instructions are counted, one per dataset."""
 RESULTS_DIR = PROJECT_ROOT / "results"
 """Runs of `bench`, `loadtest` and `try`: one new directory each."""
 REPORTS_DIR = PROJECT_ROOT / "reports"

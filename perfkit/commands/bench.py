@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,6 +33,7 @@ from perfkit.data.instances import Instance, read_instance
 from perfkit.errors import ConfigurationError, DatabaseError, KitError, MeasurementError
 from perfkit.judge.bench import bench_checks
 from perfkit.judge.outcome import Check
+from perfkit.measure import instructions
 from perfkit.measure.memory import measure_call_memory, write_flamegraph
 from perfkit.measure.results import GRID, HEADLINE, BenchRecord
 from perfkit.measure.scenario import PLAN_CACHE_WARMUP, fresh_connection, open_sessions, time_scenario
@@ -72,6 +75,8 @@ class BenchConfig:
     first_calls: int = 20
     session_settings: dict[str, str] = field(default_factory=dict)  # applied to the kit's sessions only
     memory_implementations: tuple[str, ...] = IMPLEMENTATIONS  # names, or candidate paths
+    instructions: bool = True  # backend instructions under valgrind, at the grid's N up to instruction_max_n
+    instruction_max_n: int = 100_000
     prefix: str = "bench"
     candidate: str | None = None  # the variant judged against the optimized version, if any
 
@@ -262,6 +267,54 @@ def _measure(
             log(f"  {scope} N={n:,}: " + ", ".join(f"{v} n={c}" for v, c in counts.items()))
     if config.memory:
         _measure_memory(run, target, dataset, users, config, progress=progress)
+    if config.instructions:
+        _count_instructions(run, target, dataset, users, config, variants, log=log)
+
+
+def _count_instructions(
+    run: BenchRun,
+    target: server.ServerTarget,
+    dataset: Dataset,
+    users: dict[int, int],
+    config: BenchConfig,
+    variants: Mapping[str, Variant],
+    *,
+    log: Callable[[str], None],
+) -> None:
+    """Each variant's backend instructions for one warm call, at the N that valgrind counts in
+    seconds (20-50 times slower than running): enough sizes to show the count is linear in N."""
+    record = run.record
+    reason = instructions.counting_unavailable()
+    if reason is not None:
+        record.counting = {"unavailable": reason}
+        record.notes.append(f"backend instructions not counted: {reason}")
+        return
+    sizes = [n for n in sorted(users) if n <= config.instruction_max_n] or sorted(users)[:1]
+    counted_users = {n: users[n] for n in sizes}
+    counted = [v for name, v in variants.items() if v.base == name and v.sql is not None]
+    with server.connect(target.dsn, autocommit=True) as conn, tempfile.TemporaryDirectory() as work:
+        backend = instructions.prepare_backend(conn, dataset.schema)
+        planner = {**instructions.planner_settings(conn), **config.session_settings}
+        planner.pop("statement_timeout", None)
+        record.counting = {
+            "server_version": backend.server_version,
+            "settings": dict(instructions.COUNTING_SETTINGS),
+            "planner_settings": planner,
+            "sizes": sizes,
+            "not_counted": sorted(name for name, v in variants.items() if v.base == name and v.sql is None),
+        }
+        for variant in counted:
+            assert variant.sql is not None
+            calls, part = instructions.count_calls(
+                backend, variant.name, variant.sql, counted_users, Path(work),
+                conn=conn, settings={**planner, **variant.settings},
+            )  # fmt: skip
+            record.instructions += [call.to_json() for call in calls]
+            log(f"  instructions {variant.name}: " + ", ".join(f"N={c.n:,} {c.instructions:,}" for c in calls))
+            if variant.name == "after":
+                record.instruction_profile = [entry.to_json() for entry in instructions.profile(part)]
+                kept = shutil.copy(part, run.directory / f"callgrind-after-{sizes[-1]}.out")
+                record.counting["profile_capture"] = Path(kept).name
 
 
 def _measure_memory(
@@ -342,6 +395,9 @@ class BenchCommand(Command):
         )
         add_output(parser, RESULTS_DIR)
         parser.add_argument("--no-memory", action="store_true", help="skip the memray measurements")
+        parser.add_argument(
+            "--no-instructions", action="store_true", help="skip counting the backend's instructions under valgrind"
+        )
         drawn = f"drawn at the largest N up to {FLAMEGRAPH_MAX_N:,}"
         parser.add_argument("--no-flamegraphs", action="store_true", help=f"skip the flamegraphs ({drawn})")
         add_source_schema(parser, " instead of seeding an instance")
@@ -361,6 +417,7 @@ class BenchCommand(Command):
         overrides: dict[str, Any] = {
             "memory": not args.no_memory,
             "flamegraphs": not args.no_flamegraphs,
+            "instructions": not args.no_instructions,
             "session_settings": dict(args.set),
         }
         if args.grid:

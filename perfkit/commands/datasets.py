@@ -9,6 +9,7 @@ from perfkit.commands._options import Command
 from perfkit.data import server
 from perfkit.data.datasets import dataset_schema, drop_dataset_schema, owned_schemas, seed_dataset
 from perfkit.data.instances import list_instances, read_instance
+from perfkit.measure.instructions import drop_backend
 
 
 class SeedCommand(Command):
@@ -49,5 +50,6 @@ class DatasetsCommand(Command):
             targets = [dataset_schema(read_instance(n)) for n in args.drop] if args.drop else list(owned)
             for schema in targets:
                 drop_dataset_schema(conn, schema)
-                print(f"dropped {schema}")
+                drop_backend(schema)
+                print(f"dropped {schema} (and its counting copy, if any)")
         return 0

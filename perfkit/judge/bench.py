@@ -21,7 +21,39 @@ def bench_checks(record: BenchRecord) -> list[Check]:
         checks += _scenario_checks(record, scope, n)
     if record.grid:
         checks += _memory_checks(record, max(record.grid))
+    checks += _instruction_checks(record)
     return checks
+
+
+def _instruction_checks(record: BenchRecord) -> Iterator[Check]:
+    """What reproduces on any machine: the optimized call's backend instructions at each counted N,
+    against the count(metadata) floor counted the same way, and the line they lie on."""
+    after, floor = record.instruction_counts("after"), record.instruction_counts("scan_floor")
+    for n, count in after.items():
+        versus = f"; {ratio(count, floor[n]):.2f}× count(metadata)" if n in floor else ""
+        yield Check.judged(
+            "backend instructions per call, optimized",
+            "information",
+            f"{count:,} ({count / n:,.0f} per event, the call's own cost included{versus})",
+            None,
+            "one warm call, serial, counted under valgrind: the same on any machine",
+            f"N={n:,}",
+        )
+    fit = record.instruction_fit("after")
+    if fit is None:
+        return
+    settled = fit.points >= goals.MIN_LINEAR_SIZES
+    floor_fit = record.instruction_fit("scan_floor")
+    over_floor = f"; {ratio(fit.slope, floor_fit.slope):.2f}× count(metadata)'s" if floor_fit else ""
+    yield Check.judged(
+        "backend instructions linear in N, optimized",
+        f"r² ≥ {goals.LINEAR_R_SQUARED} over ≥ {goals.MIN_LINEAR_SIZES} sizes",
+        f"{fit.slope:,.0f} per event{over_floor} + {fit.intercept:,.0f} per call, r² {fit.r_squared:.5f} "
+        f"({fit.points} sizes)",
+        fit.r_squared >= goals.LINEAR_R_SQUARED if settled else None,
+        "per-event figures compare across sizes only on a line",
+        f"N={min(after):,} to {max(after):,}",
+    )
 
 
 def scenario_label(record: BenchRecord, scope: str, n: int) -> str:

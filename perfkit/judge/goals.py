@@ -47,3 +47,8 @@ about this much with no change to the code: two quick reports in a row, alone on
 after / scan_floor at N = 30,000 move by 1.56x, the floor's whole family of plans together. The
 samples of one run cannot see that, so a ratio's change counts only when its whole interval lies
 beyond this band: statistically and practically significant."""
+
+LINEAR_R_SQUARED = 0.99
+"""Backend instructions against N lie on a line at least this well: one more event costs the same."""
+MIN_LINEAR_SIZES = 3
+"""Two points always lie on a line: linearity is shown from three sizes."""

