@@ -66,6 +66,9 @@ def test_two_quick_reports_in_a_row_show_no_significant_ratio_change(two_reports
     assert comparison["a"] == first.name
     assert comparison["ratios"], "ratios measured inside each run were compared"
     assert [r for r in comparison["ratios"] if r["significant"]] == []
+    # The deterministic figures: every count within 1% (two counts of a call differ by ~0.003%), same plans.
+    assert comparison["instructions"], "backend instruction counts were compared"
+    assert [r for r in comparison["instructions"] if abs(r["change_percent"]) > 1 or r["plan changed"]] == []
     assert "Compared with the previous report" in (second / "report.md").read_text()
 
 
@@ -86,6 +89,19 @@ def test_a_deliberately_slower_variant_is_flagged(
     assert main(["diff", str(first), str(slower), "--fail-on-regression", "20"]) == 10
     assert "significantly slower than" in capsys.readouterr().err
     assert main(["diff", str(first), str(second), "--fail-on-regression", "100"]) == 0  # no 2× slowdown
+    capsys.readouterr()
+    costlier = tmp_path / "costlier"
+    shutil.copytree(bench, costlier)
+    results = json.loads((costlier / "results.json").read_text())
+    for call in results["instructions"]:  # one more cheap step per row: a few percent more instructions
+        if call["variant"] == "after":
+            call["instructions"] = int(call["instructions"] * 1.02)
+    (costlier / "results.json").write_text(json.dumps(results))
+    assert main(["diff", str(second), str(costlier), "--fail-on-regression", "1000"]) == 10
+    assert "more backend instructions than" in capsys.readouterr().err
+    assert (
+        main(["diff", str(second), str(costlier), "--fail-on-regression", "1000", "--instruction-threshold", "3"]) == 0
+    )
     capsys.readouterr()
     assert main(["diff", str(second), str(second)]) == 0
     assert "| True " not in capsys.readouterr().out  # a report against itself: nothing significant

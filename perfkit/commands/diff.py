@@ -8,7 +8,8 @@ from pathlib import Path
 
 from perfkit.commands._options import Command, positive_percent
 from perfkit.errors import RegressionError
-from perfkit.judge.diff import diff_runs
+from perfkit.judge.diff import RunDiff, diff_runs
+from perfkit.judge.goals import INSTRUCTION_THRESHOLD_PERCENT
 from perfkit.record.format import load_run, record_document
 from perfkit.record.runs import write_new
 from perfkit.render.diff import diff_markdown
@@ -27,7 +28,15 @@ class DiffCommand(Command):
             "--fail-on-regression",
             type=positive_percent,
             metavar="PCT",
-            help="exit 10 when a latency of B is significantly slower than A's by more than PCT percent",
+            help="exit 10 when a latency of B is significantly slower than A's by more than PCT percent, or when "
+            "a call of B executes more backend instructions than A's by more than --instruction-threshold",
+        )
+        parser.add_argument(
+            "--instruction-threshold",
+            type=positive_percent,
+            default=INSTRUCTION_THRESHOLD_PERCENT,
+            metavar="PCT",
+            help=f"how far a backend instruction count may rise (default {INSTRUCTION_THRESHOLD_PERCENT:g}%%)",
         )
 
     def run(self, args: argparse.Namespace) -> int:
@@ -37,12 +46,29 @@ class DiffCommand(Command):
             document = record_document("diff", result.to_json(), environment=None)
             write_new(args.json, json.dumps(document, indent=2, allow_nan=True) + "\n")
         if args.fail_on_regression is not None:
-            slower = result.regressions(args.fail_on_regression)
-            if slower:
-                worst = max(slower, key=lambda row: row["ratio"])
-                raise RegressionError(
-                    f"{len(slower)} latencies of {result.b} are significantly slower than {result.a}'s by more than "
-                    f"{args.fail_on_regression:g}%: worst {worst['variant']} at N={worst['n']:,} ({worst['scope']}), "
-                    f"{worst['ratio']:.2f}× {worst['interval']}"
-                )
+            found = _regressions(result, args.fail_on_regression, args.instruction_threshold)
+            if found:
+                raise RegressionError("; ".join(found))
         return 0
+
+
+def _regressions(result: RunDiff, latency_percent: float, instruction_percent: float) -> list[str]:
+    """What B does worse than A, worst case first in each family: more instructions, then slower calls."""
+    found = []
+    costlier = result.instruction_regressions(instruction_percent)
+    if costlier:
+        worst = max(costlier, key=lambda row: row["change_percent"])
+        found.append(
+            f"{len(costlier)} calls of {result.b} execute more backend instructions than {result.a}'s by more than "
+            f"{instruction_percent:g}%: worst {worst['variant']} at N={worst['n']:,}, "
+            f"{worst['change_percent']:+.1f}% ({worst['a']:,} → {worst['b']:,})"
+        )
+    slower = result.regressions(latency_percent)
+    if slower:
+        worst = max(slower, key=lambda row: row["ratio"])
+        found.append(
+            f"{len(slower)} latencies of {result.b} are significantly slower than {result.a}'s by more than "
+            f"{latency_percent:g}%: worst {worst['variant']} at N={worst['n']:,} ({worst['scope']}), "
+            f"{worst['ratio']:.2f}× {worst['interval']}"
+        )
+    return found

@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from perfkit.judge.goals import NOISE_BAND
+from perfkit.judge.goals import INSTRUCTION_THRESHOLD_PERCENT, NOISE_BAND
 from perfkit.judge.outcome import Check
 from perfkit.measure.results import POOLED, BenchRecord
 from perfkit.measure.statistics import SIGNIFICANCE, Comparison, compare_ratios, compare_samples, holm
@@ -49,6 +49,15 @@ class RunDiff:
     ratios: list[dict[str, Any]] = field(default_factory=list)
     targets: list[dict[str, Any]] = field(default_factory=list)
     plans: list[dict[str, Any]] = field(default_factory=list)
+    instructions: list[dict[str, Any]] = field(default_factory=list)
+
+    def instruction_changes(self, percent: float = INSTRUCTION_THRESHOLD_PERCENT) -> list[dict[str, Any]]:
+        """Backend instruction counts that moved by more than ``percent`` either way, or changed plan."""
+        return [row for row in self.instructions if abs(row["change_percent"]) > percent or row["plan changed"]]
+
+    def instruction_regressions(self, percent: float = INSTRUCTION_THRESHOLD_PERCENT) -> list[dict[str, Any]]:
+        """Calls of ``b`` that execute more than ``percent`` more backend instructions than ``a``'s."""
+        return [row for row in self.instructions if row["change_percent"] > percent]
 
     def regressions(self, percent: float) -> list[dict[str, Any]]:
         """Latencies of ``b`` significantly slower than ``a``'s, the whole interval beyond ``percent``."""
@@ -95,7 +104,29 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
     result.ratios = _judged(ratios, ratio_comparisons, key="change")
     result.targets = _targets(a.checks, b.checks)
     result.plans = _plans(a.record, b.record)
+    result.instructions = _instructions(a.record, b.record)
     return result
+
+
+def _instructions(a: BenchRecord, b: BenchRecord) -> list[dict[str, Any]]:
+    """Counts compared exactly: no interval is needed where two runs agree to a few in 100,000."""
+    earlier = {(c["variant"], c["n"]): c for c in a.instructions}
+    rows = []
+    for call in b.instructions:
+        previous = earlier.get((call["variant"], call["n"]))
+        if previous is None:
+            continue
+        rows.append(
+            {
+                "variant": call["variant"],
+                "n": call["n"],
+                "a": previous["instructions"],
+                "b": call["instructions"],
+                "change_percent": 100 * (call["instructions"] / previous["instructions"] - 1),
+                "plan changed": previous["plan_shape"] != call["plan_shape"],
+            }
+        )
+    return rows
 
 
 def _judged(

@@ -52,3 +52,6 @@ LINEAR_R_SQUARED = 0.99
 """Backend instructions against N lie on a line at least this well: one more event costs the same."""
 MIN_LINEAR_SIZES = 3
 """Two points always lie on a line: linearity is shown from three sizes."""
+INSTRUCTION_THRESHOLD_PERCENT = 1.0
+"""A backend instruction count that moves by more than this between two runs has changed (two counts
+of one call differ by about 0.003%)."""

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from perfkit.judge.diff import RunDiff
-from perfkit.judge.goals import NOISE_BAND
+from perfkit.judge.goals import INSTRUCTION_THRESHOLD_PERCENT, NOISE_BAND
 from perfkit.measure.statistics import SIGNIFICANCE
 from perfkit.render.sections import Section, Table, Text, to_markdown
 
@@ -37,6 +37,10 @@ def diff_sections(result: RunDiff) -> list[Section]:
         Section(f"Latency by variant and N (b / a, Holm-adjusted at {SIGNIFICANCE})", [Table(_frame(result.latency))]),
         Section("Targets", [Table(pd.DataFrame.from_records(result.targets))]),
         Section("Plan shapes that changed", [Table(pd.DataFrame.from_records(result.plans), empty="None.")]),
+        Section(
+            "Backend instructions per call (exact counts; reproduce on any machine)",
+            [Table(pd.DataFrame.from_records(result.instructions), empty="Not counted in both runs.")],
+        ),
     ]
 
 
@@ -59,4 +63,11 @@ def comparison_lines(comparison: RunDiff) -> list[str]:
     lines.append(f"{len(slower)} of {len(comparison.latency)} latencies are significantly slower (any amount).")
     if comparison.plans:
         lines.append(f"{len(comparison.plans)} plan shapes changed.")
+    if comparison.instructions:
+        moved = comparison.instruction_changes()
+        which = "; ".join(f"{r['variant']} at N={r['n']:,} {r['change_percent']:+.1f}%" for r in moved)
+        lines.append(
+            f"{len(moved)} of {len(comparison.instructions)} backend instruction counts moved by more than "
+            f"{INSTRUCTION_THRESHOLD_PERCENT:g}% or changed plan" + (f": {which}" if moved else ".")
+        )
     return lines
