@@ -52,13 +52,23 @@ if TYPE_CHECKING:
     from perfkit.record.runs import write_manifest
     from perfkit.render.figures import (
         all_figures,
+        instructions_figure,
         latency_figure,
         load_latency_figure,
         memory_figure,
         ratio_figure,
         rss_over_time_figure,
     )
-    from perfkit.render.tables import candidates_frame, checks_frame, load_latency_table, markdown_table, plans_table
+    from perfkit.render.tables import (
+        candidates_frame,
+        checks_frame,
+        instructions_table,
+        load_latency_table,
+        markdown_table,
+        plans_table,
+        profile_table,
+        serial_plans_table,
+    )
 
 _MODULES: dict[str, tuple[str, ...]] = {
     "perfkit.commands.bench": (
@@ -155,6 +165,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "perfkit.record.runs": ("write_manifest",),
     "perfkit.render.figures": (
         "all_figures",
+        "instructions_figure",
         "latency_figure",
         "load_latency_figure",
         "memory_figure",
@@ -164,9 +175,12 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "perfkit.render.tables": (
         "candidates_frame",
         "checks_frame",
+        "instructions_table",
         "load_latency_table",
         "markdown_table",
         "plans_table",
+        "profile_table",
+        "serial_plans_table",
     ),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
@@ -208,6 +222,8 @@ __all__ = [
     "drop_dataset_schema",
     "growth_verdict",
     "highlight_differences",
+    "instructions_figure",
+    "instructions_table",
     "latency_figure",
     "latency_table",
     "list_candidates",
@@ -227,6 +243,7 @@ __all__ = [
     "plan_shape",
     "plan_summary",
     "plans_table",
+    "profile_table",
     "random_instances",
     "ratio_figure",
     "read_instance",
@@ -240,6 +257,7 @@ __all__ = [
     "save_candidates",
     "save_parity_reports",
     "seed_dataset",
+    "serial_plans_table",
     "tidy",
     "try_candidate",
     "try_candidates",

@@ -66,6 +66,26 @@ def test_results_json_has_raw_samples_environment_and_plans(bench_dir: Path) -> 
     }
 
 
+def test_the_machine_independent_figures_are_recorded(bench_dir: Path) -> None:
+    record = json.loads((bench_dir / "results.json").read_text())
+    if "unavailable" in record["counting"]:
+        pytest.skip(record["counting"]["unavailable"])
+    grid = record["parameters"]["grid"]
+    counted = {(c["variant"], c["n"]) for c in record["instructions"]}
+    assert counted == {(v, n) for v in ("before", "after", "distinct", "floor", "scan_floor") for n in grid}
+    assert all(c["plan_shape"] for c in record["instructions"])
+    client = {c["implementation"]: c for c in record["client_instructions"]}
+    assert set(client) == {"before", "after"}
+    assert record["instruction_profile"][0]["inclusive"] > 0
+    assert (bench_dir / record["counting"]["profile_capture"]).stat().st_size > 0
+    serial = {(p["variant"], p["n"]): p for p in record["serial_plans"]}
+    assert set(serial) == {(v, n) for v in ("before", "after", "distinct", "floor", "scan_floor") for n in grid}
+    assert all(plan["shared_blocks"] > 0 and len(plan["shape_hash"]) == 12 for plan in serial.values())
+    checks = {c["name"]: c for c in record["derived"]["checks"] if c["at"].startswith("N=1,000 to")}
+    assert checks["client instructions per event, optimized"]["result"] == "pass"
+    assert checks["backend instructions linear in N, optimized"]["result"] == "pass"
+
+
 def test_memory_slope_separates_the_versions(bench_dir: Path) -> None:
     fits = json.loads((bench_dir / "results.json").read_text())["derived"]["memory_fits"]
     assert fits["before"]["slope"] > 0.7, fits["before"]

@@ -47,10 +47,11 @@ def counted(
 
 def test_a_call_counts_the_same_every_time(counted: tuple[dict[str, list[instructions.CountedCall]], Path]) -> None:
     calls, _ = counted
-    # Two backend processes differ by up to about 3e-5 (1,060 of 39.6 M seen: address-dependent
-    # hashing); wall time moves by a third. The bar for two reports is 0.5%.
+    # Two backend processes differ by about 1e-4 at most (1,566 of 14.85 M seen on a CI machine,
+    # 1,060 of 39.6 M here: address-dependent hashing); wall time moves by a third. The bar is 0.1%,
+    # five times stricter than the 0.5% two reports must agree within.
     for first, again in zip(calls["after"], calls["again"], strict=True):
-        assert again.instructions == pytest.approx(first.instructions, rel=1e-4)
+        assert again.instructions == pytest.approx(first.instructions, rel=1e-3)
         assert again.plan_shape == first.plan_shape
     assert all(c.plan_shape for c in calls["after"])
 

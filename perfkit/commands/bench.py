@@ -77,6 +77,8 @@ class BenchConfig:
     memory_implementations: tuple[str, ...] = IMPLEMENTATIONS  # names, or candidate paths
     instructions: bool = True  # backend instructions under valgrind, at the grid's N up to instruction_max_n
     instruction_max_n: int = 100_000
+    client_implementations: tuple[str, ...] = IMPLEMENTATIONS  # whose client instructions are counted
+    client_instruction_max_n: int = 3_000  # the legacy client runs 20-50 times slower under valgrind too
     prefix: str = "bench"
     candidate: str | None = None  # the variant judged against the optimized version, if any
 
@@ -315,6 +317,20 @@ def _count_instructions(
                 record.instruction_profile = [entry.to_json() for entry in instructions.profile(part)]
                 kept = shutil.copy(part, run.directory / f"callgrind-after-{sizes[-1]}.out")
                 record.counting["profile_capture"] = Path(kept).name
+        client_sizes = [n for n in sorted(users) if n <= config.client_instruction_max_n]
+        client_sizes = client_sizes if len(client_sizes) >= 2 else sorted(users)[:2]
+        record.counting["client_sizes"] = client_sizes
+        if not config.client_implementations:
+            return
+        client = instructions.count_client_calls(
+            target.dsn, dataset.schema, config.client_implementations, {n: users[n] for n in client_sizes},
+            dataset.user_without_events(), Path(work),
+        )  # fmt: skip
+        for label, counts in client.items():
+            record.client_instructions += [
+                {"implementation": label, "n": n, "instructions": c} for n, c in counts.items()
+            ]
+            log(f"  client instructions {label}: " + ", ".join(f"N={n:,} {c:,}" for n, c in counts.items()))
 
 
 def _measure_memory(

@@ -28,8 +28,9 @@ class DiffCommand(Command):
             "--fail-on-regression",
             type=positive_percent,
             metavar="PCT",
-            help="exit 10 when a latency of B is significantly slower than A's by more than PCT percent, or when "
-            "a call of B executes more backend instructions than A's by more than --instruction-threshold",
+            help="exit 10 when a latency of B is significantly slower than A's by more than PCT percent, when a "
+            "call of B executes more backend instructions than A's by more than --instruction-threshold, or when "
+            "a serial plan of B reads more blocks or takes another shape",
         )
         parser.add_argument(
             "--instruction-threshold",
@@ -53,7 +54,8 @@ class DiffCommand(Command):
 
 
 def _regressions(result: RunDiff, latency_percent: float, instruction_percent: float) -> list[str]:
-    """What B does worse than A, worst case first in each family: more instructions, then slower calls."""
+    """What B does worse than A, in each family: more instructions, more blocks or another serial plan,
+    then slower calls."""
     found = []
     costlier = result.instruction_regressions(instruction_percent)
     if costlier:
@@ -62,6 +64,15 @@ def _regressions(result: RunDiff, latency_percent: float, instruction_percent: f
             f"{len(costlier)} calls of {result.b} execute more backend instructions than {result.a}'s by more than "
             f"{instruction_percent:g}%: worst {worst['variant']} at N={worst['n']:,}, "
             f"{worst['change_percent']:+.1f}% ({worst['a']:,} → {worst['b']:,})"
+        )
+    heavier = result.serial_plan_regressions()
+    if heavier:
+        first = heavier[0]
+        found.append(
+            f"{len(heavier)} serial plans of {result.b} read more blocks than {result.a}'s or changed shape: "
+            f"first {first['variant']} at N={first['n']:,} ({first['scope']}), "
+            f"{first['blocks_a']:,} → {first['blocks_b']:,} blocks"
+            + (", another shape" if first["shape changed"] else "")
         )
     slower = result.regressions(latency_percent)
     if slower:

@@ -60,6 +60,7 @@ def try_candidate(
         plans=plans,
         candidate=candidate.name,
         memory_implementations=("after", str(candidate.path)),
+        client_implementations=(),  # the candidate's Python work shows in its memray allocations
         flamegraphs=False,
         statement_timeout_ms=statement_timeout_ms,
         prefix=f"try-{candidate.name}",

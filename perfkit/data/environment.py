@@ -52,6 +52,8 @@ def collect_environment(conn: psycopg.Connection[Any], *, dsn: DsnLike, embedded
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        **_cpu(),
+        "kernel": platform.release(),
         "memory_total_bytes": _memory_total(),
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
@@ -70,6 +72,23 @@ def _version(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
+
+
+def _cpu() -> dict[str, Any]:
+    """The CPU's model and current frequency, which a reader needs to weigh a time (Linux; None elsewhere)."""
+    model = None
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), None)
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        frequency = psutil.cpu_freq()
+    except (ImportError, OSError, NotImplementedError):
+        frequency = None
+    return {"cpu_model": model, "cpu_mhz": round(frequency.current) if frequency and frequency.current else None}
 
 
 def _memory_total() -> int | None:

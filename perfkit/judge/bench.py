@@ -39,6 +39,7 @@ def _instruction_checks(record: BenchRecord) -> Iterator[Check]:
             "one warm call, serial, counted under valgrind: the same on any machine",
             f"N={n:,}",
         )
+    yield from _client_instruction_checks(record)
     fit = record.instruction_fit("after")
     if fit is None:
         return
@@ -113,6 +114,25 @@ def _scenario_checks(record: BenchRecord, scope: str, n: int) -> Iterator[Check]
             "count(*) is answered from the primary key index alone: no query reading type or metadata can",
             at,
         )
+
+
+def _client_instruction_checks(record: BenchRecord) -> Iterator[Check]:
+    """No per-event work in Python, shown by the client's instructions: the legacy version's grow by
+    tens of thousands per event, the optimized version's must not grow by one loop iteration's worth."""
+    fits = {impl: record.instruction_fit(impl, client=True) for impl in ("before", "after")}
+    after = fits["after"]
+    if after is None:
+        return
+    counts = record.client_instruction_counts("after")
+    legacy = f"; legacy: {fits['before'].slope:,.0f} per event" if fits["before"] is not None else ""
+    yield Check.judged(
+        "client instructions per event, optimized",
+        f"< {goals.MAX_CLIENT_INSTRUCTIONS_PER_EVENT} (less than one Python loop iteration)",
+        f"{after.slope:+,.1f} per event ({min(counts.values()):,} to {max(counts.values()):,} per call){legacy}",
+        abs(after.slope) < goals.MAX_CLIENT_INSTRUCTIONS_PER_EVENT,
+        "Python, psycopg and libpq of one warm call, counted under valgrind with hash randomization fixed",
+        f"N={min(counts):,} to {max(counts):,}",
+    )
 
 
 def p99_check(seconds: Sequence[float], at: str) -> Check:

@@ -23,7 +23,9 @@ from perfkit.measure.timing import median
 
 RATIOS = (("before", "after"), ("distinct", "after"), ("after", "scan_floor"))
 """Ratios of medians compared across runs: the speedups and the distance to the scan floor."""
-ENVIRONMENT_FIELDS = ("git_commit", "git_dirty", "cpu_count", "python", "server.version", "server.embedded")
+ENVIRONMENT_FIELDS = (
+    "git_commit", "git_dirty", "cpu_count", "cpu_model", "python", "server.version", "server.embedded",
+)  # fmt: skip
 
 
 def beyond_noise(low: float, high: float) -> bool:
@@ -50,6 +52,15 @@ class RunDiff:
     targets: list[dict[str, Any]] = field(default_factory=list)
     plans: list[dict[str, Any]] = field(default_factory=list)
     instructions: list[dict[str, Any]] = field(default_factory=list)
+    serial_plans: list[dict[str, Any]] = field(default_factory=list)
+
+    def serial_plan_changes(self) -> list[dict[str, Any]]:
+        """Serial plans that read other blocks or removed other rows, or took another shape: any change."""
+        return [row for row in self.serial_plans if row["changed"]]
+
+    def serial_plan_regressions(self) -> list[dict[str, Any]]:
+        """Serial plans of ``b`` that read more blocks than ``a``'s, or took another shape."""
+        return [row for row in self.serial_plans if row["blocks_b"] > row["blocks_a"] or row["shape changed"]]
 
     def instruction_changes(self, percent: float = INSTRUCTION_THRESHOLD_PERCENT) -> list[dict[str, Any]]:
         """Backend instruction counts that moved by more than ``percent`` either way, or changed plan."""
@@ -105,27 +116,62 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
     result.targets = _targets(a.checks, b.checks)
     result.plans = _plans(a.record, b.record)
     result.instructions = _instructions(a.record, b.record)
+    result.serial_plans = _serial_plans(a.record, b.record)
     return result
 
 
-def _instructions(a: BenchRecord, b: BenchRecord) -> list[dict[str, Any]]:
-    """Counts compared exactly: no interval is needed where two runs agree to a few in 100,000."""
-    earlier = {(c["variant"], c["n"]): c for c in a.instructions}
+def _serial_plans(a: BenchRecord, b: BenchRecord) -> list[dict[str, Any]]:
+    """Blocks, removed rows and shapes of the serial plans, compared exactly."""
+    earlier = {(p["scope"], p["n"], p["variant"]): p for p in a.serial_plans}
     rows = []
-    for call in b.instructions:
-        previous = earlier.get((call["variant"], call["n"]))
+    for plan in b.serial_plans:
+        previous = earlier.get((plan["scope"], plan["n"], plan["variant"]))
         if previous is None:
             continue
+        blocks_a = previous["shared_blocks"] + previous["temp_blocks"]
+        blocks_b = plan["shared_blocks"] + plan["temp_blocks"]
+        shape_changed = previous["shape_hash"] != plan["shape_hash"]
         rows.append(
             {
-                "variant": call["variant"],
-                "n": call["n"],
-                "a": previous["instructions"],
-                "b": call["instructions"],
-                "change_percent": 100 * (call["instructions"] / previous["instructions"] - 1),
-                "plan changed": previous["plan_shape"] != call["plan_shape"],
+                "scope": plan["scope"],
+                "n": plan["n"],
+                "variant": plan["variant"],
+                "blocks_a": blocks_a,
+                "blocks_b": blocks_b,
+                "rows_removed_a": previous["rows_removed"],
+                "rows_removed_b": plan["rows_removed"],
+                "shape changed": shape_changed,
+                "changed": shape_changed or blocks_a != blocks_b or previous["rows_removed"] != plan["rows_removed"],
             }
         )
+    return rows
+
+
+def _instructions(a: BenchRecord, b: BenchRecord) -> list[dict[str, Any]]:
+    """Counts compared exactly, the backend's and the client's: no interval is needed where two runs
+    agree to a few in 100,000."""
+    rows = []
+    for side, earlier, later in (
+        ("backend", a.instructions, b.instructions),
+        ("client", [{**c, "variant": c["implementation"]} for c in a.client_instructions],
+         [{**c, "variant": c["implementation"]} for c in b.client_instructions]),
+    ):  # fmt: skip
+        previous_calls = {(c["variant"], c["n"]): c for c in earlier}
+        for call in later:
+            previous = previous_calls.get((call["variant"], call["n"]))
+            if previous is None:
+                continue
+            rows.append(
+                {
+                    "side": side,
+                    "variant": call["variant"],
+                    "n": call["n"],
+                    "a": previous["instructions"],
+                    "b": call["instructions"],
+                    "change_percent": 100 * (call["instructions"] / previous["instructions"] - 1),
+                    "plan changed": previous.get("plan_shape") != call.get("plan_shape"),
+                }
+            )
     return rows
 
 

@@ -55,3 +55,8 @@ MIN_LINEAR_SIZES = 3
 INSTRUCTION_THRESHOLD_PERCENT = 1.0
 """A backend instruction count that moves by more than this between two runs has changed (two counts
 of one call differ by about 0.003%)."""
+MAX_CLIENT_INSTRUCTIONS_PER_EVENT = 50
+"""Client instructions one more event may add to the optimized call: less than one iteration of a
+Python loop (a few bytecodes, each tens of instructions). The legacy version adds about 60,000; the
+optimized call's own count moves by some 30,000 from call to call (the allocator's pools), which is
+15 per event over the quick bench's 2,000-event span."""

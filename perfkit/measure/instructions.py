@@ -1,4 +1,6 @@
-"""Instructions a PostgreSQL backend executes for one call, counted under valgrind: the same on any machine.
+"""Instructions one call executes, counted under valgrind: the same on any machine.
+
+The backend's side (`count_calls`) and the client's (`count_client_calls`, Python, psycopg, libpq).
 
 Wall time moves by a third between runs on a shared machine; the instructions of a statement do
 not. The count is taken on a single-user backend (`postgres --single`) of the embedded server's
@@ -20,6 +22,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -30,6 +33,8 @@ import psycopg
 from psycopg import sql
 
 from perfkit.data.datasets import EVENTS_DDL
+from perfkit.data.implementations import DSN_VARIABLE, IMPLEMENTATIONS
+from perfkit.data.server import DsnLike, plain
 from perfkit.errors import MeasurementError
 from perfkit.measure.plans import call_parameters, plan_shape
 from perfkit.paths import COUNTING_DIR
@@ -147,6 +152,47 @@ def count_calls(
         for part, n, shape in zip(parts, sizes, shapes, strict=True)
     ]
     return counted, _part_file(run_dir, parts[-1])
+
+
+def count_client_calls(
+    dsn: DsnLike,
+    schema: str,
+    implementations: Sequence[str],
+    users: Mapping[int, int],
+    warm_user_id: int,
+    workdir: Path,
+) -> dict[str, dict[int, int]]:
+    """The client's instructions for one warm call per implementation and (N, user): Python, psycopg
+    and libpq, counted under callgrind in one fresh interpreter with hash randomization fixed
+    (`_instruction_probe`). By implementation (a candidate by its file's stem), then N."""
+    sizes = sorted(users)
+    run_dir = workdir / "client"
+    run_dir.mkdir(parents=True)
+    command = [
+        "valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={run_dir / 'callgrind.out'}",
+        sys.executable, "-P", "-m", "perfkit.measure._instruction_probe", "--schema", schema,
+        "--implementations", ",".join(implementations), "--users", ",".join(str(users[n]) for n in sizes),
+        "--warm-user-id", str(warm_user_id),
+    ]  # fmt: skip
+    env = {**os.environ, DSN_VARIABLE: plain(dsn), "PYTHONHASHSEED": "0", "TMPDIR": str(run_dir)}
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise MeasurementError(f"counting the client's instructions ran longer than {_TIMEOUT:.0f} s") from None
+    if completed.returncode != 0:
+        own = [line for line in completed.stderr.strip().splitlines() if not line.startswith("==")]  # not valgrind's
+        raise MeasurementError(f"counting the client's instructions failed: {(own or ['no output'])[-1]}")
+    totals = _part_totals(run_dir)
+    # Part 1 runs up to the first marker, then each call and the gap after it take a part each: the
+    # k-th (implementation, user) pair's calls are parts 2 + 4k and 4 + 4k, the second warm.
+    counts: dict[str, dict[int, int]] = {}
+    for j, implementation in enumerate(implementations):
+        label = implementation if implementation in IMPLEMENTATIONS else Path(implementation).stem
+        parts = {n: 4 + 4 * (j * len(sizes) + i) for i, n in enumerate(sizes)}
+        if max(parts.values()) not in totals:
+            raise MeasurementError(f"the client probe stopped before {label}'s calls; see {run_dir}")
+        counts[label] = {n: totals[part] for n, part in parts.items()}
+    return counts
 
 
 def planner_settings(conn: psycopg.Connection[Any]) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -51,6 +52,31 @@ def plan_summary(plan: Any) -> dict[str, Any]:
         "execution_ms": root.get("Execution Time"),
         "planning_ms": root.get("Planning Time"),
         "jit": "JIT" in root,
+    }
+
+
+def serial_facts(conn: psycopg.Connection[Any], query: str, user_id: int) -> dict[str, Any]:
+    """What one call's serial plan reads, from ``EXPLAIN (ANALYZE, BUFFERS)`` with parallelism off:
+    figures that do not depend on the machine (the split of hits and reads does, on the cache; their
+    sum does not), against any server. The plan's shape is hashed so two runs compare at a glance."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SET LOCAL max_parallel_workers_per_gather = 0", prepare=False)
+        cur.execute(_EXPLAIN + query, call_parameters(query, user_id), prepare=False)
+        row = cur.fetchone()
+    assert row is not None
+    plan = row[0]
+    top = _root(plan)["Plan"]
+    nodes = [node for _, node in _nodes(plan)]
+    shape = plan_shape(plan)
+    return {
+        "shape": shape,
+        "shape_hash": hashlib.sha256(shape.encode()).hexdigest()[:12],
+        "shared_blocks": int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0)),
+        "temp_blocks": int(top.get("Temp Read Blocks", 0)) + int(top.get("Temp Written Blocks", 0)),
+        "rows_removed": sum(
+            int(node.get("Rows Removed by Filter", 0)) + int(node.get("Rows Removed by Index Recheck", 0))
+            for node in nodes
+        ),
     }
 
 

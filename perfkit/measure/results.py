@@ -48,7 +48,9 @@ class BenchRecord:
     memory: list[dict[str, Any]] = field(default_factory=list)
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<scope> N=<n>" -> variant -> captured plan
     flamegraphs: dict[str, str] = field(default_factory=dict)
+    serial_plans: list[dict[str, Any]] = field(default_factory=list)  # scope, n, variant, `serial_facts`
     instructions: list[dict[str, Any]] = field(default_factory=list)  # CountedCall records: variant, n, count, plan
+    client_instructions: list[dict[str, Any]] = field(default_factory=list)  # implementation, n, instructions
     instruction_profile: list[dict[str, Any]] = field(default_factory=list)  # the optimized call at its largest N
     counting: dict[str, Any] = field(default_factory=dict)  # how the counts were taken, or why they were not
     notes: list[str] = field(default_factory=list)
@@ -98,9 +100,17 @@ class BenchRecord:
         """Backend instructions of one warm call of ``variant``, by N."""
         return {int(c["n"]): int(c["instructions"]) for c in self.instructions if c["variant"] == variant}
 
-    def instruction_fit(self, variant: str) -> LinearFit | None:
+    def client_instruction_counts(self, implementation: str) -> dict[int, int]:
+        """The client's instructions (Python, psycopg, libpq) of one warm call of ``implementation``, by N."""
+        return {
+            int(c["n"]): int(c["instructions"])
+            for c in self.client_instructions
+            if c["implementation"] == implementation
+        }
+
+    def instruction_fit(self, variant: str, *, client: bool = False) -> LinearFit | None:
         """Instructions against N: the slope is the cost of one more event, the intercept the call's own."""
-        counts = self.instruction_counts(variant)
+        counts = self.client_instruction_counts(variant) if client else self.instruction_counts(variant)
         return fit_line(list(counts), list(counts.values())) if len(counts) >= 2 else None
 
     def memory_fit(self, implementation: str, metric: str = "peak_bytes") -> LogLogFit | None:

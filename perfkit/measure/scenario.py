@@ -20,7 +20,7 @@ import psycopg
 
 from perfkit.data import server
 from perfkit.data.implementations import apply_settings, prepare_session
-from perfkit.measure.plans import CapturedPlan, capture_plan
+from perfkit.measure.plans import CapturedPlan, capture_plan, serial_facts
 from perfkit.measure.results import FRESH, BenchRecord, LatencySeries
 from perfkit.measure.timing import Clock, SamplingPlan, sample_interleaved
 from perfkit.measure.variants import AFTER, Variant
@@ -83,7 +83,8 @@ def time_scenario(
     """Time every variant interleaved, then the optimized version's first call on fresh connections.
 
     Plans are captured on each variant's own connection before and after its samples; a plan
-    that changed in between is kept as a finding (``start_shape`` differs from ``shape``).
+    that changed in between is kept as a finding (``start_shape`` differs from ``shape``). Then each
+    variant's serial plan is run once more under EXPLAIN for what it reads (`serial_facts`).
     """
     names = list(sessions.connections)
     start = {name: sessions.plan(name, user_id) for name in names}
@@ -102,6 +103,10 @@ def time_scenario(
         end, first = sessions.plan(name, user_id), start[name]
         if end is not None and first is not None:
             record.plans[key][name] = _plan_record(end, first, sessions.calls[name])
+    for name, variant in sessions.variants.items():
+        if variant.base == name and variant.sql is not None:
+            facts = serial_facts(sessions.connections[name], variant.sql, user_id)
+            record.serial_plans.append({"scope": scope, "n": n, "variant": name, **facts})
     if first_calls:
         seconds, plan = _first_calls(fresh, AFTER, user_id, first_calls, clock)
         record.latency.append(LatencySeries(AFTER.name, n, user_id, seconds, [], scope, FRESH))

@@ -41,6 +41,10 @@ def diff_sections(result: RunDiff) -> list[Section]:
             "Backend instructions per call (exact counts; reproduce on any machine)",
             [Table(pd.DataFrame.from_records(result.instructions), empty="Not counted in both runs.")],
         ),
+        Section(
+            "Serial plans that changed: blocks read, rows removed, shape (exact; reproduce on any machine)",
+            [Table(pd.DataFrame.from_records(result.serial_plan_changes()), empty="None.")],
+        ),
     ]
 
 
@@ -70,4 +74,7 @@ def comparison_lines(comparison: RunDiff) -> list[str]:
             f"{len(moved)} of {len(comparison.instructions)} backend instruction counts moved by more than "
             f"{INSTRUCTION_THRESHOLD_PERCENT:g}% or changed plan" + (f": {which}" if moved else ".")
         )
+    if comparison.serial_plans:
+        changed = len(comparison.serial_plan_changes())
+        lines.append(f"{changed} of {len(comparison.serial_plans)} serial plans read other blocks or changed shape.")
     return lines

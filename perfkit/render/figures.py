@@ -183,6 +183,39 @@ def _ratio_panel(
     _grid_and_legend(ax)
 
 
+def instructions_figure(record: BenchRecord) -> Figure:
+    """What reproduces on any machine: instructions of one call against N (backend per variant, the
+    client per implementation), and where the optimized call's backend instructions go."""
+    fig = _figure((11.0, 4.8))
+    counts_ax, profile_ax = fig.subplots(1, 2, width_ratios=(1.1, 1.0))
+    variants = sorted({c["variant"] for c in record.instructions}, key=lambda name: (name not in COLOURS, name))
+    for variant in variants:
+        counts = sorted(record.instruction_counts(variant).items())
+        colour = COLOURS.get(variant, CANDIDATE_COLOUR)
+        label = f"backend: {LABELS.get(variant, variant)}"
+        counts_ax.plot([n for n, _ in counts], [c / 1e6 for _, c in counts], marker="o", color=colour, label=label)
+    for implementation in ("before", "after"):
+        client = sorted(record.client_instruction_counts(implementation).items())
+        if client:
+            colour = COLOURS[implementation]
+            label = f"client: {LABELS[implementation]}"
+            counts_ax.plot([n for n, _ in client], [c / 1e6 for _, c in client], "s--", color=colour, label=label)
+    counts_ax.set(xscale="log", yscale="log", xlabel="events of the user (N)", ylabel="instructions of one call (M)")
+    _finish(fig, counts_ax, "Instructions per warm call (valgrind)")
+    profile = record.instruction_profile[:12][::-1]
+    if profile:
+        total = max(record.instruction_counts("after").items())[1]
+        names = [entry["function"] for entry in profile]
+        profile_ax.barh(names, [100 * entry["inclusive"] / total for entry in profile], color=COLOURS["after"])
+        profile_ax.barh(names, [100 * entry["own"] / total for entry in profile], color="#aec7e8", label="own")
+        profile_ax.set(xlabel="% of the call's backend instructions (dark: with callees)")
+        profile_ax.tick_params(axis="y", labelsize=7)
+        _finish(fig, profile_ax, f"Optimized call at N={max(record.instruction_counts('after')):,}: where they go")
+    else:
+        profile_ax.set_axis_off()
+    return fig
+
+
 def save_figure(fig: Figure, directory: Path, stem: str) -> list[Path]:
     """PNG for reading, SVG for zooming; never overwrites."""
     paths = [directory / f"{stem}.png", directory / f"{stem}.svg"]
@@ -198,6 +231,7 @@ def all_figures(record: BenchRecord) -> dict[str, Figure]:
         "latency_vs_n": latency_figure(record),
         "memory_vs_n": memory_figure(record),
         "ratios_vs_n": ratio_figure(record),
+        **({"instructions_vs_n": instructions_figure(record)} if record.instructions else {}),
     }
 
 

@@ -8,7 +8,13 @@ from perfkit.judge.bench import growth_verdict
 from perfkit.judge.outcome import Check
 from perfkit.measure.results import MB, BenchRecord, latency_table, memory_table
 from perfkit.render.sections import Links, Section, Table, Text, to_markdown
-from perfkit.render.tables import checks_frame, plans_table
+from perfkit.render.tables import (
+    checks_frame,
+    instructions_table,
+    plans_table,
+    profile_table,
+    serial_plans_table,
+)
 
 LATENCY_SUMMARY_COLUMNS = [
     "scope",
@@ -33,11 +39,29 @@ def run_header(record: BenchRecord) -> str:
     server = env.get("server", {})
     return (
         f"Run {record.created_at}{'' if record.complete else ' — INCOMPLETE: the run stopped early'}; "
-        f"commit {str(env.get('git_commit'))[:12]}; {env.get('cpu_count')} CPUs; "
+        f"commit {str(env.get('git_commit'))[:12]}; {env.get('cpu_count')} CPUs"
+        + (f" ({env['cpu_model']})" if env.get("cpu_model") else "")
+        + "; "
         f"{str(server.get('version', '')).split(' on ')[0]} "
         f"({'embedded' if server.get('embedded') else 'a server the environment names'}); "
         f"settings {', '.join(f'{k}={v}' for k, v in server.get('settings', {}).items())}; "
         f"instance {params.get('instance')} ({'quick' if params.get('quick') else 'full'})."
+    )
+
+
+def counting_line(record: BenchRecord) -> str:
+    """How the instructions were counted, or why they were not."""
+    counting = record.counting
+    if not counting:
+        return "Not counted."
+    if "unavailable" in counting:
+        return f"Not counted: {counting['unavailable']}."
+    return (
+        f"Backend: a single-user {counting.get('server_version', '?')} on a copy of the dataset, serial, JIT off, "
+        f"the timed sessions' planner settings; each call run twice, the second counted. Client: Python, psycopg "
+        f"and libpq in a fresh interpreter, hash randomization fixed, at N in {counting.get('client_sizes')}. "
+        f"Profile: the optimized call at its largest counted N "
+        f"({counting.get('profile_capture', 'not kept')}, for callgrind_annotate or KCachegrind)."
     )
 
 
@@ -64,6 +88,20 @@ def summary_sections(record: BenchRecord, checks: Sequence[Check], figures: Mapp
         Section("Memory of one call (fresh process, memray with native traces)", [Table(memory_table(record))]),
         Section("Scaling of peak memory with N (log-log fit)", [Text(memory_fit_lines(record))]),
         Section("Plans that ran", [Text([PLANS_NOTE], bullets=False), Table(plans_table(record))]),
+        Section(
+            "Instructions of one warm call, in millions (valgrind: the same on any machine)",
+            [
+                Text([counting_line(record)], bullets=False),
+                Table(instructions_table(record), empty="Not counted."),
+                Table(profile_table(record), empty=""),
+            ],
+        ),
+        Section(
+            "Serial plans: what each reads (EXPLAIN ANALYZE, BUFFERS, no parallelism)",
+            [
+                Table(serial_plans_table(record), empty="Not recorded."),
+            ],
+        ),
         Section("Figures", [Text([f"![{name}]({path})" for name, path in figures.items()], bullets=False)]),
         Section("memray flamegraphs (largest N)", [Links([(p, impl) for impl, p in record.flamegraphs.items()])]),
         Section("Notes", [Text(record.notes)]),

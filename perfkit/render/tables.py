@@ -65,6 +65,41 @@ def plans_table(record: BenchRecord) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows)
 
 
+def instructions_table(record: BenchRecord) -> pd.DataFrame:
+    """Instructions of one warm call (millions) by N: the backend's per variant, the client's per implementation."""
+    rows: dict[int, dict[str, Any]] = {}
+    for call in record.instructions:
+        rows.setdefault(int(call["n"]), {})[f"backend {call['variant']}"] = round(call["instructions"] / 1e6, 3)
+    for call in record.client_instructions:
+        rows.setdefault(int(call["n"]), {})[f"client {call['implementation']}"] = round(call["instructions"] / 1e6, 3)
+    frame = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    frame.index = [f"{n:,}" for n in frame.index]  # a label, not a figure to format with decimals
+    return frame.rename_axis("N").reset_index()
+
+
+def profile_table(record: BenchRecord) -> pd.DataFrame:
+    """The optimized call's backend functions by instructions with their callees, and on their own."""
+    counts = record.instruction_counts("after")
+    if not record.instruction_profile or not counts:
+        return pd.DataFrame()
+    total = counts[max(counts)]
+    return pd.DataFrame.from_records(
+        {
+            "function": entry["function"],
+            "with callees (M)": round(entry["inclusive"] / 1e6, 2),
+            "% of call": round(100 * entry["inclusive"] / total, 1),
+            "own (M)": round(entry["own"] / 1e6, 2),
+        }
+        for entry in record.instruction_profile
+    )
+
+
+def serial_plans_table(record: BenchRecord) -> pd.DataFrame:
+    """What each variant's serial plan reads: blocks (hit + read), temporary blocks, rows filtered out."""
+    columns = ["scope", "n", "variant", "shared_blocks", "temp_blocks", "rows_removed", "shape_hash", "shape"]
+    return pd.DataFrame.from_records(record.serial_plans, columns=columns)
+
+
 def load_latency_table(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """Latency under load by implementation and user size, percentiles labelled with their sample counts."""
     rows = []

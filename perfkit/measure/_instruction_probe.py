@@ -1,0 +1,44 @@
+"""Child of `perfkit.measure.instructions`, under callgrind: each implementation's call twice per user, between markers.
+
+``os.getppid()`` (libc's ``getppid``, which nothing else here calls) marks each call's start and
+end: callgrind dumps its counts at each marker, so every call is counted alone, interpreter start-up,
+imports and what runs between calls left out. The second call of each user is the warm one. A
+collection before each call makes the cyclic collector's work inside the call the call's own (the
+legacy version's allocations trigger it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+
+import psycopg
+
+from perfkit.data import implementations as impl
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--schema", required=True)
+    parser.add_argument("--implementations", required=True, help="names or candidate paths, comma-separated")
+    parser.add_argument("--users", required=True, help="user ids, comma-separated")
+    parser.add_argument("--warm-user-id", type=int, required=True)
+    args = parser.parse_args()
+    fetches = [impl.fetch_function(name) for name in args.implementations.split(",")]
+    with psycopg.connect(os.environ[impl.DSN_VARIABLE], autocommit=True) as conn:
+        impl.prepare_session(conn, args.schema)
+        for fetch in fetches:
+            fetch(conn, args.warm_user_id)  # imports and code paths warmed on a user with no events
+        for fetch in fetches:
+            for user_id in (int(user) for user in args.users.split(",")):
+                for _ in range(2):
+                    gc.collect()  # each call starts with the collector's counters at zero, whatever came before
+                    os.getppid()
+                    fetch(conn, user_id)
+                    os.getppid()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
