@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from perfkit.data import server as db
 from perfkit.data.datasets import Dataset, users_for_grid
 from perfkit.judge.bench import bench_checks
 from perfkit.judge.outcome import Result
@@ -81,3 +83,26 @@ def test_the_profile_names_the_scan_and_the_aggregate(
     assert {"ExecAgg", "ExecInterpExpr"} & functions
     assert all(e.inclusive >= e.own >= 0 for e in entries)
     assert entries[0].inclusive <= calls["after"][-1].instructions
+
+
+def test_two_runs_at_once_share_the_counting_copy(
+    admin_conn: psycopg.Connection[Any], seeded: Callable[[str], Dataset], tmp_path: Path
+) -> None:
+    # A single-user backend needs its data directory to itself: two kit runs wait for each other.
+    reason = instructions.counting_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    data = seeded("quick")
+    users = users_for_grid(data.instance, [1_000])
+    assert SCAN_FLOOR.sql is not None
+    query = SCAN_FLOOR.sql
+
+    def count(name: str) -> int:
+        with db.connect(db.resolve_server().dsn, autocommit=True) as conn:  # connections are not shared by threads
+            backend = instructions.prepare_backend(conn, data.schema, tmp_path / "counting")
+            (call,), _ = instructions.count_calls(backend, name, query, users, tmp_path, conn=conn, settings={})
+            return call.instructions
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(count, ["first", "second"])
+    assert second == pytest.approx(first, rel=1e-3)

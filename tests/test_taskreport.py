@@ -92,5 +92,11 @@ def test_the_script_writes_a_report_that_follows_the_schema(tmp_path: Path) -> N
     assert set(document["scalability_results"]["after"]["peak_bytes_by_n"]) == {"1000", "30000"}
     # Margins that leave no doubt: the legacy call allocates per event, the optimized one does not.
     assert {"memory_constant", "no_per_event_python_work"} <= set(document["fail_to_pass"])
+    # The figures that reproduce on any machine: the legacy client works per event, the optimized one does not.
+    instructions = {impl: document["performance_benchmarks"][impl]["instructions"] for impl in ("before", "after")}
+    if "not_counted" not in instructions["after"]:
+        assert instructions["before"]["client_per_event"] > 1_000 > abs(instructions["after"]["client_per_event"])
+        assert set(instructions["after"]["backend_by_n"]) == {"1000", "3000", "10000", "30000"}
+        assert {c["name"] for c in document["deterministic_checks"]} >= {"backend instructions linear in N, optimized"}
     assert {"parity_reference", "parity_generated", "one_round_trip"} <= set(document["pass_to_pass"])
     assert "fail to pass:" in completed.stdout

@@ -24,6 +24,7 @@ from perfkit.data.environment import collect_environment
 from perfkit.data.implementations import IMPLEMENTATIONS
 from perfkit.data.instances import read_instance
 from perfkit.judge import goals
+from perfkit.judge.bench import bench_checks
 from perfkit.judge.outcome import Check, Result
 from perfkit.judge.requirements import REQUIREMENTS, Scale, run_requirements
 from perfkit.measure.results import BenchRecord
@@ -101,7 +102,11 @@ def task_report(
             f"{impl}_tests": [_test_entry(o) for o in outcomes if o.subject == impl] for impl in implementations
         },
         "performance_benchmarks": {
-            impl: {"latency": _benchmarks(record, impl), "memory_at_scale": _figures_of(outcomes, "rss_at_scale", impl)}
+            impl: {
+                "latency": _benchmarks(record, impl),
+                "memory_at_scale": _figures_of(outcomes, "rss_at_scale", impl),
+                "instructions": _instructions(record, impl),
+            }
             for impl in implementations
         },
         "scalability_results": {impl: _scalability(outcomes, impl) for impl in implementations},
@@ -119,6 +124,7 @@ def task_report(
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": quick,
         "requirements": {name: description for name, (description, _) in REQUIREMENTS.items()},
+        "deterministic_checks": [c.to_json() for c in bench_checks(record) if "instructions" in c.name],
         "fail_to_pass": [n for n in both if (by_requirement[n]["before"], by_requirement[n]["after"]) == FAIL_TO_PASS],
         "pass_to_pass": [n for n in both if (by_requirement[n]["before"], by_requirement[n]["after"]) == PASS_TO_PASS],
     }
@@ -165,6 +171,25 @@ def _all_passed(
         if impl in by_requirement.get(name, {})
     ]
     return all(results) if results else None
+
+
+def _instructions(record: BenchRecord, implementation: str) -> dict[str, Any]:
+    """The figures that reproduce on any machine: instructions of one warm call by N, the backend's
+    (for the implementation's query) and the client's, and what one more event adds to each."""
+    if "unavailable" in record.counting:
+        return {"not_counted": record.counting["unavailable"]}
+    figures: dict[str, Any] = {}
+    for side, client in (("backend", False), ("client", True)):
+        counts = (
+            record.instruction_counts(implementation, client=True)
+            if client
+            else record.instruction_counts(implementation)
+        )
+        figures[f"{side}_by_n"] = {str(n): count for n, count in counts.items()}
+        fit = record.instruction_fit(implementation, client=client)
+        if fit is not None:
+            figures[f"{side}_per_event"] = fit.slope
+    return figures
 
 
 def _benchmarks(record: BenchRecord, implementation: str) -> list[dict[str, Any]]:

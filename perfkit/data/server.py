@@ -188,7 +188,7 @@ def start_embedded_server(pgdata: Path) -> str:
 
     pgdata = pgdata.resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(pgdata.parent / f"{pgdata.name}.lock"):
+    with file_lock(pgdata.parent / f"{pgdata.name}.lock"):
         try:
             server = get_server(pgdata, cleanup_mode="stop", start=False)
             _prune_dead_handles(server)
@@ -248,7 +248,8 @@ def _write_embedded_settings(pgdata: Path) -> None:
 
 
 @contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
+    """Exclusive use of what ``path`` guards, among the kit's processes (an advisory lock, released on exit)."""
     with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

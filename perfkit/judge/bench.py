@@ -123,7 +123,7 @@ def _client_instruction_checks(record: BenchRecord) -> Iterator[Check]:
     after = fits["after"]
     if after is None:
         return
-    counts = record.client_instruction_counts("after")
+    counts = record.instruction_counts("after", client=True)
     legacy = f"; legacy: {fits['before'].slope:,.0f} per event" if fits["before"] is not None else ""
     yield Check.judged(
         "client instructions per event, optimized",

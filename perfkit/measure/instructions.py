@@ -34,7 +34,7 @@ from psycopg import sql
 
 from perfkit.data.datasets import EVENTS_DDL
 from perfkit.data.implementations import DSN_VARIABLE, IMPLEMENTATIONS
-from perfkit.data.server import DsnLike, plain
+from perfkit.data.server import DsnLike, file_lock, plain
 from perfkit.errors import MeasurementError
 from perfkit.measure.plans import call_parameters, plan_shape
 from perfkit.paths import COUNTING_DIR
@@ -110,10 +110,12 @@ def prepare_backend(conn: psycopg.Connection[Any], schema: str, root: Path = COU
         cur.execute(sql.SQL("SELECT count(*) FROM {}.events").format(sql.Identifier(schema)), prepare=False)
         (rows,) = cur.fetchone() or (0,)
     directory = root / schema
-    backend = _ready_backend(directory, schema, int(rows))
-    if backend is not None:
-        return backend
-    return _build_backend(conn, directory, schema, int(rows))
+    root.mkdir(parents=True, exist_ok=True)
+    with file_lock(root / f"{schema}.lock"):  # two kit runs at once: one builds, the other waits
+        backend = _ready_backend(directory, schema, int(rows))
+        if backend is not None:
+            return backend
+        return _build_backend(conn, directory, schema, int(rows))
 
 
 def drop_backend(schema: str, root: Path = COUNTING_DIR) -> None:
@@ -292,7 +294,7 @@ def _build_backend(conn: psycopg.Connection[Any], directory: Path, schema: str, 
         f"COPY events (id, user_id, type, metadata) FROM {_quote(rows_file)}",
         "VACUUM (FREEZE, ANALYZE) events",
     ]
-    _run_backend(backend, load, directory, callgrind=False)
+    _run_single_user(backend, _script(load), directory, settings=None, callgrind=False)  # under prepare's lock
     rows_file.unlink()
     version = _run([str(backend.bin_dir / "postgres"), "--version"], backend).strip()
     (directory / _READY).write_text(json.dumps({"schema": schema, "rows": rows, "server_version": version}))
@@ -318,7 +320,17 @@ def _run_backend(
 ) -> str:
     """Feed ``statements`` to one single-user backend; its stdout. ``-j``: a statement ends at a
     semicolon followed by an empty line, so each is closed on a line of its own (after any comment)."""
-    script = "".join(f"{text.strip()}\n;\n\n" for text in statements)
+    with file_lock(backend.directory.parent / f"{backend.schema}.lock"):  # one backend per data directory
+        return _run_single_user(backend, _script(statements), run_dir, settings=settings, callgrind=callgrind)
+
+
+def _script(statements: Sequence[str]) -> str:
+    return "".join(f"{text.strip()}\n;\n\n" for text in statements)
+
+
+def _run_single_user(
+    backend: CountingBackend, script: str, run_dir: Path, *, settings: Mapping[str, str] | None, callgrind: bool
+) -> str:
     command = [str(backend.bin_dir / "postgres"), "--single", "-j", "-D", str(backend.data)]
     for name, value in {**(settings or {}), **COUNTING_SETTINGS}.items():
         command += ["-c", f"{name}={value}"]
@@ -346,7 +358,7 @@ def _run(command: list[str], backend: CountingBackend, *, stdin: str = "", tmpdi
         )
     except subprocess.TimeoutExpired:
         raise MeasurementError(f"{Path(command[0]).name} ran longer than {_TIMEOUT:.0f} s") from None
-    failed = re.search(r"^(?:ERROR|FATAL|PANIC):.*$", completed.stderr, re.MULTILINE)
+    failed = re.search(r"^.*\b(?:ERROR|FATAL|PANIC):.*$", completed.stderr, re.MULTILINE)
     if completed.returncode != 0 or failed:
         last = failed.group(0) if failed else (completed.stderr.strip().splitlines() or ["no output"])[-1]
         raise MeasurementError(f"the counting backend failed ({Path(command[0]).name}): {last}")

@@ -96,21 +96,18 @@ class BenchRecord:
     def memory_of(self, implementation: str, n: int) -> dict[str, Any] | None:
         return next((m for m in self.memory if m["implementation"] == implementation and m["n"] == n), None)
 
-    def instruction_counts(self, variant: str) -> dict[int, int]:
-        """Backend instructions of one warm call of ``variant``, by N."""
+    def instruction_counts(self, variant: str, *, client: bool = False) -> dict[int, int]:
+        """Instructions of one warm call by N: the backend's for ``variant``, or with ``client`` the
+        client's (Python, psycopg, libpq) for an implementation."""
+        if client:
+            return {
+                int(c["n"]): int(c["instructions"]) for c in self.client_instructions if c["implementation"] == variant
+            }
         return {int(c["n"]): int(c["instructions"]) for c in self.instructions if c["variant"] == variant}
-
-    def client_instruction_counts(self, implementation: str) -> dict[int, int]:
-        """The client's instructions (Python, psycopg, libpq) of one warm call of ``implementation``, by N."""
-        return {
-            int(c["n"]): int(c["instructions"])
-            for c in self.client_instructions
-            if c["implementation"] == implementation
-        }
 
     def instruction_fit(self, variant: str, *, client: bool = False) -> LinearFit | None:
         """Instructions against N: the slope is the cost of one more event, the intercept the call's own."""
-        counts = self.client_instruction_counts(variant) if client else self.instruction_counts(variant)
+        counts = self.instruction_counts(variant, client=client)
         return fit_line(list(counts), list(counts.values())) if len(counts) >= 2 else None
 
     def memory_fit(self, implementation: str, metric: str = "peak_bytes") -> LogLogFit | None:

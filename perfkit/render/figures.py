@@ -195,7 +195,7 @@ def instructions_figure(record: BenchRecord) -> Figure:
         label = f"backend: {LABELS.get(variant, variant)}"
         counts_ax.plot([n for n, _ in counts], [c / 1e6 for _, c in counts], marker="o", color=colour, label=label)
     for implementation in ("before", "after"):
-        client = sorted(record.client_instruction_counts(implementation).items())
+        client = sorted(record.instruction_counts(implementation, client=True).items())
         if client:
             colour = COLOURS[implementation]
             label = f"client: {LABELS[implementation]}"
