@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from perfkit.commands.cli import main
+from perfkit.measure.instructions import counting_unavailable
 from perfkit.render.readme import cited_report, readme_table, results_table
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -66,8 +67,9 @@ def test_two_quick_reports_in_a_row_show_no_significant_ratio_change(two_reports
     assert comparison["a"] == first.name
     assert comparison["ratios"], "ratios measured inside each run were compared"
     assert [r for r in comparison["ratios"] if r["significant"]] == []
-    # The deterministic figures: every count within 1% (two counts of a call differ by ~0.003%), same plans.
-    assert comparison["instructions"], "backend instruction counts were compared"
+    # The deterministic figures: every count within 1% (two counts of a call differ by ~0.01%), same plans.
+    if counting_unavailable() is None:
+        assert comparison["instructions"], "backend instruction counts were compared"
     assert [r for r in comparison["instructions"] if abs(r["change_percent"]) > 1 or r["plan changed"]] == []
     assert comparison["serial_plans"], "serial plans' blocks were compared"
     assert [r for r in comparison["serial_plans"] if r["changed"]] == []
@@ -93,19 +95,28 @@ def test_a_deliberately_slower_variant_is_flagged(
     # The same run on both sides: nothing slower, no count moved, whatever the machine's load.
     assert main(["diff", str(second), str(second), "--fail-on-regression", "1"]) == 0
     capsys.readouterr()
-    costlier = tmp_path / "costlier"
-    shutil.copytree(bench, costlier)
-    results = json.loads((costlier / "results.json").read_text())
-    for call in results["instructions"]:  # one more cheap step per row: a few percent more instructions
-        if call["variant"] == "after":
-            call["instructions"] = int(call["instructions"] * 1.02)
-    (costlier / "results.json").write_text(json.dumps(results))
-    assert main(["diff", str(second), str(costlier), "--fail-on-regression", "1000"]) == 10
-    assert "more backend instructions than" in capsys.readouterr().err
-    assert (
-        main(["diff", str(second), str(costlier), "--fail-on-regression", "1000", "--instruction-threshold", "3"]) == 0
-    )
+    if counting_unavailable() is None:  # a record without counts has no count to compare
+        costlier = tmp_path / "costlier"
+        shutil.copytree(bench, costlier)
+        results = json.loads((costlier / "results.json").read_text())
+        for call in results["instructions"]:  # one more cheap step per row: a few percent more instructions
+            if call["variant"] == "after":
+                call["instructions"] = int(call["instructions"] * 1.02)
+        (costlier / "results.json").write_text(json.dumps(results))
+        assert main(["diff", str(second), str(costlier), "--fail-on-regression", "1000"]) == 10
+        assert "more backend instructions than" in capsys.readouterr().err
+        assert (
+            main(["diff", str(second), str(costlier), "--fail-on-regression", "1000", "--instruction-threshold", "3"])
+            == 0
+        )
     capsys.readouterr()
+    heavier = tmp_path / "heavier"
+    shutil.copytree(bench, heavier)
+    results = json.loads((heavier / "results.json").read_text())
+    results["serial_plans"][0]["shared_blocks"] += 1
+    (heavier / "results.json").write_text(json.dumps(results))
+    assert main(["diff", str(second), str(heavier), "--fail-on-regression", "1000"]) == 10
+    assert "read more blocks than" in capsys.readouterr().err
     assert main(["diff", str(second), str(second)]) == 0
     assert "| True " not in capsys.readouterr().out  # a report against itself: nothing significant
 

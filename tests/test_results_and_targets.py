@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from perfkit.errors import ConfigurationError, MeasurementError
-from perfkit.judge.bench import bench_checks, p99_check
+from perfkit.judge.bench import INSTRUCTION_TARGETS, bench_checks, p99_check
 from perfkit.judge.outcome import Check, Result
 from perfkit.measure.results import FRESH, BenchRecord, LatencySeries, tidy
 from perfkit.record.format import load_bench, read_record, save_bench
@@ -219,3 +219,27 @@ def test_summary_has_the_target_table_and_the_plans() -> None:
     assert "| FAIL " in row
     assert "## Plans that ran" in summary
     assert "![latency_vs_n](latency_vs_n.png)" in summary
+
+
+def test_instruction_targets_are_listed_where_the_machine_cannot_count() -> None:
+    record = BenchRecord(environment={}, parameters={}, counting={"unavailable": "valgrind is not installed"})
+    listed = {c.name: c for c in bench_checks(record) if "instructions" in c.name}
+    assert set(listed) == set(INSTRUCTION_TARGETS)
+    assert all(c.result is Result.INFO and "valgrind is not installed" in c.measured for c in listed.values())
+    assert not [c for c in bench_checks(BenchRecord(environment={}, parameters={})) if "instructions" in c.name]
+
+
+def test_counts_on_a_line_pass_and_per_event_client_work_fails() -> None:
+    record = BenchRecord(environment={}, parameters={}, counting={"sizes": [1_000, 3_000, 10_000]})
+    for n in (1_000, 3_000, 10_000):
+        record.instructions += [
+            {"variant": "after", "n": n, "instructions": 12_000_000 + 2_700 * n, "plan_shape": "Index Scan"},
+            {"variant": "scan_floor", "n": n, "instructions": 11_000_000 + 1_000 * n, "plan_shape": "Index Scan"},
+        ]
+    record.client_instructions = [
+        {"implementation": "after", "n": n, "instructions": 200_000 + 60 * n} for n in (1_000, 3_000)
+    ]
+    checks = {c.name: c for c in bench_checks(record) if c.at.startswith("N=1,000 to")}
+    assert checks["backend instructions linear in N, optimized"].result is Result.PASS
+    assert "2,700 per event; 2.70× count(metadata)'s" in checks["backend instructions linear in N, optimized"].measured
+    assert checks["client instructions per event, optimized"].result is Result.FAIL  # 60 per event: a Python loop
