@@ -3,6 +3,7 @@ nothing outside the kit's schemas changes, and the password reaches no file and 
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -208,6 +209,9 @@ def test_nothing_outside_the_kit_schemas_changes_and_no_password_leaks(foreign: 
     assert after == before
     assert leftovers == [("perfkit_ds_imposter",)]  # datasets --drop removed only what the kit created
     assert f"{foreign.schema}.events" in before["sums"]
+    # A table the kit did not seed is read where it lives, never copied out to count instructions.
+    (source,) = [r for r in (tmp_path / "out").glob("bench-*/results.json") if foreign.schema in r.read_text()]
+    assert "did not seed" in json.loads(source.read_text())["counting"]["unavailable"]
     _assert_nowhere(password, [c.stdout + c.stderr for c in runs.values()], tmp_path)
 
 
