@@ -31,7 +31,9 @@ def two_reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.mark.db
 @pytest.mark.slow
-def test_the_page_loads_in_a_real_browser_with_its_table_and_figures(two_reports: tuple[Path, Path]) -> None:
+def test_the_page_opens_with_the_verdict_then_plans_side_by_side_and_the_history(
+    two_reports: tuple[Path, Path],
+) -> None:
     if CHROMIUM is None:
         pytest.skip("no Chromium: install Debian's chromium package (apt-get install chromium); .ci/run does")
     from playwright.sync_api import sync_playwright
@@ -47,16 +49,50 @@ def test_the_page_loads_in_a_real_browser_with_its_table_and_figures(two_reports
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(page_file.as_uri(), wait_until="load")
+        headings = page.evaluate("Array.from(document.querySelectorAll('h2')).map(h => h.textContent)")
+        verdict = page.evaluate("document.querySelector('h2 + ul').textContent")
         images = page.evaluate("Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])")
-        table = page.locator("table", has_text="p99 latency, optimized")
+        # The first row of drawn plans: the optimized, DISTINCT and legacy plans, left to right.
+        boxes = page.evaluate(
+            "Array.from(document.querySelector('.plans').children).map(p => "
+            "[p.querySelector('h4').textContent, p.getBoundingClientRect().left, p.getBoundingClientRect().top, "
+            "p.textContent.includes('blocks')])"
+        )
+        has_table = page.locator("table", has_text="p99 latency, optimized").count() > 0
         page.screenshot(path=str(report / "report.png"), full_page=False)
-        has_table = table.count() > 0
         browser.close()
     assert errors == []
-    assert len(images) >= 3, images
+    assert headings[0] == "Verdict", headings
+    for said in ("Equivalent", "Memory", "Latency at the requirement's scale", "measured on"):
+        assert said in verdict
+    assert [name for name, *_ in boxes] == ["after", "distinct", "before"]
+    lefts, tops = [box[1] for box in boxes], [box[2] for box in boxes]
+    assert lefts == sorted(lefts), boxes  # side by side, left to right, on one row
+    assert len(set(lefts)) == 3, boxes
+    assert max(tops) - min(tops) < 1, boxes
+    assert all(box[3] for box in boxes)  # each node shows its buffers
+    assert ("history", True) in [(alt, complete and width > 0) for alt, complete, width in images], images
+    assert len(images) >= 4, images
     assert all(complete and width > 0 for _, complete, width in images), images
     assert has_table
     assert (report / "report.png").stat().st_size > 10_000
+    assert {"Plans drawn", "History", "Environment", "Glossary"} <= set(headings)
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_the_slim_page_is_the_report_without_its_notebooks(two_reports: tuple[Path, Path], tmp_path: Path) -> None:
+    report = two_reports[1]
+    assert main(["evidence", str(report), "--into", str(tmp_path)]) == 0
+    slim = tmp_path / report.name / "report.html"
+    text = slim.read_text()
+    assert slim.stat().st_size < min(1024 * 1024, (report / "report.html").stat().st_size)
+    assert '<section class="notebook">' in (report / "report.html").read_text()
+    assert '<section class="notebook">' not in text
+    for heading in ("Verdict", "Targets", "Plans drawn", "History", "Glossary", "Compared with the previous report"):
+        assert f"<h2>{heading}</h2>" in text
+    history = json.loads((report / "report.json").read_text())["history"]
+    assert [point["report"] for point in history] == [two_reports[0].name, report.name]
 
 
 @pytest.mark.db

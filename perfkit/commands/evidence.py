@@ -8,11 +8,12 @@ from pathlib import Path
 from perfkit.commands._options import Command
 from perfkit.paths import EVIDENCE_DIR
 from perfkit.record.evidence import curate
+from perfkit.render.report import slim_page
 
 
 class EvidenceCommand(Command):
     name = "evidence"
-    help = "copy a report's text, data and PNG figures into evidence/ (the small folder README cites)"
+    help = "copy a report's text, data, PNG figures and slim page into evidence/ (the small folder README cites)"
     needs_database = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -20,5 +21,7 @@ class EvidenceCommand(Command):
         parser.add_argument("--into", type=Path, default=EVIDENCE_DIR, help="parent folder (default evidence/)")
 
     def run(self, args: argparse.Namespace) -> int:
-        print(f"evidence: {curate(args.report, args.into)}")
+        report = args.report.resolve()
+        page = slim_page(report) if (report / "report.json").is_file() else None
+        print(f"evidence: {curate(report, args.into, page=page)}")
         return 0

@@ -13,16 +13,18 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from perfkit.commands._options import Command, add_output, add_quick
-from perfkit.errors import ConfigurationError, KitError, NotebookError
+from perfkit.errors import ConfigurationError, NotebookError
 from perfkit.judge.diff import RunDiff, diff_runs
 from perfkit.paths import NOTEBOOKS_DIR, REPORTS_DIR
 from perfkit.record.batch import BatchRun, NotebookOutcome
 from perfkit.record.format import load_run, write_record
-from perfkit.record.runs import INCOMPLETE, mark_complete, new_run_directory, read_manifest, write_new
+from perfkit.record.history import finished_reports, report_history
+from perfkit.record.runs import mark_complete, new_run_directory, read_manifest, write_new
 from perfkit.render.diff import diff_markdown
 from perfkit.render.report import ReportInputs, collect_inputs, write_report
 
@@ -141,39 +143,28 @@ def raise_if_failed(run: BatchRun) -> None:
         )
 
 
-def previous_report(directory: Path) -> Path | None:
-    """The latest finished report before ``directory`` in its folder whose bench results can be read."""
-    earlier = sorted(
-        (p for p in directory.parent.iterdir() if p.is_dir() and p.name < directory.name),
-        reverse=True,
-    )
-    for candidate in earlier:
-        if (candidate / "report.json").is_file() and not (candidate / INCOMPLETE).exists():
-            try:
-                load_run(candidate)
-            except (KitError, KeyError, ValueError):  # an older format, or a report without a bench
-                continue
-            return candidate
-    return None
-
-
-def compare_with_previous(directory: Path, inputs: ReportInputs) -> RunDiff | None:
-    """diff.md and diff.json of the previous report against this one, when both have a bench."""
-    previous = previous_report(directory)
-    if previous is None or inputs.bench_dir is None:
+def compare_with_previous(directory: Path, inputs: ReportInputs, earlier: list[Path]) -> RunDiff | None:
+    """diff.md and diff.json of the latest of ``earlier`` against this report, when both have a bench."""
+    if not earlier or inputs.bench_dir is None:
         return None
     current = load_run(inputs.bench_dir)
-    comparison = diff_runs(load_run(previous), replace(current, name=directory.name))
+    comparison = diff_runs(load_run(earlier[-1]), replace(current, name=directory.name))
     write_new(directory / "diff.md", diff_markdown(comparison))
     write_record(directory, "diff", comparison.to_json(), environment=inputs.environment)
     return comparison
 
 
 def assemble_report(run: BatchRun) -> dict[str, Path]:
-    """report.json, report.md and report.html of a batch, after its comparison with the previous report."""
+    """report.json, report.md and report.html of a batch, after its comparison with the previous
+    report of the same scale and the history of every finished one before it."""
     inputs = collect_inputs(run)
-    comparison = compare_with_previous(run.directory, inputs) if inputs.bench is not None else None
-    return write_report(run, inputs, comparison)
+    if inputs.bench_dir is None:
+        return write_report(run, inputs, None)
+    earlier = finished_reports(run.directory.parent, before=run.directory.name, quick=run.quick)
+    comparison = compare_with_previous(run.directory, inputs, earlier)
+    current = replace(load_run(inputs.bench_dir), name=run.directory.name)
+    history = report_history(earlier, current, datetime.now(UTC).isoformat(timespec="seconds"))
+    return write_report(run, inputs, comparison, history)
 
 
 class ReportCommand(Command):

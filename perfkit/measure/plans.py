@@ -15,18 +15,29 @@ def _nodes(plan: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """Each node of a plan, depth first, with its label: type, parallel mode, and index used."""
 
     def walk(node: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-        name = node.get("Node Type", "?")
-        if node.get("Partial Mode", "Simple") != "Simple":
-            name = f"{node['Partial Mode']} {name}"
-        if node.get("Parallel Aware"):
-            name = f"Parallel {name}"
-        if "Index Name" in node:
-            name = f"{name} using {node['Index Name']}"
-        yield name, node
+        yield node_label(node), node
         for child in node.get("Plans", []):
             yield from walk(child)
 
-    yield from walk(_root(plan)["Plan"])
+    yield from walk(plan_root(plan))
+
+
+def node_label(node: dict[str, Any]) -> str:
+    """A plan node as a reader names it: its type, parallel mode and the index it uses."""
+    name = str(node.get("Node Type", "?"))
+    if node.get("Partial Mode", "Simple") != "Simple":
+        name = f"{node['Partial Mode']} {name}"
+    if node.get("Parallel Aware"):
+        name = f"Parallel {name}"
+    if "Index Name" in node:
+        name = f"{name} using {node['Index Name']}"
+    return name
+
+
+def plan_root(plan: Any) -> dict[str, Any]:
+    """The top node of an ``EXPLAIN (FORMAT JSON)`` plan."""
+    top: dict[str, Any] = _root(plan)["Plan"]
+    return top
 
 
 def _root(plan: Any) -> dict[str, Any]:
@@ -65,7 +76,7 @@ def serial_facts(conn: psycopg.Connection[Any], query: str, user_id: int) -> dic
         row = cur.fetchone()
     assert row is not None
     plan = row[0]
-    top = _root(plan)["Plan"]
+    top = plan_root(plan)
     nodes = [node for _, node in _nodes(plan)]
     shape = plan_shape(plan)
     return {

@@ -1,7 +1,8 @@
-"""README's results table, produced from the report it cites, never typed by hand.
+"""README's generated blocks: the results table, produced from the report it cites, and the glossary,
+never typed by hand.
 
-The table sits between two markers that name the report; `python -m evaluation readme REPORT`
-rewrites it, and a test fails when it differs from what that report renders.
+Each sits between two markers; `python -m evaluation readme REPORT` rewrites both, and a test fails
+when either differs from what the kit renders.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from perfkit.errors import ConfigurationError
 from perfkit.judge.outcome import Check
 from perfkit.paths import PROJECT_ROOT, README
 from perfkit.record.format import read_record
+from perfkit.render.glossary import glossary_markdown
 from perfkit.render.tables import checks_frame, markdown_table
 
+_GLOSSARY = re.compile(r"<!-- glossary -->\n(?P<terms>.*?)<!-- /glossary -->\n", re.DOTALL)
 _BLOCK = re.compile(r"<!-- results-table: (?P<report>\S+) -->\n(?P<table>.*?)<!-- /results-table -->\n", re.DOTALL)
 
 
@@ -41,10 +44,21 @@ def update_readme(report: Path, readme: Path = README) -> Path:
     text = readme.read_text()
     if _BLOCK.search(text) is None:
         raise ConfigurationError(f"{readme} has no <!-- results-table: REPORT --> block to rewrite")
+    if _GLOSSARY.search(text) is None:
+        raise ConfigurationError(f"{readme} has no <!-- glossary --> block to rewrite")
     relative = report.relative_to(PROJECT_ROOT)
     block = f"<!-- results-table: {relative} -->\n{results_table(report)}<!-- /results-table -->\n"
-    readme.write_text(_BLOCK.sub(lambda _: block, text, count=1))
+    text = _BLOCK.sub(lambda _: block, text, count=1)
+    text = _GLOSSARY.sub(lambda _: f"<!-- glossary -->\n{glossary_markdown()}<!-- /glossary -->\n", text, count=1)
+    readme.write_text(text)
     return readme
+
+
+def readme_glossary(readme: Path = README) -> str:
+    match = _GLOSSARY.search(readme.read_text())
+    if match is None:
+        raise ConfigurationError(f"{readme} has no <!-- glossary --> block")
+    return match["terms"]
 
 
 def readme_table(readme: Path = README) -> str:

@@ -3,20 +3,39 @@ manifest, rendered from one list of sections."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from perfkit.errors import KitError
 from perfkit.judge.candidates import CandidateOutcome
 from perfkit.judge.diff import RunDiff
 from perfkit.judge.outcome import Check
 from perfkit.measure.results import BenchRecord
-from perfkit.record.batch import BatchRun
-from perfkit.record.format import Kind, bench_checks_of, bench_record, read_record, write_record
+from perfkit.record.batch import BatchRun, NotebookOutcome
+from perfkit.record.format import Kind, bench_checks_of, bench_record, load_bench, read_record, write_record
+from perfkit.record.history import HistoryPoint, requirement_scenario
 from perfkit.render.diff import comparison_lines
-from perfkit.render.sections import Figures, Links, Notebook, Section, Table, Text, write_pages
+from perfkit.render.figures import save_figure
+from perfkit.render.glossary import GLOSSARY
+from perfkit.render.history import history_figure, history_frame
+from perfkit.render.plantree import drawn_plans
+from perfkit.render.sections import (
+    Collapsed,
+    Figures,
+    Links,
+    Notebook,
+    Plans,
+    Section,
+    Table,
+    Terms,
+    Text,
+    to_html,
+    write_pages,
+)
 from perfkit.render.tables import (
     candidates_frame,
     checks_frame,
@@ -25,6 +44,7 @@ from perfkit.render.tables import (
     profile_table,
     serial_plans_table,
 )
+from perfkit.render.verdict import verdict_lines
 
 BENCH_FIGURES = ("latency_vs_n", "memory_vs_n", "ratios_vs_n")
 LOAD_FIGURES = ("rss_over_time", "latency_under_load")
@@ -42,6 +62,7 @@ class ReportInputs:
     load: dict[str, Any] | None = None
     load_dir: Path | None = None
     candidates: dict[str, Any] | None = None
+    candidates_dir: Path | None = None
 
     @property
     def checks(self) -> list[Check]:
@@ -72,17 +93,41 @@ def collect_inputs(run: BatchRun) -> ReportInputs:
             elif output == "loadtest":
                 inputs.load, inputs.load_dir = document, path.parent
             elif output == "candidates":
-                inputs.candidates = document
+                inputs.candidates, inputs.candidates_dir = document, path.parent
     return inputs
 
 
-def report_sections(run: BatchRun, inputs: ReportInputs, comparison: RunDiff | None) -> list[Section]:
-    """Targets and verdicts first, then the figures, plans, candidates and notebooks behind them."""
+def load_batch(directory: Path) -> BatchRun:
+    """A report's batch as its report.json recorded it, every path made absolute again: what
+    re-renders a report's page (slim, for the evidence) without running anything."""
+    document = read_record(directory / "report.json", "report")
+    run = BatchRun(directory=directory, quick=bool(document["quick"]))
+    for notebook in document["notebooks"]:
+        outcome = NotebookOutcome(**{**notebook, "executed": str(directory / notebook["executed"])})
+        outcome.outputs = {kind: str(directory / path) for kind, path in notebook["outputs"].items()}
+        run.outcomes.append(outcome)
+    return run
+
+
+def report_sections(
+    run: BatchRun,
+    inputs: ReportInputs,
+    comparison: RunDiff | None,
+    history: Sequence[HistoryPoint] = (),
+    *,
+    notebooks: bool = True,
+) -> list[Section]:
+    """The verdict first, then the targets, and the figures, plans, history, candidates and notebooks
+    behind them; without ``notebooks`` the executed notebooks are left out (the slim page)."""
     directory = run.directory
     scale = "quick, CI-scale parameters" if run.quick else "full scale"
     opening = f"Report {directory.name} ({scale}). {len(run.outcomes) - len(run.failed)} of {len(run.outcomes)} "
+    record = inputs.record
+    fits = inputs.bench["derived"]["memory_fits"] if inputs.bench is not None else {}
+    verdict = verdict_lines(parity=inputs.parity, record=record, memory_fits=fits, checks=inputs.checks)
     sections = [
         Section("", [Text([opening + "notebooks ran to the end."], bullets=False)]),
+        Section("Verdict", [Text(verdict)]),
         Section("Failed notebooks", [Text([outcome.error_line for outcome in run.failed])]),
     ]
     if comparison is not None:
@@ -98,21 +143,21 @@ def report_sections(run: BatchRun, inputs: ReportInputs, comparison: RunDiff | N
     )
     if inputs.parity:
         verdicts = [report["verdict"] for report in inputs.parity["reports"]]
-        sections.append(Section("Parity", [Text([*verdicts, f"all agree: **{inputs.parity['all_agree']}**"])]))
+        sections.append(Section("Parity", [Text([*verdicts, f"all agree: {inputs.parity['all_agree']}"])]))
     else:
         sections.append(Section("Parity", [Text(["No parity results: the parity notebook did not finish."], False)]))
-    record = inputs.record
     if inputs.bench is not None and inputs.bench_dir is not None and record is not None:
         rel = inputs.bench_dir.relative_to(directory)
-        fits = inputs.bench["derived"]["memory_fits"]
         links = [(f"{rel}/summary.md", "summary.md: every table, plan and flamegraph")]
         links += [(f"{rel}/{name}", f"memray flamegraph, {impl}") for impl, name in record.flamegraphs.items()]
         fit_lines = [f"{impl}: peak memory {fit['verdict']} (slope {fit['slope']:+.3f})" for impl, fit in fits.items()]
         sections.append(
             Section("Scaling", [Text(fit_lines), Figures(inputs.bench_dir, rel, BENCH_FIGURES), Links(links)])
         )
+        sections.append(_drawn_plans_section(record, _candidate_records(inputs)))
         sections.append(Section("Plans that ran", [Table(plans_table(record))]))
         sections.append(_reproducible_section(record, inputs.bench_dir, rel))
+    sections.append(_history_section(directory, history))
     if inputs.load_dir is not None:
         sections.append(
             Section("Load", [Figures(inputs.load_dir, inputs.load_dir.relative_to(directory), LOAD_FIGURES)])
@@ -120,9 +165,108 @@ def report_sections(run: BatchRun, inputs: ReportInputs, comparison: RunDiff | N
     if inputs.candidates is not None:
         outcomes = [CandidateOutcome.from_json(outcome) for outcome in inputs.candidates["candidates"]]
         sections.append(Section("Candidates", [Table(candidates_frame(outcomes))]))
+    if inputs.environment is not None:
+        sections.append(Section("Environment", [Table(environment_frame(inputs.environment))]))
+    sections.append(Section("Glossary", [Terms(GLOSSARY)]))
     sections.append(Section("Notebooks", [Table(_notebooks_frame(run))]))
-    sections += [Section(f"Notebook {o.name}", [Notebook(Path(o.executed))]) for o in run.outcomes]
+    if notebooks:
+        sections += [Section(f"Notebook {o.name}", [Notebook(Path(o.executed))]) for o in run.outcomes]
     return sections
+
+
+MAIN_PLANS = ("after", "distinct", "before")
+"""Drawn side by side: the optimized plan, the DISTINCT rewrite's and the legacy query's (then candidates')."""
+
+
+def _candidate_records(inputs: ReportInputs) -> dict[str, BenchRecord]:
+    """Each timed candidate's bench record, where its run directory is still there to read."""
+    if inputs.candidates is None or inputs.candidates_dir is None:
+        return {}
+    found = {}
+    for outcome in inputs.candidates["candidates"]:
+        results = inputs.candidates_dir / outcome["directory"] / "results.json" if outcome["directory"] else None
+        if results is not None and results.is_file():
+            try:
+                found[outcome["candidate"]] = load_bench(results)
+            except KitError:
+                continue
+    return found
+
+
+def _caption(captured: dict[str, Any]) -> str:
+    changed = "" if captured["start_shape"] == captured["shape"] else f"; changed from {captured['start_shape']}"
+    return f"{captured['kind']} plan, after {captured['calls_on_connection']} calls on its connection{changed}"
+
+
+def _drawn_plans_section(record: BenchRecord, candidates: dict[str, BenchRecord]) -> Section:
+    """Each variant's timed plan as a tree: the requirement's scenario open, side by side and marked
+    where it departs from the optimized plan; every other variant and scenario one click away."""
+    scenario = requirement_scenario(record)
+    if scenario is None:
+        return Section("Plans drawn", [])
+    keys = [f"{scope} N={n:,}" for scope, n in record.scenarios()]
+    opened = f"{scenario[0]} N={scenario[1]:,}"
+    blocks: list[Any] = [
+        Text(
+            [
+                "Per node: actual rows (the planner's estimate), loops, shared blocks hit or read, time. A node "
+                'marked ≠ (shaded) is not in the optimized plan at that place; "estimate off" marks rows ten '
+                "times away from the estimate."
+            ],
+            bullets=False,
+        )
+    ]
+    for key in [opened, *(k for k in keys if k != opened)]:
+        captured = record.plans.get(key, {})
+        main = [(v, _caption(captured[v]), captured[v]["plan"]) for v in MAIN_PLANS if v in captured]
+        main += [
+            (name, _caption(other.plans[key][name]), other.plans[key][name]["plan"])
+            for name, other in candidates.items()
+            if name in other.plans.get(key, {})
+        ]
+        rest = [(v, _caption(c), c["plan"]) for v, c in captured.items() if v not in MAIN_PLANS]
+        drawn = Plans(drawn_plans(main, "after"), heading=key)
+        others = Plans(
+            drawn_plans([*main[:1], *rest], "after"), heading=f"{key}: forced alternatives, floors, first call"
+        )
+        if key == opened:
+            blocks += [drawn, Collapsed(f"{key}: every other variant's plan", [others])]
+        else:
+            blocks.append(Collapsed(f"{key}: plans", [drawn, others]))
+    return Section("Plans drawn", blocks)
+
+
+def _history_section(directory: Path, history: Sequence[HistoryPoint]) -> Section:
+    if len(history) < 2:
+        said = "The first finished report of its scale in this folder: the history starts with the next one."
+        return Section("History", [Text([said], bullets=False)])
+    said = (
+        f"{len(history)} finished reports of this scale in {directory.parent.name}/, the requirement's scenario of "
+        "each; a report is marked where `diff` finds a change against the one before significant (latency: "
+        "Holm-adjusted, beyond the machine's noise; instructions: beyond 1%; serial plans: any change)."
+    )
+    return Section("History", [Text([said], bullets=False), Figures(directory, Path("."), ("history",)),
+                               Table(history_frame(history))])  # fmt: skip
+
+
+ENVIRONMENT_ROWS = (
+    ("CPU", "cpu_model"), ("CPU MHz", "cpu_mhz"), ("CPUs", "cpu_count"), ("memory bytes", "memory_total_bytes"),
+    ("kernel", "kernel"), ("platform", "platform"), ("Python", "python"), ("commit", "git_commit"),
+    ("uncommitted changes", "git_dirty"), ("collected at", "collected_at"),
+)  # fmt: skip
+
+
+def environment_frame(environment: dict[str, Any]) -> pd.DataFrame:
+    """Where the figures were taken: machine, software and the server with its settings."""
+    rows = [{"what": label, "value": environment.get(key)} for label, key in ENVIRONMENT_ROWS]
+    server = environment.get("server") or {}
+    rows += [
+        {"what": "server", "value": server.get("version")},
+        {"what": "server is embedded", "value": server.get("embedded")},
+        {"what": "server address", "value": server.get("dsn")},
+    ]
+    rows += [{"what": f"setting {name}", "value": value} for name, value in (server.get("settings") or {}).items()]
+    return pd.DataFrame.from_records(rows)
 
 
 def _reproducible_section(record: BenchRecord, bench_dir: Path, rel: Path) -> Section:
@@ -134,8 +278,8 @@ def _reproducible_section(record: BenchRecord, bench_dir: Path, rel: Path) -> Se
         said = (
             f"Instructions of one warm call, counted under valgrind on {counting.get('server_version', '?')} "
             f"(serial, JIT off) and, for the client, in a fresh Python with hash randomization fixed: two runs "
-            f"agree to about 0.01%, where times on one machine move by a third. Parity, allocations, blocks and "
-            f"plan shapes reproduce too; latencies and resident memory depend on the machine."
+            "agree to about one part in ten thousand, where times on one machine move by a third. Parity, "
+            "allocations, blocks and plan shapes reproduce too; latencies and resident memory depend on the machine."
         )
     parts: list[Any] = [Text([said], bullets=False)]
     if record.instructions:
@@ -164,9 +308,13 @@ def title(run: BatchRun) -> str:
     return f"fetch_user_activity_summary: before vs after — report {run.directory.name} ({scale})"
 
 
-def write_report(run: BatchRun, inputs: ReportInputs, comparison: RunDiff | None) -> dict[str, Path]:
-    """report.json (everything behind the report, paths relative to it), report.md and report.html."""
+def write_report(
+    run: BatchRun, inputs: ReportInputs, comparison: RunDiff | None, history: Sequence[HistoryPoint] = ()
+) -> dict[str, Path]:
+    """report.json (everything behind the report, paths relative to it), history.png, report.md and report.html."""
     directory = run.directory
+    if len(history) >= 2:
+        save_figure(history_figure(history), directory, "history")
     body: dict[str, Any] = {
         "quick": run.quick,
         "complete": not run.failed,
@@ -177,9 +325,24 @@ def write_report(run: BatchRun, inputs: ReportInputs, comparison: RunDiff | None
         "load": _relative_dir(inputs.load_dir, directory),
         "candidates": inputs.candidates,
         "compared_with": comparison.a if comparison else None,
+        "history": [asdict(point) for point in history],
     }
     paths = {"json": write_record(directory, "report", body, environment=inputs.environment)}
-    return paths | write_pages(directory, "report", title(run), report_sections(run, inputs, comparison))
+    return paths | write_pages(directory, "report", title(run), report_sections(run, inputs, comparison, history))
+
+
+def slim_page(report: Path) -> str:
+    """report.html of a finished report without its executed notebooks: what the curated evidence
+    keeps, readable without running anything (its figures embedded, well under a megabyte)."""
+    run = load_batch(report)
+    document = read_record(report / "report.json", "report")
+    history = [HistoryPoint(**point) for point in document.get("history", [])]
+    comparison = None
+    if (report / "diff.json").is_file():
+        compared = read_record(report / "diff.json", "diff")
+        comparison = RunDiff(**{f.name: compared[f.name] for f in fields(RunDiff) if f.name in compared})
+    sections = report_sections(run, collect_inputs(run), comparison, history, notebooks=False)
+    return to_html(title(run), sections, compact_figures=True)
 
 
 def _relative_dir(path: Path | None, directory: Path) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from perfkit.record.runs import write_new
+from perfkit.render.plantree import PLAN_STYLE, DrawnPlan, tree_html, tree_text
 from perfkit.render.tables import markdown_table
 
 
@@ -60,7 +62,30 @@ class Notebook:
     path: Path
 
 
-Block = Text | Table | Figures | Links | Notebook
+@dataclass(frozen=True)
+class Terms:
+    """Definitions, term by term (a glossary)."""
+
+    entries: Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Plans:
+    """Plans drawn as trees, side by side in HTML, one after the other in Markdown."""
+
+    drawn: Sequence[DrawnPlan]
+    heading: str = ""
+
+
+@dataclass(frozen=True)
+class Collapsed:
+    """Blocks a reader opens when they need them (``<details>`` in HTML; a sub-heading in Markdown)."""
+
+    summary: str
+    blocks: Sequence[Text | Table | Figures | Links | Plans]
+
+
+Block = Text | Table | Figures | Links | Notebook | Terms | Plans | Collapsed
 
 
 @dataclass(frozen=True)
@@ -97,6 +122,14 @@ def _markdown_block(block: Block) -> str:
             return " · ".join(f"[{text}]({href})" for href, text in links)
         case Notebook():
             return ""
+        case Terms(entries):
+            return "\n".join(f"- **{term}**: {meaning}" for term, meaning in entries)
+        case Plans(drawn, heading):
+            trees = [f"{plan.variant} ({plan.caption}):\n\n```\n{tree_text(plan)}\n```" for plan in drawn]
+            return "\n\n".join(([f"**{heading}**"] if heading else []) + trees)
+        case Collapsed(summary, blocks):
+            inner = [text for inner in blocks if (text := _markdown_block(inner))]
+            return "\n\n".join([f"**{summary}**", *inner]) if inner else ""
     raise TypeError(f"not a block: {block!r}")
 
 
@@ -111,18 +144,23 @@ th { background: #f4f6f7; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 section.notebook { border-top: 2px solid #ccc; margin-top: 2em; }
 .note { color: #555; }
+ul.verdict li { font-size: 1.05em; margin: 0.25em 0; }
+dl.glossary dt { font-weight: 600; margin-top: 0.4em; }
+dl.glossary dd { margin-left: 1.5em; color: #333; }
 """
 
 
-def to_html(title: str, sections: Sequence[Section]) -> str:
+def to_html(title: str, sections: Sequence[Section], *, compact_figures: bool = False) -> str:
+    """The page; with ``compact_figures`` each figure is re-encoded with a palette of 128 colours
+    (a third of its size, as legible), for pages that are kept in git."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<title>{html.escape(title)}</title><style>{STYLE}{PLAN_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
     ]
     for section in sections:
-        body = "\n".join(text for block in section.blocks if (text := _html_block(block)))
+        body = "\n".join(text for block in section.blocks if (text := _html_block(block, compact_figures)))
         if not body:
             continue
         parts.append(f"<h2>{html.escape(section.heading)}</h2>\n{body}" if section.heading else body)
@@ -130,7 +168,7 @@ def to_html(title: str, sections: Sequence[Section]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _html_block(block: Block) -> str:
+def _html_block(block: Block, compact: bool = False) -> str:
     match block:
         case Text(lines, bullets):
             if not lines:
@@ -141,12 +179,21 @@ def _html_block(block: Block) -> str:
         case Table(frame, result_column, empty):
             return _table_html(frame, result_column) if not frame.empty else f'<p class="note">{html.escape(empty)}</p>'
         case Figures():
-            return "\n".join(_image_html(block.directory / f"{stem}.png", stem) for stem in block.present())
+            return "\n".join(_image_html(block.directory / f"{stem}.png", stem, compact) for stem in block.present())
         case Links(links):
             anchors = (f'<a href="{html.escape(href)}">{html.escape(text)}</a>' for href, text in links)
             return "<p>" + " · ".join(anchors) + "</p>"
         case Notebook(path):
             return f'<section class="notebook">{_notebook_html(path)}</section>' if path.is_file() else ""
+        case Terms(entries):
+            items = "".join(f"<dt>{html.escape(t)}</dt><dd>{html.escape(m)}</dd>" for t, m in entries)
+            return f'<dl class="glossary">{items}</dl>'
+        case Plans(drawn, heading):
+            title = f"<h3>{html.escape(heading)}</h3>" if heading else ""
+            return title + '<div class="plans">' + "".join(tree_html(plan) for plan in drawn) + "</div>"
+        case Collapsed(summary, blocks):
+            inner = "\n".join(text for inner in blocks if (text := _html_block(inner, compact)))
+            return f"<details><summary>{html.escape(summary)}</summary>{inner}</details>" if inner else ""
     raise TypeError(f"not a block: {block!r}")
 
 
@@ -162,9 +209,19 @@ def _table_html(frame: pd.DataFrame, result_column: str | None) -> str:
     return str(styler.to_html())
 
 
-def _image_html(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+def _image_html(path: Path, alt: str, compact: bool = False) -> str:
+    data = base64.b64encode(_compact_png(path) if compact else path.read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _compact_png(path: Path) -> bytes:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        reduced = image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    buffer = io.BytesIO()
+    reduced.save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
 
 
 def _notebook_html(path: Path) -> str:

@@ -1,0 +1,77 @@
+"""The kit's terms, one line each, shown on every report page and in README (the same text, generated)."""
+
+from __future__ import annotations
+
+from perfkit.judge.goals import P99_LIMIT_MS
+from perfkit.measure.scenario import PLAN_CACHE_WARMUP
+
+GLOSSARY: tuple[tuple[str, str], ...] = (
+    (
+        "optimized / legacy",
+        "`repository_after` (one SQL aggregation) and `repository_before` (rows fetched and summed in Python).",
+    ),
+    (
+        "headline",
+        "the top of the requirement: the largest user of `instances/headline.json`, in a table of about a"
+        " million rows (the scenario's name gives both sizes).",
+    ),
+    (
+        "pooled call",
+        f"a call on a long-lived connection that has already served {PLAN_CACHE_WARMUP} calls, past "
+        f"psycopg's preparation and PostgreSQL's custom/generic plan choice, as in production.",
+    ),
+    (
+        "first call",
+        "the first call on a new connection (`after@fresh`): no prepared statement, no plan cache; its own scope.",
+    ),
+    (
+        "custom / generic plan",
+        "a plan made for this user's value, or one plan reused for every value once PostgreSQL's plan "
+        "cache switched; the kit records which one was timed.",
+    ),
+    (
+        "scan floor",
+        "`count(metadata)` over the user's rows: reads every row and its metadata and computes nothing, "
+        "the least any query reading `type` or `metadata` must do without a covering index.",
+    ),
+    (
+        "count(*) floor",
+        "`count(*)` over the user's rows: finds them in the primary key index without reading them; shown"
+        " as information.",
+    ),
+    (
+        "forced alternative",
+        "the same query on a connection where a family of plans is switched off (`[no_seqscan]`, "
+        "`[no_index]`, `[serial]`), to time the plans the planner did not choose.",
+    ),
+    (
+        "plan regret",
+        "the chosen plan's median over the fastest different plan among the forced alternatives: above 1,"
+        " the planner missed a faster plan.",
+    ),
+    (
+        "serial plan",
+        "the plan run once more with parallelism off under `EXPLAIN (ANALYZE, BUFFERS)`: its blocks, "
+        "removed rows and shape do not depend on the machine.",
+    ),
+    (
+        "instructions per event",
+        "backend instructions of one warm call counted under valgrind, divided by N; two runs agree to "
+        "about one part in ten thousand on any machine, where times move by a third.",
+    ),
+    (
+        "inconclusive",
+        f"the 95% interval of a figure straddles its goal (for example a p99 interval across "
+        f"{P99_LIMIT_MS:.0f} ms): more samples or a quieter machine would decide it.",
+    ),
+    (
+        "p99 (n=…)",
+        "a percentile carries its sample count; with fewer than 100 samples a p99 is the maximum observed"
+        " and says so (`unsupported`).",
+    ),
+)
+
+
+def glossary_markdown() -> str:
+    """README's glossary block: one bullet per term."""
+    return "".join(f"- **{term}**: {meaning}\n" for term, meaning in GLOSSARY)
