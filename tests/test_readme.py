@@ -14,7 +14,15 @@ import perfkit
 from perfkit.data.instances import list_instances, read_instance
 from perfkit.paths import EVIDENCE_DIR, README
 from perfkit.render.glossary import glossary_markdown
-from perfkit.render.readme import _BLOCK, _GLOSSARY, cited_report, readme_glossary
+from perfkit.render.readme import (
+    _BLOCK,
+    _GLOSSARY,
+    _VERDICT,
+    cited_report,
+    readme_glossary,
+    readme_verdict,
+    verdict_markdown,
+)
 
 FIGURE = re.compile(r"(?<![\w.,/#-])(\d{1,3}(?:,\d{3})+|\d+\.\d+(?=\s?(?:ms|MB|KB|GB|×|%|s\b)))")
 """What README's prose states as a figure: a number with thousands separators, or a decimal with a unit."""
@@ -23,7 +31,7 @@ FENCE = re.compile(r"```.*?```", re.DOTALL)
 
 def prose(text: str) -> str:
     """README without its code blocks and its generated blocks (checked against the kit separately)."""
-    for pattern in (FENCE, _BLOCK, _GLOSSARY):
+    for pattern in (FENCE, _BLOCK, _GLOSSARY, _VERDICT):
         text = pattern.sub("", text)
     return text
 
@@ -88,6 +96,10 @@ def test_a_drifted_dataset_size_is_caught() -> None:
 
 def test_readme_glossary_is_the_kit_glossary() -> None:
     assert readme_glossary() == glossary_markdown(), "run `python -m evaluation readme <report>`"
+
+
+def test_readme_verdict_is_the_cited_report_verdict() -> None:
+    assert readme_verdict() == verdict_markdown(cited_report()), "run `python -m evaluation readme <report>`"
 
 
 def test_readme_cites_a_report_with_a_page_a_reader_can_open() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from perfkit.commands.cli import main
 from perfkit.measure.instructions import counting_unavailable
 from perfkit.render.readme import cited_report, readme_table, results_table
+from repository_after.summary import SUMMARY_QUERY
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
@@ -160,3 +162,37 @@ def test_a_deliberately_slower_variant_is_flagged(
 def test_readme_shows_the_table_of_the_report_it_cites() -> None:
     report = cited_report()
     assert readme_table() == results_table(report), "run `python -m evaluation readme <report>`"
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_a_candidate_doing_more_per_row_work_is_flagged_against_the_optimized_version(
+    two_reports: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if counting_unavailable() is not None:
+        pytest.skip(f"instructions cannot be counted here: {counting_unavailable()}")
+    extraction = "CASE jsonb_typeof(metadata -> 'price')"
+    assert extraction in SUMMARY_QUERY
+    costlier = SUMMARY_QUERY.replace(
+        extraction,
+        "CASE CASE WHEN (metadata -> 'price') IS NULL THEN NULL ELSE jsonb_typeof(metadata -> 'price') END",
+    )
+    candidate = tmp_path / "double_extraction.sql"
+    candidate.write_text(
+        "-- The optimized query extracting the price twice per row: the same answer, more work.\n" + costlier
+    )
+    assert main(["try", str(candidate), "--quick", "--output", str(tmp_path / "runs")]) == 0
+    (run,) = (tmp_path / "runs").glob("try-double_extraction-*")
+    capsys.readouterr()
+    report = two_reports[1]
+    # Its own optimized version, timed in the same try run, costs what the report's does.
+    assert main(["diff", str(report), str(run), "--fail-on-regression", "1000"]) == 0
+    capsys.readouterr()
+    flagged = main(
+        ["diff", str(report), str(run), "--as-optimized", "double_extraction", "--fail-on-regression", "1000"]
+    )
+    error = capsys.readouterr().err
+    assert flagged == 10
+    found = re.search(r"execute more backend instructions than .*?: worst after at N=([\d,]+), \+([\d.]+)%", error)
+    assert found is not None, error
+    assert float(found.group(2)) > 1.0

@@ -215,14 +215,25 @@ def test_nothing_outside_the_kit_schemas_changes_and_no_password_leaks(foreign: 
     _assert_nowhere(password, [c.stdout + c.stderr for c in runs.values()], tmp_path)
 
 
-def test_a_malformed_url_is_one_line_with_the_password_masked(tmp_path: Path) -> None:
+MISPLACED_SECRETS = {
+    f"postgresql://u:{GENERATED_PASSWORD}@[::1": "a bracketed host is not closed",
+    f"garbage password={GENERATED_PASSWORD} host": "a key=value pair lacks its '='",
+    f"this is not a url {GENERATED_PASSWORD}": "a key=value pair lacks its '='",
+    f"postgresql://probe:S3cret%{GENERATED_PASSWORD}@localhost/db": "a %-escape in it is invalid",
+    f"postgres://u:pw {GENERATED_PASSWORD}@host/db": "it holds spaces where none may be",
+}
+"""Connection strings that do not parse, each holding a secret where libpq's own complaint would quote it."""
+
+
+def test_a_malformed_url_is_named_by_its_shape_never_its_text(tmp_path: Path) -> None:
     outputs = []
-    for url in (f"postgresql://u:{GENERATED_PASSWORD}@[::1", f"garbage password={GENERATED_PASSWORD} host"):
+    for url, problem in MISPLACED_SECRETS.items():
         for name, (args, _) in _commands("public").items():
             completed = _kit(args, url, tmp_path)
             assert completed.returncode == 2, (name, url, completed.stderr)
             assert completed.stderr.count("\n") == 1, (name, completed.stderr)
             assert "DATABASE_URL is not a valid PostgreSQL connection string" in completed.stderr
+            assert f"{len(url)} characters: {problem}" in completed.stderr, completed.stderr
             outputs.append(completed.stdout + completed.stderr)
     _assert_nowhere(GENERATED_PASSWORD, outputs, tmp_path)
 

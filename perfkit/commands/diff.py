@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from perfkit.commands._options import Command, positive_percent
-from perfkit.errors import RegressionError
-from perfkit.judge.diff import RunDiff, diff_runs
+from perfkit.errors import ConfigurationError, RegressionError
+from perfkit.judge.diff import RunDiff, as_optimized, diff_runs
 from perfkit.judge.goals import INSTRUCTION_THRESHOLD_PERCENT
 from perfkit.record.format import load_run, record_document
 from perfkit.record.runs import write_new
@@ -23,6 +23,11 @@ class DiffCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("a", type=Path, help="the earlier report or bench results directory")
         parser.add_argument("b", type=Path, help="the later one")
+        parser.add_argument(
+            "--as-optimized",
+            metavar="CANDIDATE",
+            help="compare B's variant CANDIDATE (a `try` run's candidate) with A's optimized version, as B's own",
+        )
         parser.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison as a diff record")
         parser.add_argument(
             "--fail-on-regression",
@@ -41,7 +46,13 @@ class DiffCommand(Command):
         )
 
     def run(self, args: argparse.Namespace) -> int:
-        result = diff_runs(load_run(args.a), load_run(args.b))
+        later = load_run(args.b)
+        if args.as_optimized is not None:
+            try:
+                later = as_optimized(later, args.as_optimized)
+            except ValueError as exc:
+                raise ConfigurationError(f"--as-optimized: {exc}") from None
+        result = diff_runs(load_run(args.a), later)
         print(diff_markdown(result))
         if args.json is not None:
             document = record_document("diff", result.to_json(), environment=None)

@@ -115,19 +115,41 @@ def redact_dsn(dsn: DsnLike) -> str:
     try:
         params = conninfo_to_dict(plain(dsn))
     except psycopg.ProgrammingError:
-        return f"<unparseable connection string {mask_secrets(plain(dsn))!r}>"
+        return f"<unparseable connection string: {connection_string_shape(plain(dsn))}>"
     params.pop("password", None)
     return make_conninfo("", **{k: str(v) for k, v in params.items() if v is not None})
 
 
+_LIBPQ_PROBLEMS = (
+    ("unexpected spaces", "it holds spaces where none may be"),
+    ("invalid percent-encoded", "a %-escape in it is invalid"),
+    ('missing "="', "a key=value pair lacks its '='"),
+    ("invalid connection option", "it names a key libpq does not know"),
+    ("invalid URI query parameter", "its query names a parameter libpq does not know"),
+    ("unterminated quoted string", "a quoted value is not closed"),
+    ("end of string reached when looking for matching", "a bracketed host is not closed"),
+)
+"""What libpq could not parse, said without its own message: libpq quotes the offending text, which
+may be the password."""
+
+
+def connection_string_shape(text: str) -> str:
+    """A connection string described by its shape only (scheme and length), never its text: a string
+    that does not parse may be a password pasted in the wrong place."""
+    scheme, separator, _ = text.partition("://")
+    named = f"scheme {scheme!r}" if separator and scheme.isalnum() and len(scheme) <= 16 else "no URL scheme"
+    return f"{named}, {len(text)} characters"
+
+
 def parse_database_url(url: str) -> Dsn:
-    """``DATABASE_URL`` checked before anything connects: a malformed one is one line, password masked."""
+    """``DATABASE_URL`` checked before anything connects: a malformed one is one line naming its shape
+    and which part failed, never its text."""
     try:
         conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        problem = mask_secrets(str(exc).strip().splitlines()[0] if str(exc).strip() else "unparseable")
+        problem = next((said for marker, said in _LIBPQ_PROBLEMS if marker in str(exc)), "libpq cannot parse it")
         raise ConfigurationError(
-            f"DATABASE_URL is not a valid PostgreSQL connection string ({mask_secrets(url)!r}: {problem}); "
+            f"DATABASE_URL is not a valid PostgreSQL connection string ({connection_string_shape(url)}: {problem}); "
             "expected postgresql://user:password@host:port/dbname or key=value pairs"
         ) from None
     return Dsn(url)
@@ -148,7 +170,9 @@ def postgres_variables_dsn(env: Mapping[str, str]) -> Dsn:
     params = {key: env[name] for name, key in POSTGRES_VARIABLES.items() if env.get(name, "").strip()}
     port = params.get("port", "5432").strip()
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigurationError(f"POSTGRES_PORT must be a port number from 1 to 65535, got {port!r}")
+        raise ConfigurationError(
+            f"POSTGRES_PORT must be a port number from 1 to 65535; it holds {len(port)} characters that are not one"
+        )
     return Dsn(make_conninfo("", **params))
 
 

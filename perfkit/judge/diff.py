@@ -11,8 +11,9 @@ and a latency regression only when its whole interval lies beyond the threshold 
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from perfkit.judge.goals import INSTRUCTION_THRESHOLD_PERCENT, NOISE_BAND
@@ -21,6 +22,7 @@ from perfkit.measure.results import POOLED, BenchRecord
 from perfkit.measure.statistics import SIGNIFICANCE, Comparison, compare_ratios, compare_samples, holm
 from perfkit.measure.timing import median
 
+AFTER = "after"
 RATIOS = (("before", "after"), ("distinct", "after"), ("after", "scan_floor"))
 """Ratios of medians compared across runs: the speedups and the distance to the scan floor."""
 ENVIRONMENT_FIELDS = (
@@ -79,6 +81,35 @@ class RunDiff:
 
     def to_json(self) -> dict[str, Any]:
         return {"significance": SIGNIFICANCE, "noise_band": NOISE_BAND, **asdict(self)}
+
+
+def as_optimized(run: Run, candidate: str) -> Run:
+    """``run`` with ``candidate`` (a variant of a `try` run, and its forced alternatives) in the place
+    of the optimized version: how a candidate's figures are compared with another run's optimized
+    ones. Raises ValueError when the run has no such variant."""
+    record = run.record
+
+    def renamed(variant: str) -> str | None:
+        base, bracket, rest = variant.partition("[")
+        if base == candidate:
+            return f"{AFTER}{bracket}{rest}"
+        return None if base == AFTER else variant
+
+    if not any(series.variant == candidate for series in record.latency):
+        found = sorted({series.variant for series in record.latency if "[" not in series.variant})
+        raise ValueError(f"{run.name} timed no variant {candidate!r}; it timed {found}")
+    moved = copy.deepcopy(record)
+    moved.latency = [
+        replace(series, variant=name) for series in record.latency if (name := renamed(series.variant)) is not None
+    ]
+    moved.plans = {
+        key: {name: plan for variant, plan in plans.items() if (name := renamed(variant.split("@")[0])) is not None}
+        for key, plans in record.plans.items()
+    }
+    for field_name in ("serial_plans", "instructions"):
+        rows = getattr(record, field_name)
+        setattr(moved, field_name, [{**row, "variant": name} for row in rows if (name := renamed(row["variant"]))])
+    return Run(f"{run.name} ({candidate} as {AFTER})", moved, [])
 
 
 def diff_runs(a: Run, b: Run) -> RunDiff:

@@ -15,8 +15,10 @@ from perfkit.judge.outcome import Check
 from perfkit.paths import PROJECT_ROOT, README
 from perfkit.record.format import read_record
 from perfkit.render.glossary import glossary_markdown
+from perfkit.render.report import report_verdict
 from perfkit.render.tables import checks_frame, markdown_table
 
+_VERDICT = re.compile(r"<!-- verdict -->\n(?P<lines>.*?)<!-- /verdict -->\n", re.DOTALL)
 _GLOSSARY = re.compile(r"<!-- glossary -->\n(?P<terms>.*?)<!-- /glossary -->\n", re.DOTALL)
 _BLOCK = re.compile(r"<!-- results-table: (?P<report>\S+) -->\n(?P<table>.*?)<!-- /results-table -->\n", re.DOTALL)
 
@@ -44,12 +46,14 @@ def update_readme(report: Path, readme: Path = README) -> Path:
     text = readme.read_text()
     if _BLOCK.search(text) is None:
         raise ConfigurationError(f"{readme} has no <!-- results-table: REPORT --> block to rewrite")
-    if _GLOSSARY.search(text) is None:
-        raise ConfigurationError(f"{readme} has no <!-- glossary --> block to rewrite")
+    for pattern, name in ((_GLOSSARY, "glossary"), (_VERDICT, "verdict")):
+        if pattern.search(text) is None:
+            raise ConfigurationError(f"{readme} has no <!-- {name} --> block to rewrite")
     relative = report.relative_to(PROJECT_ROOT)
     block = f"<!-- results-table: {relative} -->\n{results_table(report)}<!-- /results-table -->\n"
     text = _BLOCK.sub(lambda _: block, text, count=1)
     text = _GLOSSARY.sub(lambda _: f"<!-- glossary -->\n{glossary_markdown()}<!-- /glossary -->\n", text, count=1)
+    text = _VERDICT.sub(lambda _: f"<!-- verdict -->\n{verdict_markdown(report)}<!-- /verdict -->\n", text, count=1)
     readme.write_text(text)
     return readme
 
@@ -66,3 +70,15 @@ def readme_table(readme: Path = README) -> str:
     if match is None:
         raise ConfigurationError(f"{readme} has no <!-- results-table: REPORT --> block")
     return match["table"]
+
+
+def verdict_markdown(report: Path) -> str:
+    """README's verdict block: the cited report's verdict, as its page opens with it."""
+    return "".join(f"- {line}\n" for line in report_verdict(report))
+
+
+def readme_verdict(readme: Path = README) -> str:
+    match = _VERDICT.search(readme.read_text())
+    if match is None:
+        raise ConfigurationError(f"{readme} has no <!-- verdict --> block")
+    return match["lines"]

@@ -75,6 +75,10 @@ class ReportInputs:
     def record(self) -> BenchRecord | None:
         return bench_record(self.bench) if self.bench is not None else None
 
+    def verdict(self) -> list[str]:
+        fits = self.bench["derived"]["memory_fits"] if self.bench is not None else {}
+        return verdict_lines(parity=self.parity, record=self.record, memory_fits=fits, checks=self.checks)
+
     @property
     def environment(self) -> dict[str, Any] | None:
         return next((doc["environment"] for doc in (self.bench, self.load) if doc and doc.get("environment")), None)
@@ -123,8 +127,7 @@ def report_sections(
     scale = "quick, CI-scale parameters" if run.quick else "full scale"
     opening = f"Report {directory.name} ({scale}). {len(run.outcomes) - len(run.failed)} of {len(run.outcomes)} "
     record = inputs.record
-    fits = inputs.bench["derived"]["memory_fits"] if inputs.bench is not None else {}
-    verdict = verdict_lines(parity=inputs.parity, record=record, memory_fits=fits, checks=inputs.checks)
+    verdict = inputs.verdict()
     sections = [
         Section("", [Text([opening + "notebooks ran to the end."], bullets=False)]),
         Section("Verdict", [Text(verdict)]),
@@ -150,7 +153,10 @@ def report_sections(
         rel = inputs.bench_dir.relative_to(directory)
         links = [(f"{rel}/summary.md", "summary.md: every table, plan and flamegraph")]
         links += [(f"{rel}/{name}", f"memray flamegraph, {impl}") for impl, name in record.flamegraphs.items()]
-        fit_lines = [f"{impl}: peak memory {fit['verdict']} (slope {fit['slope']:+.3f})" for impl, fit in fits.items()]
+        fit_lines = [
+            f"{impl}: peak memory {fit['verdict']} (slope {fit['slope']:+.3f})"
+            for impl, fit in inputs.bench["derived"]["memory_fits"].items()
+        ]
         sections.append(
             Section("Scaling", [Text(fit_lines), Figures(inputs.bench_dir, rel, BENCH_FIGURES), Links(links)])
         )
@@ -329,6 +335,11 @@ def write_report(
     }
     paths = {"json": write_record(directory, "report", body, environment=inputs.environment)}
     return paths | write_pages(directory, "report", title(run), report_sections(run, inputs, comparison, history))
+
+
+def report_verdict(report: Path) -> list[str]:
+    """The verdict of a finished report (or its curated copy), as its page opens with it."""
+    return collect_inputs(load_batch(report)).verdict()
 
 
 def slim_page(report: Path) -> str:
