@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from perfkit.commands.cli import main
+from perfkit.data import server
 from perfkit.data.candidates import list_candidates, load_candidate
 from perfkit.measure.statistics import compare_samples
+from repository_after.summary import SUMMARY_QUERY
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = "SELECT count(*), count(*), count(*), 0::float8 FROM events WHERE user_id = %(user_id)s"
@@ -47,6 +49,31 @@ BAD_FILES = {
         "ran past the statement timeout",
     ),
     "wrong.sql": (f"-- counts every event as a click\n{SUMMARY}\n", 6, "differs from the legacy version: user "),
+    # Escapes: each refused on the call that tries it, before it can matter.
+    "untimed.sql": (
+        "-- switches its time limit off, then sleeps on every later call\n"
+        + SUMMARY_QUERY.rstrip()
+        + "\nWHERE CASE WHEN pg_sleep(CASE WHEN current_setting('statement_timeout') = '0' THEN 3600 ELSE 0 END)"
+        " IS NOT NULL THEN set_config('statement_timeout', '0', false) IS NOT NULL END\n",
+        9,
+        "changed the settings that confine it: statement_timeout '200ms' → '0'",
+    ),
+    "sleeper.py": (
+        '"""Switches its time limit off inside the call, then sleeps."""\n\n\n'
+        "def fetch_user_activity_summary(conn, user_id):\n"
+        "    conn.execute(\"SELECT set_config('statement_timeout', '0', false)\")\n"
+        "    conn.execute('SELECT pg_sleep(3600)')\n",
+        9,
+        "ran past its time limit (0.2 s) and was cancelled by the kit",
+    ),
+    "escapes.py": (
+        '"""Ends the read-only transaction and creates a table."""\n\n\n'
+        "def fetch_user_activity_summary(conn, user_id):\n"
+        "    conn.execute('COMMIT; BEGIN READ WRITE; CREATE TABLE IF NOT EXISTS public.perfkit_escape_probe (i int)')\n"
+        "    return {}\n",
+        9,
+        "changed the settings that confine it: transaction_read_only 'on' → 'off'",
+    ),
 }
 
 
@@ -65,6 +92,33 @@ def test_a_bad_candidate_is_refused_in_one_line_and_nothing_is_written(
     assert f"{candidate}: " in err
     assert fragment in err
     assert not output.exists()
+    with server.connect(server.resolve_server().dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('public.perfkit_escape_probe')").fetchone() == (None,)
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_a_candidate_that_turns_read_only_off_while_timed_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Parity runs in a read-only transaction of its own; the timed sessions are read-only by default,
+    which a query can switch off for the calls after it: the check after each call refuses it."""
+    candidate = tmp_path / "writable.sql"
+    candidate.write_text(
+        "-- switches read-only off for the calls after it\n"
+        + SUMMARY_QUERY.rstrip()
+        + "\nWHERE set_config('default_transaction_read_only', 'off', false) = 'off'\n"
+    )
+    assert main(["try", str(candidate), "--quick", "--output", str(tmp_path / "runs")]) == 9
+    err = capsys.readouterr().err
+    assert "changed the settings that confine it: default_transaction_read_only 'on' → 'off'" in err
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("name", ["default_transaction_read_only", "statement_timeout", "search_path", "role"])
+def test_set_may_not_loosen_what_confines_the_measured_code(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--quick", "--set", f"{name}=off", "--no-memory"]) == 2
+    assert f"--set may not change {name}" in capsys.readouterr().err
 
 
 @pytest.mark.db

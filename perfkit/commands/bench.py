@@ -34,6 +34,7 @@ from perfkit.errors import ConfigurationError, DatabaseError, KitError, Measurem
 from perfkit.judge.bench import bench_checks
 from perfkit.judge.outcome import Check
 from perfkit.measure import instructions
+from perfkit.measure.containment import refuse_confining
 from perfkit.measure.memory import measure_call_memory, write_flamegraph
 from perfkit.measure.results import GRID, HEADLINE, BenchRecord
 from perfkit.measure.scenario import PLAN_CACHE_WARMUP, fresh_connection, open_sessions, time_scenario
@@ -138,6 +139,12 @@ def run_bench(
     is nearest. An error or Ctrl-C part-way keeps what was measured: the record is written
     with ``complete`` false before the error propagates.
     """
+    refused = refuse_confining(config.session_settings)
+    if refused:
+        raise ConfigurationError(
+            f"--set may not change {', '.join(refused)}: these bound what the measured code may do "
+            "(use --statement-timeout for the time limit)"
+        )
     dataset, users, config = _dataset_and_users(target, instance, config, source_schema, progress=progress)
     known = {**VARIANTS, **(variants or {})}
     unknown = sorted(set(config.plans) - set(known))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from perfkit.data.implementations import apply_settings
 from perfkit.data.instances import list_instances, read_instance
 from perfkit.errors import CandidateError, KitError, ParityError
 from perfkit.judge.candidates import CandidateOutcome, parity_check
+from perfkit.measure.containment import Containment, Watchdog
 from perfkit.measure.parity import check_parity, first_difference, random_instances
 from perfkit.measure.variants import candidate_variants
 from perfkit.paths import RESULTS_DIR
@@ -46,9 +47,12 @@ def try_candidate(
 ) -> tuple[Candidate, int, BenchRun]:
     """Load, check and bench one candidate; return it, the number of users parity covered, and the run."""
     candidate = load_candidate(name_or_path)
-    with server.connect(target.dsn, autocommit=True, application_name="perfkit-try") as conn:
+    with (
+        server.connect(target.dsn, autocommit=True, application_name="perfkit-try") as conn,
+        server.connect(target.dsn, autocommit=True, application_name="perfkit-try") as observer,
+    ):
         apply_settings(conn, {"statement_timeout": str(statement_timeout_ms)})
-        users = candidate_parity(conn, candidate, quick=quick)
+        users = candidate_parity(conn, observer, candidate, quick=quick, time_limit=statement_timeout_ms / 1000)
     log(f"try: {candidate.name}: parity holds for {users} users")
     base = BenchConfig.quick_config() if quick else replace(BenchConfig.full(), grid=TRIAL_GRID)
     variants = candidate_variants(candidate)
@@ -77,17 +81,33 @@ def try_candidate(
     return candidate, users, run
 
 
-def candidate_parity(conn: psycopg.Connection[Any], candidate: Candidate, *, quick: bool) -> int:
+def candidate_parity(
+    conn: psycopg.Connection[Any],
+    observer: psycopg.Connection[Any],
+    candidate: Candidate,
+    *,
+    quick: bool,
+    time_limit: float,
+) -> int:
     """The candidate against the legacy version (`check_parity`) on every shipped instance with
     hand-checked summaries and on random datasets, as the parity notebook checks the optimized
-    version; raises `ParityError` naming the first difference. Returns how many users agreed."""
+    version, each call bounded and checked (`Containment`); raises `ParityError` naming the first
+    difference. Returns how many users agreed."""
     shipped = [instance for instance in map(read_instance, list_instances()) if instance.expected]
     generated = random_instances(3 if quick else 20, 300 if quick else 5000, 0)
     users = 0
-    with _refusals(candidate):
+    watchdog = Watchdog(time_limit)
+    containment = Containment(shown(candidate.path), conn, observer, watchdog)
+
+    def contained(session: psycopg.Connection[Any], user_id: int) -> dict[str, Any]:
+        assert session is conn
+        result: dict[str, Any] = containment.call(candidate.fetch, user_id)
+        return result
+
+    with _refusals(candidate), closing(watchdog):
         for instances, keep in ((shipped, True), (generated, False)):
             reports = check_parity(
-                conn, instances, subject=candidate.fetch, keep_datasets=keep, stop_at_first_difference=True
+                conn, instances, subject=contained, keep_datasets=keep, stop_at_first_difference=True
             )
             for report in reports:
                 difference = first_difference(report.rows, subject=candidate.name)

@@ -144,7 +144,8 @@ def count_calls(
     texts = [text for n in sizes for text in [_render(conn, statement, users[n])] * 2]
     plans = [_render(conn, "EXPLAIN (COSTS OFF, FORMAT JSON) " + statement, users[n]) for n in sizes]
     run_dir = _new_dir(workdir / variant, backend.os_user)
-    stdout = _run_backend(backend, [*texts, *plans], run_dir, settings=settings, callgrind=True)
+    read_only = {**settings, "default_transaction_read_only": "on"}  # the counted code reads, as when timed
+    stdout = _run_backend(backend, [*texts, *plans], run_dir, settings=read_only, callgrind=True)
     shapes = [plan_shape(plan) for plan in _explained_plans(stdout)]
     totals = _part_totals(run_dir)
     # Part 1 is empty (collection starts inside the first statement) and statement k is part k + 1:

@@ -20,12 +20,15 @@ import psycopg
 
 from perfkit.data import server
 from perfkit.data.implementations import apply_settings, prepare_session
+from perfkit.measure.containment import Containment, Watchdog
 from perfkit.measure.plans import CapturedPlan, capture_plan, serial_facts
 from perfkit.measure.results import FRESH, BenchRecord, LatencySeries
 from perfkit.measure.timing import Clock, SamplingPlan, sample_interleaved
 from perfkit.measure.variants import AFTER, Variant
 
 PLAN_CACHE_WARMUP = 12
+CANDIDATE_TIME_LIMIT = 60.0
+"""Seconds a candidate's call may take when the run sets no statement timeout."""
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Sessions:
     connections: dict[str, psycopg.Connection[Any]]
     calls: dict[str, int]
     variants: Mapping[str, Variant]
+    containments: dict[str, Containment]
 
     def point_at(self, schema: str, warm_user_id: int) -> None:
         """Read ``schema`` from now on; each connection then serves `PLAN_CACHE_WARMUP` calls for a
@@ -42,29 +46,67 @@ class Sessions:
         for name, conn in self.connections.items():
             prepare_session(conn, schema)
             for _ in range(PLAN_CACHE_WARMUP):
-                self.call(name, warm_user_id)
+                self.checked_call(name, warm_user_id)
 
     def call(self, name: str, user_id: int) -> object:
+        """One call as it is timed: a candidate's under the watchdog, its checks left to `checks`."""
         self.calls[name] += 1
-        return self.variants[name].call(self.connections[name], user_id)
+        variant, conn = self.variants[name], self.connections[name]
+        if name not in self.containments:
+            return variant.call(conn, user_id)
+        with self.containments[name].bounded():
+            return variant.call(conn, user_id)
+
+    def checked_call(self, name: str, user_id: int) -> object:
+        with self.checked(name):
+            return self.call(name, user_id)
+
+    @contextmanager
+    def checked(self, name: str) -> Iterator[None]:
+        """Whatever runs a candidate's query (a call, EXPLAIN ANALYZE) checked before and after."""
+        containment = self.containments.get(name)
+        if containment is not None:
+            containment.before_call()
+        yield
+        if containment is not None:
+            containment.after_call()
+
+    @property
+    def checks(self) -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
+        """What runs around each timed call of a candidate, outside its time."""
+        return {name: (c.before_call, c.after_call) for name, c in self.containments.items()}
 
     def plan(self, name: str, user_id: int) -> CapturedPlan | None:
         query = self.variants[name].sql
-        return capture_plan(self.connections[name], query, user_id) if query is not None else None
+        if query is None:
+            return None
+        with self.checked(name):  # EXPLAIN ANALYZE runs the candidate's query
+            return capture_plan(self.connections[name], query, user_id)
 
 
 @contextmanager
 def open_sessions(
     dsn: server.DsnLike, variants: Mapping[str, Variant], *, application_name: str, settings: Mapping[str, str]
 ) -> Iterator[Sessions]:
-    """Read-only connections, one per variant, with the run's session settings and the variant's own."""
+    """Read-only connections, one per variant, with the run's session settings and the variant's own;
+    a candidate's calls bounded by a watchdog and checked on an observer connection (`containment`)."""
     with ExitStack() as stack:
         connections = {}
         for name in variants:
             conn = stack.enter_context(server.connect(dsn, autocommit=True, application_name=application_name))
             apply_settings(conn, {"default_transaction_read_only": "on", **settings, **variants[name].settings})
             connections[name] = conn
-        yield Sessions(connections, dict.fromkeys(variants, 0), variants)
+        containments = {}
+        contained = {name: v.contained for name, v in variants.items() if v.contained is not None}
+        if contained:
+            observer = stack.enter_context(server.connect(dsn, autocommit=True, application_name=application_name))
+            timeout_ms = settings.get("statement_timeout")
+            watchdog = Watchdog(int(timeout_ms) / 1000 if timeout_ms else CANDIDATE_TIME_LIMIT)
+            stack.callback(watchdog.close)
+            containments = {
+                name: Containment(label, connections[name], observer, watchdog) for name, label in contained.items()
+            }
+        yield Sessions(connections, dict.fromkeys(variants, 0), variants, containments)
 
 
 def time_scenario(
@@ -94,6 +136,7 @@ def time_scenario(
         clock=clock,
         progress=progress,
         description=f"{scope} N={n:,}",
+        checks=sessions.checks,
     )
     key = f"{scope} N={n:,}"
     record.plans[key] = {}
@@ -105,7 +148,8 @@ def time_scenario(
             record.plans[key][name] = _plan_record(end, first, sessions.calls[name])
     for name, variant in sessions.variants.items():
         if variant.base == name and variant.sql is not None:
-            facts = serial_facts(sessions.connections[name], variant.sql, user_id)
+            with sessions.checked(name):
+                facts = serial_facts(sessions.connections[name], variant.sql, user_id)
             record.serial_plans.append({"scope": scope, "n": n, "variant": name, **facts})
     if first_calls:
         seconds, plan = _first_calls(fresh, AFTER, user_id, first_calls, clock)

@@ -119,19 +119,28 @@ def sample_interleaved(
     clock: Clock = time.perf_counter,
     progress: bool = False,
     description: str = "timing",
+    checks: Mapping[str, tuple[Callable[[], None], Callable[[], None]]] | None = None,
 ) -> dict[str, Samples]:
     """Time the calls round-robin (A B C, B C A, ...) so that drift hits every variant alike.
 
     Warm-ups run first, interleaved the same way. A variant leaves the rotation once it has
-    ``max_samples``, or its minimum and its time budget are spent.
+    ``max_samples``, or its minimum and its time budget are spent. ``checks`` gives, for a variant,
+    what runs just before and just after each of its calls, outside the time taken (a candidate's
+    containment).
     """
     names = list(calls)
     results = {name: Samples() for name in names}
+    around = checks or {}
 
     def timed(name: str) -> float:
+        if name in around:
+            around[name][0]()
         start = clock()
         calls[name]()
-        return clock() - start
+        elapsed = clock() - start
+        if name in around:
+            around[name][1]()
+        return elapsed
 
     warmup_rounds = max((plans[name].warmups for name in names), default=0)
     for round_index in range(warmup_rounds):

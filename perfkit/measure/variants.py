@@ -59,6 +59,7 @@ class Variant:
     call: Call
     prepared_by_default: bool  # sent with psycopg's defaults, so prepared from its 5th execution
     settings: Mapping[str, str] = field(default_factory=dict)
+    contained: str | None = None  # a candidate's file: its calls are bounded and checked (`containment`)
 
     @property
     def alternative(self) -> str | None:
@@ -76,7 +77,7 @@ def _query(sql: str) -> Call:
 
 def _forced(variant: Variant) -> list[Variant]:
     return [
-        Variant(f"{variant.base}[{name}]", variant.base, variant.sql, variant.call, False, settings)
+        Variant(f"{variant.base}[{name}]", variant.base, variant.sql, variant.call, False, settings, variant.contained)
         for name, settings in FORCED_ALTERNATIVES.items()
     ]
 
@@ -99,5 +100,7 @@ def candidate_variants(candidate: Candidate) -> dict[str, Variant]:
         raise CandidateError(
             shown(candidate.path), f"is named like the kit's own variant {candidate.name!r}: rename it"
         )
-    variant = Variant(candidate.name, candidate.name, candidate.query, candidate.fetch, False)
+    variant = Variant(
+        candidate.name, candidate.name, candidate.query, candidate.fetch, False, {}, shown(candidate.path)
+    )
     return {v.name: v for v in (variant, *_forced(variant))}
