@@ -16,6 +16,9 @@ from perfkit.data import server as db
 from perfkit.data.datasets import dataset_schema, drop_dataset_schema, owned_schemas, seed_dataset
 from perfkit.data.instances import EventRow, Instance, literal_instance
 from perfkit.errors import DatabaseError
+from perfkit.measure.results import BenchRecord
+from perfkit.record.format import save_bench
+from perfkit.record.runs import INCOMPLETE
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -24,6 +27,42 @@ def _error(capsys: pytest.CaptureFixture[str]) -> str:
     assert err.count("\n") == 1, err
     assert "Traceback" not in err
     return err
+
+
+def _bench_run(directory: Path, *, finished: bool = True) -> Path:
+    """A bench results directory holding a record with nothing measured: enough for `diff` to read."""
+    directory.mkdir(parents=True)
+    save_bench(BenchRecord(environment={}, parameters={}), directory, [])
+    if not finished:
+        (directory / INCOMPLETE).write_text("stopped\n")
+    return directory
+
+
+def test_diff_refuses_a_run_that_did_not_finish(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    done, stopped = _bench_run(tmp_path / "a"), _bench_run(tmp_path / "b", finished=False)
+    assert main(["diff", str(done), str(stopped)]) == 2
+    assert f"{stopped} did not finish (it holds INCOMPLETE)" in _error(capsys)
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("target", ["/proc/perfkit-diff.json", "missing/folder/diff.json"])
+def test_an_unwritable_output_is_one_line(target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = _bench_run(tmp_path / "a")
+    destination = target if target.startswith("/") else str(tmp_path / target)
+    assert main(["diff", str(run), str(run), "--json", destination]) == 2
+    assert f"cannot write {destination}: " in _error(capsys)
+    assert main(["bench", "--quick", "--output", "/proc/perfkit-results"]) == 2
+    assert "cannot write /proc/perfkit-results" in _error(capsys)
+
+
+def test_readme_cites_only_a_finished_report_inside_the_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.json").write_text("{}")
+    assert main(["readme", str(report)]) == 2
+    assert "is outside the project: README cites its curated copy" in _error(capsys)
 
 
 def test_malformed_instance_file_names_file_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

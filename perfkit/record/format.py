@@ -26,7 +26,7 @@ from perfkit.judge.diff import Run
 from perfkit.judge.outcome import Check
 from perfkit.measure.parity import ParityReport
 from perfkit.measure.results import BenchRecord, LatencySeries, latency_table, tidy
-from perfkit.record.runs import write_new
+from perfkit.record.runs import INCOMPLETE, write_new
 
 RECORD_SCHEMA_VERSION = 3
 READABLE_VERSIONS = (2, RECORD_SCHEMA_VERSION)
@@ -136,6 +136,10 @@ def report_outputs(report: Path) -> dict[str, Path]:
 def load_run(path: Path) -> Run:
     """A report directory or a bench results directory, as the bench record and checks it holds."""
     path = path.resolve()
+    if (path / INCOMPLETE).exists():
+        raise ConfigurationError(
+            f"{path} did not finish (it holds {INCOMPLETE}): its figures are partial; compare runs that ran to the end"
+        )
     if (path / "results.json").is_file():
         results = path / "results.json"
     elif (path / "report.json").is_file():

@@ -4,7 +4,8 @@ manifest through which a notebook hands the batch what it produced."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,16 +29,19 @@ def new_run_directory(base: Path, prefix: str, now: datetime | None = None, *, s
         raise ConfigurationError(f"{base} is a file; --output needs a directory (it is created if missing)")
     when = (now or datetime.now(UTC)).strftime(stamp)
     name = f"{prefix}-{when}" if prefix else when
-    base.mkdir(parents=True, exist_ok=True)
+    with unwritable(base):
+        base.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, 100):
         directory = base / (name if attempt == 1 else f"{name}-{attempt}")
         try:
-            directory.mkdir()
+            with unwritable(directory):
+                directory.mkdir()
         except FileExistsError:
             continue
-        (directory / INCOMPLETE).write_text(
-            "This run has not finished, or was stopped: what this directory holds is partial.\n"
-        )
+        with unwritable(directory):
+            (directory / INCOMPLETE).write_text(
+                "This run has not finished, or was stopped: what this directory holds is partial.\n"
+            )
         return directory
     raise MeasurementError(f"{base / name} and 98 more exist already; results are never overwritten")
 
@@ -47,10 +51,24 @@ def mark_complete(directory: Path) -> None:
     (directory / INCOMPLETE).unlink(missing_ok=True)
 
 
+@contextmanager
+def unwritable(path: Path) -> Iterator[None]:
+    """An operating system's refusal to write ``path`` (no such folder, no permission, a full disk, a
+    read-only file system) as one line that names it; an existing file is the caller's to handle."""
+    try:
+        yield
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write {path}: {exc.strerror or type(exc).__name__}; give a folder you can write to"
+        ) from None
+
+
 def write_new(path: Path, text: str) -> Path:
     """Write ``text`` to a file that must not exist yet: results are never overwritten."""
     try:
-        with path.open("x", encoding="utf-8") as handle:
+        with unwritable(path), path.open("x", encoding="utf-8") as handle:
             handle.write(text)
     except FileExistsError:
         raise MeasurementError(f"{path} exists already; results are never overwritten") from None

@@ -14,6 +14,7 @@ from perfkit.errors import ConfigurationError
 from perfkit.judge.outcome import Check
 from perfkit.paths import PROJECT_ROOT, README
 from perfkit.record.format import read_record
+from perfkit.record.runs import INCOMPLETE
 from perfkit.render.glossary import glossary_markdown
 from perfkit.render.report import report_verdict
 from perfkit.render.tables import checks_frame, markdown_table
@@ -43,6 +44,12 @@ def update_readme(report: Path, readme: Path = README) -> Path:
     report = report.resolve()
     if not (report / "report.json").is_file():
         raise ConfigurationError(f"{report} holds no report.json: name a report directory")
+    if not report.is_relative_to(PROJECT_ROOT):
+        raise ConfigurationError(
+            f"{report} is outside the project: README cites its curated copy (python -m evaluation evidence {report})"
+        )
+    if (report / INCOMPLETE).exists():
+        raise ConfigurationError(f"{report} did not finish (it holds {INCOMPLETE}): README cites a finished report")
     text = readme.read_text()
     if _BLOCK.search(text) is None:
         raise ConfigurationError(f"{readme} has no <!-- results-table: REPORT --> block to rewrite")
