@@ -88,6 +88,22 @@ def test_malformed_parameter(item: str, capsys: pytest.CaptureFixture[str]) -> N
     assert "expected NOTEBOOK:NAME=VALUE" in _error(capsys)
 
 
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [
+        ("01_parity:random_datasets=-5", "random_datasets=-5 must not be negative"),
+        ("01_parity:random_events=many", "random_events='many' must be a whole number, as its default"),
+        ("02_scaling:quick=1", "quick=1 must be true or false, as its default"),
+    ],
+)
+def test_a_parameter_unlike_its_default_is_refused_before_anything_runs(
+    item: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--quick", "--param", item, "--output", str(tmp_path)]) == 2
+    assert problem in _error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_parameter_for_a_notebook_not_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--notebook", "01_parity", "--param", "02_scaling:quick=true"]) == 2
     assert "parameters given for notebook(s) ['02_scaling'] that are not run" in _error(capsys)

@@ -3,6 +3,7 @@ timed beside the optimized version when right."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from perfkit.commands.cli import main
 from perfkit.data import server
 from perfkit.data.candidates import list_candidates, load_candidate
+from perfkit.errors import CandidateError
 from perfkit.measure.statistics import compare_samples
 from repository_after.summary import SUMMARY_QUERY
 
@@ -49,6 +51,7 @@ BAD_FILES = {
         "ran past the statement timeout",
     ),
     "wrong.sql": (f"-- counts every event as a click\n{SUMMARY}\n", 6, "differs from the legacy version: user "),
+    "exits.py": ('"""Exits at import."""\nimport sys\n\nsys.exit(3)\n', 9, "does not import: SystemExit: 3"),
     # Escapes: each refused on the call that tries it, before it can matter.
     "untimed.sql": (
         "-- switches its time limit off, then sleeps on every later call\n"
@@ -94,6 +97,22 @@ def test_a_bad_candidate_is_refused_in_one_line_and_nothing_is_written(
     assert not output.exists()
     with server.connect(server.resolve_server().dsn, autocommit=True) as conn:
         assert conn.execute("SELECT to_regclass('public.perfkit_escape_probe')").fetchone() == (None,)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("-- prix\u00e9\nSELECT 1 WHERE %(user_id)s = 1\n".encode("latin-1"), "is not UTF-8 text (byte 7)"),
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00", "holds a NUL byte: a candidate is a text file"),
+    ],
+)
+def test_a_candidate_that_is_not_utf8_text_is_one_line(
+    content: bytes, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    candidate = tmp_path / "odd.sql"
+    candidate.write_bytes(content)
+    with pytest.raises(CandidateError, match=re.escape(fragment)):
+        load_candidate(candidate)
 
 
 @pytest.mark.db

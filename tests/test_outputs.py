@@ -75,6 +75,18 @@ def test_evidence_keeps_text_data_and_png_only(tmp_path: Path) -> None:
         curate(other, tmp_path / "evidence")
 
 
+def test_evidence_failing_midway_leaves_nothing_and_can_be_retried(tmp_path: Path) -> None:
+    report = tmp_path / "reports" / "20260101T000000Z"
+    report.mkdir(parents=True)
+    (report / "report.json").write_text(json.dumps({"schema_version": 3, "kind": "report"}))
+    (report / "z-broken.md").write_bytes(b"caf\xe9")  # copied last: the rest is already in place
+    with pytest.raises(ConfigurationError, match=r"z-broken\.md is not UTF-8 text"):
+        curate(report, tmp_path / "evidence")
+    assert list((tmp_path / "evidence").iterdir()) == []
+    (report / "z-broken.md").write_text("café")
+    assert (curate(report, tmp_path / "evidence") / "z-broken.md").read_text() == "café"
+
+
 @pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
 def test_committed_notebooks_keep_only_compared_outputs(notebook: Path) -> None:
     assert uncompared_outputs(notebook) == [], "run `make notebooks` to strip them"

@@ -1,12 +1,15 @@
-"""The embedded server: its lifetime follows live kit processes, and no other OS user can reach it."""
+"""The embedded server: its lifetime follows live kit processes (a terminated run included), and no other
+OS user can reach it."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +113,28 @@ def test_another_os_user_cannot_reach_the_embedded_server(short_parent: Path, de
             assert "PermissionError" in refused.stderr, refused.stderr
         finally:
             holder.stdin.close()  # the holder exits, and with it the server
+
+
+def test_sigterm_mid_bench_leaves_the_run_incomplete_and_no_server(short_parent: Path, tmp_path: Path) -> None:
+    pgdata, output = short_parent / "pg", tmp_path / "results"
+    env = {**os.environ, "PERFKIT_PGDATA": str(pgdata)}
+    command = [sys.executable, "-m", "evaluation", "bench", "--quick", "--no-memory", "--no-instructions",
+               "--output", str(output)]  # fmt: skip
+    bench = subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not list(output.glob("bench-*/INCOMPLETE")) and time.monotonic() < deadline:
+        time.sleep(0.5)  # seeding, then the run directory: the timing has begun
+    assert list(output.glob("bench-*/INCOMPLETE")), "the bench never started timing"
+    time.sleep(2)
+    bench.send_signal(signal.SIGTERM)
+    _, err = bench.communicate(timeout=60)
+    assert bench.returncode == 143, err[-2000:]
+    assert err.rstrip().endswith("terminated"), err[-2000:]
+    assert "Traceback" not in err
+    (run,) = output.glob("bench-*")
+    assert (run / "INCOMPLETE").exists()
+    assert json.loads((run / "results.json").read_text())["complete"] is False
+    stopped = time.monotonic() + 10
+    while _postmaster(pgdata) is not None and time.monotonic() < stopped:
+        time.sleep(0.5)
+    assert _postmaster(pgdata) is None, "the server the terminated run started is still up"

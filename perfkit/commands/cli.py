@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -42,6 +43,20 @@ COMMANDS: list[type[Command]] = [
 ]
 
 
+INTERRUPTED, TERMINATED = 130, 143
+"""Exit codes of a run stopped by Ctrl-C (SIGINT) or by SIGTERM, as a shell reports them."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process stands, so that it unwinds as after Ctrl-C: the run directory
+    stays marked INCOMPLETE, connections close (their queries cancelled) and the server the kit
+    started is stopped by the exit handlers a plain SIGTERM would skip."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors become a `ConfigurationError`: one line and exit code 2, like every other error."""
 
@@ -68,6 +83,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser, commands = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         args = parser.parse_args(arguments)
         command = commands[args.command]
@@ -79,6 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return TERMINATED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)

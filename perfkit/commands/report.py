@@ -8,6 +8,7 @@ saved notebook) is recorded, the other notebooks run, and the batch fails at the
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import time
@@ -60,7 +61,28 @@ def notebook_parameters(notebook: Path, quick: bool, extra: Mapping[str, Any] | 
         raise ConfigurationError(
             f"{notebook.name} has no parameter(s) {unknown}; its parameters cell declares {sorted(declared)}"
         )
+    for name, value in wanted.items():
+        problem = _unlike_default(declared[name].get("default"), value)
+        if problem:
+            raise ConfigurationError(f"{notebook.name}: parameter {name}={value!r} {problem}")
     return wanted
+
+
+def _unlike_default(default_source: str | None, value: Any) -> str | None:
+    """Why ``value`` cannot stand for a numeric or boolean parameter whose default is ``default_source``
+    (a count given as -5 would silently mean nothing to do); None when it can."""
+    try:
+        default = ast.literal_eval(default_source or "")
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "must be true or false, as its default"
+    if isinstance(default, int):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return "must be a whole number, as its default"
+        if default >= 0 > value:
+            return "must not be negative"
+    return None
 
 
 def ensure_kernel() -> str:

@@ -77,7 +77,7 @@ def _load_module(path: Path) -> Candidate:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # whatever the file does wrong at import, the user fixes the file
+    except (Exception, SystemExit) as exc:  # whatever the file does at import (exit included), the user fixes it
         raise CandidateError(shown(path), f"does not import: {type(exc).__name__}: {_first_line(exc)}") from None
     fetch = getattr(module, "fetch_user_activity_summary", None)
     if not callable(fetch):
@@ -93,7 +93,12 @@ _COMMENT = re.compile(r"--[^\n]*")
 
 
 def _load_sql(path: Path) -> Candidate:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CandidateError(shown(path), f"is not UTF-8 text (byte {exc.start}): save the query as UTF-8") from None
+    if "\x00" in text:
+        raise CandidateError(shown(path), "holds a NUL byte: a candidate is a text file")
     description = " ".join(
         line.strip()[2:].strip() for line in text.strip().splitlines() if line.strip().startswith("--")
     ).strip()
