@@ -52,6 +52,11 @@ BAD_FILES = {
     ),
     "wrong.sql": (f"-- counts every event as a click\n{SUMMARY}\n", 6, "differs from the legacy version: user "),
     "exits.py": ('"""Exits at import."""\nimport sys\n\nsys.exit(3)\n', 9, "does not import: SystemExit: 3"),
+    "exits_in_call.py": (
+        '"""Exits when called."""\nimport sys\n\n\ndef fetch_user_activity_summary(conn, user_id):\n    sys.exit(4)\n',
+        9,
+        "called sys.exit(4)",
+    ),
     # Escapes: each refused on the call that tries it, before it can matter.
     "untimed.sql": (
         "-- switches its time limit off, then sleeps on every later call\n"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from perfkit.commands.cli import main
+from perfkit.commands.cli import INTERRUPTED, TERMINATED, main
+from perfkit.errors import KitError
+from perfkit.paths import README
 
 
 @pytest.mark.db
@@ -32,3 +36,17 @@ def test_unreachable_server_is_one_line_error(
     assert "host 127.0.0.1, port 1" in err
     assert "s3cret-pw" not in err
     assert err.count("\n") == 1
+
+
+def _subclasses(root: type[KitError]) -> set[type[KitError]]:
+    found = set(root.__subclasses__())
+    return found.union(*(_subclasses(child) for child in found))
+
+
+def test_readme_lists_every_exit_code_the_kit_returns() -> None:
+    """Each error class's code, and those of Ctrl-C and SIGTERM: one meaning each, all in README."""
+    codes = {error.exit_code for error in _subclasses(KitError)} | {INTERRUPTED, TERMINATED}
+    assert len({error.exit_code for error in _subclasses(KitError)}) == len(_subclasses(KitError))
+    paragraph = README.read_text().split("Errors are one\nline on stderr and a non-zero exit code")[1].split("\n\n")[0]
+    listed = {int(code) for code in re.findall(r"(\d+) [a-z(]", paragraph)}
+    assert listed == codes

@@ -135,7 +135,7 @@ def _refusals(candidate: Candidate) -> Iterator[None]:
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CandidateError(shown(candidate.path), f"failed in PostgreSQL: {first}") from None
-    except Exception as exc:  # a Python candidate's own bug, named with its type
+    except (Exception, SystemExit) as exc:  # a Python candidate's own bug, named with its type
         raise CandidateError(shown(candidate.path), f"raised {type(exc).__name__}: {exc}") from None
 
 

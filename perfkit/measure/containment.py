@@ -152,6 +152,8 @@ class Containment:
             if self.watchdog.fired:
                 self.after_call()  # raises, naming the limit
             raise
+        except SystemExit as exc:  # the kit's exit code is the kit's to choose
+            raise CandidateError(self.label, f"called sys.exit({exc.code!r})") from None
 
     def call(self, call: Callable[[psycopg.Connection[Any], int], Any], user_id: int) -> Any:
         """One call, bounded and checked."""
