@@ -1,6 +1,6 @@
 """Candidates kept inside their bounds, whatever they try: the time limit enforced from outside the
-candidate's reach, the settings that confine it checked after every call, and any write to the
-database noticed.
+candidate's reach, the settings that confine it and its session's transaction state checked after
+every call, and a relation it creates or drops noticed.
 
 A SQL candidate is one query on a read-only session: it cannot write in the call that would turn
 read-only off, and the check after that call refuses it before the next. A Python candidate holds
@@ -43,7 +43,8 @@ def settings_of(conn: psycopg.Connection[Any]) -> dict[str, str]:
 
 class Watchdog:
     """One thread that cancels, from the client, a call past its deadline: a candidate can switch
-    off ``statement_timeout``, not this. Arming it costs two attribute writes, so timed calls run under it."""
+    off ``statement_timeout``, not this. Arming it costs a clock read and an attribute write, so timed
+    calls run under it."""
 
     def __init__(self, limit_seconds: float, *, poll_seconds: float = 0.05) -> None:
         self.limit = limit_seconds + GRACE_SECONDS
