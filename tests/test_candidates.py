@@ -179,3 +179,37 @@ def test_a_comparison_says_faster_slower_or_no_difference() -> None:
     same = compare_samples(base[::2], base[1::2])
     assert same.direction == "no significant difference"
     assert same.low <= 1.0 <= same.high
+
+
+SENTINEL_ESCAPE = '''"""Behaves while parity watches; when timed, turns read-only off and writes where it may not."""
+import repository_after
+from psycopg import pq
+
+
+def fetch_user_activity_summary(conn, user_id):
+    if conn.info.transaction_status == pq.TransactionStatus.IDLE:  # its own pooled connection: the timed phase
+        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")
+        conn.execute("INSERT INTO public.perfkit_sentinel VALUES (1)")
+    return repository_after.fetch_user_activity_summary(conn, user_id)
+'''
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_a_python_candidate_cannot_write_behind_the_kits_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = server.resolve_server()
+    if not target.embedded:
+        pytest.skip("on a server given by DATABASE_URL the kit may not create a read-only role: detection only")
+    with server.connect(target.dsn, autocommit=True) as admin:
+        admin.execute("CREATE TABLE public.perfkit_sentinel (i int)")
+        try:
+            candidate = tmp_path / "sentinel.py"
+            candidate.write_text(SENTINEL_ESCAPE)
+            assert main(["try", str(candidate), "--quick", "--output", str(tmp_path / "runs")]) == 9
+            err = capsys.readouterr().err
+            assert "tried what its role may not do (permission denied for table perfkit_sentinel)" in err
+            assert admin.execute("SELECT count(*) FROM public.perfkit_sentinel").fetchone() == (0,)
+        finally:
+            admin.execute("DROP TABLE public.perfkit_sentinel")

@@ -26,7 +26,15 @@ from perfkit.commands._options import (
     setting,
 )
 from perfkit.data import server
-from perfkit.data.datasets import Dataset, nearest_users, seed_dataset, source_dataset, users_for_grid
+from perfkit.data.datasets import (
+    CANDIDATE_ROLE,
+    Dataset,
+    candidate_reader,
+    nearest_users,
+    seed_dataset,
+    source_dataset,
+    users_for_grid,
+)
 from perfkit.data.environment import collect_environment
 from perfkit.data.implementations import IMPLEMENTATIONS
 from perfkit.data.instances import Instance, read_instance
@@ -255,7 +263,16 @@ def _measure(
         }
         user = users_for_grid(headline.instance, [config.headline_n])[config.headline_n]
         scenarios.append((HEADLINE, headline, config.headline_n, user))
-    with open_sessions(target.dsn, variants, application_name=application_name, settings=settings) as sessions:
+    candidate_dsn = None
+    if target.embedded and any(variant.contained for variant in variants.values()):
+        with server.connect(target.dsn, autocommit=True) as admin:
+            candidate_dsn = candidate_reader(admin, target.dsn, sorted({data.schema for _, data, _, _ in scenarios}))
+    record.parameters["candidates_run_as"] = (
+        CANDIDATE_ROLE if candidate_dsn is not None else "the kit's role (contained by detection only)"
+    )
+    with open_sessions(
+        target.dsn, variants, application_name=application_name, settings=settings, candidate_dsn=candidate_dsn
+    ) as sessions:
         current = None
         for scope, data, n, user_id in tqdm(scenarios, desc="latency over N", unit="N", disable=not progress):
             if data.schema != current:
@@ -275,7 +292,7 @@ def _measure(
             )
             log(f"  {scope} N={n:,}: " + ", ".join(f"{v} n={c}" for v, c in counts.items()))
     if config.memory:
-        _measure_memory(run, target, dataset, users, config, progress=progress)
+        _measure_memory(run, target, dataset, users, config, progress=progress, candidate_dsn=candidate_dsn)
     if config.instructions:
         _count_instructions(run, target, dataset, users, config, variants, log=log)
 
@@ -350,14 +367,16 @@ def _measure_memory(
     config: BenchConfig,
     *,
     progress: bool,
+    candidate_dsn: server.DsnLike | None = None,
 ) -> None:
     record = run.record
     warm_user = dataset.user_without_events()
     drawn_at = flamegraph_size(users)
     for n, user_id in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
         for implementation in config.memory_implementations:
+            own = candidate_dsn if candidate_dsn is not None and implementation not in IMPLEMENTATIONS else None
             measurement = measure_call_memory(
-                target.dsn,
+                own or target.dsn,
                 dataset.schema,
                 implementation,
                 user_id,

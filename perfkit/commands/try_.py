@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from perfkit.data.implementations import apply_settings
 from perfkit.data.instances import list_instances, read_instance
 from perfkit.errors import CandidateError, KitError, ParityError
 from perfkit.judge.candidates import CandidateOutcome, parity_check
-from perfkit.measure.containment import Containment, Watchdog
+from perfkit.measure.containment import Containment, Watchdog, refusals
 from perfkit.measure.parity import check_parity, first_difference, random_instances
 from perfkit.measure.variants import candidate_variants
 from perfkit.paths import RESULTS_DIR
@@ -104,7 +104,7 @@ def candidate_parity(
         result: dict[str, Any] = containment.call(candidate.fetch, user_id)
         return result
 
-    with _refusals(candidate), closing(watchdog):
+    with refusals(shown(candidate.path)), closing(watchdog):
         for instances, keep in ((shipped, True), (generated, False)):
             reports = check_parity(
                 conn, instances, subject=contained, keep_datasets=keep, stop_at_first_difference=True
@@ -115,28 +115,6 @@ def candidate_parity(
                     raise ParityError(f"{shown(candidate.path)}: differs from the legacy version: {difference}")
                 users += len(report.rows)
     return users
-
-
-@contextmanager
-def _refusals(candidate: Candidate) -> Iterator[None]:
-    """What a candidate can do wrong when it runs, as one line that names its file."""
-    try:
-        yield
-    except (CandidateError, ParityError):
-        raise
-    except psycopg.errors.ReadOnlySqlTransaction:
-        raise CandidateError(
-            shown(candidate.path), "tried to write: candidates run in read-only transactions; a summary only reads"
-        ) from None
-    except psycopg.errors.QueryCanceled:
-        raise CandidateError(
-            shown(candidate.path), "ran past the statement timeout: make it faster or raise --statement-timeout"
-        ) from None
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CandidateError(shown(candidate.path), f"failed in PostgreSQL: {first}") from None
-    except (Exception, SystemExit) as exc:  # a Python candidate's own bug, named with its type
-        raise CandidateError(shown(candidate.path), f"raised {type(exc).__name__}: {exc}") from None
 
 
 def try_candidates(

@@ -12,15 +12,17 @@ import math
 import re
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from tqdm import tqdm
 
 from perfkit.data.instances import Instance
+from perfkit.data.server import Dsn, DsnLike, plain
 from perfkit.errors import ConfigurationError, OwnershipError
 
 KIT_PREFIX = "perfkit_"
@@ -284,3 +286,28 @@ def users_for_grid(instance: Instance, grid: Sequence[int]) -> dict[int, int]:
             f"(available: {available}); pick N from those or add users to the instance"
         )
     return {n: by_count[n] for n in grid}
+
+
+CANDIDATE_ROLE = "perfkit_candidate"
+"""The login role candidates are timed under where the kit may create roles: it may read the
+datasets' ``events`` and nothing else, so a candidate holding its connection cannot write."""
+
+
+def candidate_reader(admin: psycopg.Connection[Any], dsn: DsnLike, schemas: Sequence[str]) -> Dsn | None:
+    """A connection string for `CANDIDATE_ROLE`, granted read access to ``schemas``' events, on the
+    embedded server (whose local connections are trusted and whose superuser is the kit); None where
+    the kit's role may not create roles, and candidates are then contained by detection only."""
+    row = admin.execute(
+        "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user", prepare=False
+    ).fetchone()
+    if row is None or not row[0]:
+        return None
+    role = sql.Identifier(CANDIDATE_ROLE)
+    exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (CANDIDATE_ROLE,), prepare=False).fetchone()
+    if exists is None:
+        with suppress(psycopg.errors.DuplicateObject):  # another kit run created it meanwhile
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT").format(role))
+    for schema in schemas:
+        admin.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), role))
+        admin.execute(sql.SQL("GRANT SELECT ON {}.events TO {}").format(sql.Identifier(schema), role))
+    return Dsn(make_conninfo(plain(dsn), user=CANDIDATE_ROLE))

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from perfkit.errors import CandidateError
+from perfkit.errors import CandidateError, KitError
 
 CONFINING_SETTINGS = ("statement_timeout", "default_transaction_read_only", "transaction_read_only", "search_path")
 """Settings that bound or confine what a candidate's queries may do (``transaction_read_only``: of the
@@ -152,9 +152,13 @@ class Containment:
         except psycopg.errors.QueryCanceled:
             if self.watchdog.fired:
                 self.after_call()  # raises, naming the limit
-            raise
+            with refusals(self.label):
+                raise
         except SystemExit as exc:  # the kit's exit code is the kit's to choose
             raise CandidateError(self.label, f"called sys.exit({exc.code!r})") from None
+        except Exception:
+            with refusals(self.label):
+                raise
 
     def call(self, call: Callable[[psycopg.Connection[Any], int], Any], user_id: int) -> Any:
         """One call, bounded and checked."""
@@ -163,6 +167,36 @@ class Containment:
             result = call(self.conn, user_id)
         self.after_call()
         return result
+
+
+@contextmanager
+def refusals(label: str) -> Iterator[None]:
+    """What a candidate can do wrong when it runs, as one line that names its file (exit 9)."""
+    try:
+        yield
+    except KitError:  # the kit's own verdicts (a parity failure, a refusal) pass as they are
+        raise
+    except psycopg.errors.ReadOnlySqlTransaction:
+        raise CandidateError(
+            label, "tried to write: candidates run in read-only transactions; a summary only reads"
+        ) from None
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise CandidateError(
+            label, f"tried what its role may not do ({_first_line(exc)}): a summary only reads"
+        ) from None
+    except psycopg.errors.QueryCanceled:
+        raise CandidateError(
+            label, "ran past the statement timeout: make it faster or raise --statement-timeout"
+        ) from None
+    except psycopg.Error as exc:
+        raise CandidateError(label, f"failed in PostgreSQL: {_first_line(exc)}") from None
+    except (Exception, SystemExit) as exc:  # a Python candidate's own bug, named with its type
+        raise CandidateError(label, f"raised {type(exc).__name__}: {exc}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def refuse_confining(settings: Mapping[str, str]) -> list[str]:

@@ -86,14 +86,21 @@ class Sessions:
 
 @contextmanager
 def open_sessions(
-    dsn: server.DsnLike, variants: Mapping[str, Variant], *, application_name: str, settings: Mapping[str, str]
+    dsn: server.DsnLike,
+    variants: Mapping[str, Variant],
+    *,
+    application_name: str,
+    settings: Mapping[str, str],
+    candidate_dsn: server.DsnLike | None = None,
 ) -> Iterator[Sessions]:
     """Read-only connections, one per variant, with the run's session settings and the variant's own;
-    a candidate's calls bounded by a watchdog and checked on an observer connection (`containment`)."""
+    a candidate's calls bounded by a watchdog and checked on an observer connection (`containment`),
+    on ``candidate_dsn`` (a role that may only read) when there is one."""
     with ExitStack() as stack:
         connections = {}
         for name in variants:
-            conn = stack.enter_context(server.connect(dsn, autocommit=True, application_name=application_name))
+            own = candidate_dsn if candidate_dsn is not None and variants[name].contained else dsn
+            conn = stack.enter_context(server.connect(own, autocommit=True, application_name=application_name))
             apply_settings(conn, {"default_transaction_read_only": "on", **settings, **variants[name].settings})
             connections[name] = conn
         containments = {}
