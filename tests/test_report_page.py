@@ -93,6 +93,9 @@ def test_the_slim_page_is_the_report_without_its_notebooks(two_reports: tuple[Pa
     assert '<section class="notebook">' not in text
     for heading in ("Verdict", "Targets", "Plans drawn", "History", "Glossary", "Compared with the previous report"):
         assert f"<h2>{heading}</h2>" in text
+    figures = re.findall(r'<img alt="[^"]*" src="([^"]+)"', text)
+    assert "./history.png" in figures
+    assert [src for src in figures if not (slim.parent / src).is_file()] == []  # linked, beside the page
     history = json.loads((report / "report.json").read_text())["history"]
     assert [point["report"] for point in history] == [two_reports[0].name, report.name]
 

@@ -343,8 +343,8 @@ def report_verdict(report: Path) -> list[str]:
 
 
 def slim_page(report: Path) -> str:
-    """report.html of a finished report without its executed notebooks: what the curated evidence
-    keeps, readable without running anything (its figures embedded, well under a megabyte)."""
+    """report.html of a finished report without its executed notebooks, its figures linked: what the
+    curated evidence keeps beside those figures, readable without running anything."""
     run = load_batch(report)
     document = read_record(report / "report.json", "report")
     history = [HistoryPoint(**point) for point in document.get("history", [])]
@@ -353,7 +353,7 @@ def slim_page(report: Path) -> str:
         compared = read_record(report / "diff.json", "diff")
         comparison = RunDiff(**{f.name: compared[f.name] for f in fields(RunDiff) if f.name in compared})
     sections = report_sections(run, collect_inputs(run), comparison, history, notebooks=False)
-    return to_html(title(run), sections, compact_figures=True)
+    return to_html(title(run), sections, link_figures=True)
 
 
 def _relative_dir(path: Path | None, directory: Path) -> str | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,9 +149,9 @@ dl.glossary dd { margin-left: 1.5em; color: #333; }
 """
 
 
-def to_html(title: str, sections: Sequence[Section], *, compact_figures: bool = False) -> str:
-    """The page; with ``compact_figures`` each figure is re-encoded with a palette of 128 colours
-    (a third of its size, as legible), for pages that are kept in git."""
+def to_html(title: str, sections: Sequence[Section], *, link_figures: bool = False) -> str:
+    """The page, its figures embedded; with ``link_figures`` they are linked by their path relative
+    to the page instead (the slim page kept beside its figures in the evidence)."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -160,7 +159,7 @@ def to_html(title: str, sections: Sequence[Section], *, compact_figures: bool = 
         f"<h1>{html.escape(title)}</h1>",
     ]
     for section in sections:
-        body = "\n".join(text for block in section.blocks if (text := _html_block(block, compact_figures)))
+        body = "\n".join(text for block in section.blocks if (text := _html_block(block, link_figures)))
         if not body:
             continue
         parts.append(f"<h2>{html.escape(section.heading)}</h2>\n{body}" if section.heading else body)
@@ -168,7 +167,7 @@ def to_html(title: str, sections: Sequence[Section], *, compact_figures: bool = 
     return "\n".join(parts) + "\n"
 
 
-def _html_block(block: Block, compact: bool = False) -> str:
+def _html_block(block: Block, link: bool = False) -> str:
     match block:
         case Text(lines, bullets):
             if not lines:
@@ -179,7 +178,12 @@ def _html_block(block: Block, compact: bool = False) -> str:
         case Table(frame, result_column, empty):
             return _table_html(frame, result_column) if not frame.empty else f'<p class="note">{html.escape(empty)}</p>'
         case Figures():
-            return "\n".join(_image_html(block.directory / f"{stem}.png", stem, compact) for stem in block.present())
+            if link:
+                return "\n".join(
+                    f'<img alt="{html.escape(stem)}" src="{html.escape(f"{block.relative}/{stem}.png")}">'
+                    for stem in block.present()
+                )
+            return "\n".join(_image_html(block.directory / f"{stem}.png", stem) for stem in block.present())
         case Links(links):
             anchors = (f'<a href="{html.escape(href)}">{html.escape(text)}</a>' for href, text in links)
             return "<p>" + " · ".join(anchors) + "</p>"
@@ -192,7 +196,7 @@ def _html_block(block: Block, compact: bool = False) -> str:
             title = f"<h3>{html.escape(heading)}</h3>" if heading else ""
             return title + '<div class="plans">' + "".join(tree_html(plan) for plan in drawn) + "</div>"
         case Collapsed(summary, blocks):
-            inner = "\n".join(text for inner in blocks if (text := _html_block(inner, compact)))
+            inner = "\n".join(text for inner in blocks if (text := _html_block(inner, link)))
             return f"<details><summary>{html.escape(summary)}</summary>{inner}</details>" if inner else ""
     raise TypeError(f"not a block: {block!r}")
 
@@ -209,19 +213,9 @@ def _table_html(frame: pd.DataFrame, result_column: str | None) -> str:
     return str(styler.to_html())
 
 
-def _image_html(path: Path, alt: str, compact: bool = False) -> str:
-    data = base64.b64encode(_compact_png(path) if compact else path.read_bytes()).decode("ascii")
+def _image_html(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _compact_png(path: Path) -> bytes:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        reduced = image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
-    buffer = io.BytesIO()
-    reduced.save(buffer, "PNG", optimize=True)
-    return buffer.getvalue()
 
 
 def _notebook_html(path: Path) -> str:
