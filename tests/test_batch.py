@@ -14,6 +14,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from perfkit.commands.cli import main
 from perfkit.commands.report import assemble_report, discover_notebooks, notebook_parameters, raise_if_failed, run_batch
 from perfkit.errors import ConfigurationError, NotebookError
+from perfkit.record.runs import mark_complete
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +62,24 @@ def test_a_failing_notebook_is_recorded_and_the_batch_goes_on(tmp_path: Path) ->
     assert report["complete"] is False
     assert [n["ok"] for n in report["notebooks"]] == [False, True]
     assert "## Failed notebooks" in paths["markdown"].read_text()
+
+
+def test_the_batch_estimates_the_time_left_and_ends_with_each_notebooks_time(tmp_path: Path) -> None:
+    notebooks = [
+        _notebook(tmp_path / "01_a.ipynb", 'output_dir = ""', "print('a')"),
+        _notebook(tmp_path / "02_b.ipynb", 'output_dir = ""', "print('b')"),
+    ]
+    first = run_batch(quick=True, reports_base=tmp_path / "reports", notebooks=notebooks, progress=False)
+    assemble_report(first)
+    mark_complete(first.directory)
+    said: list[str] = []
+    second = run_batch(
+        quick=True, reports_base=tmp_path / "reports", notebooks=notebooks, progress=False, log=said.append
+    )
+    expected = sum(outcome.seconds for outcome in first.outcomes)
+    assert said[1] == f"[1/2] 01_a.ipynb ... (about {expected:.0f} s left, as report {first.directory.name} took)"
+    assert said[-1].startswith(f"report: 01_a {second.outcomes[0].seconds:.0f} s, 02_b ")
+    assert said[-1].endswith(" min in all")
 
 
 @pytest.mark.slow

@@ -24,7 +24,7 @@ from perfkit.judge.diff import RunDiff, diff_runs
 from perfkit.paths import NOTEBOOKS_DIR, REPORTS_DIR
 from perfkit.record.batch import BatchRun, NotebookOutcome
 from perfkit.record.format import load_run, write_record
-from perfkit.record.history import finished_reports, report_history
+from perfkit.record.history import finished_reports, previous_durations, report_history
 from perfkit.record.runs import mark_complete, new_run_directory, read_manifest, write_new
 from perfkit.render.diff import diff_markdown
 from perfkit.render.report import ReportInputs, collect_inputs, write_report
@@ -129,10 +129,12 @@ def run_batch(
     kernel = ensure_kernel()
     run = BatchRun(directory=new_run_directory(reports_base, ""), quick=quick)
     log(f"report: {len(selected)} notebooks ({'quick' if quick else 'full'} scale) into {run.directory}")
+    previous = previous_durations(run.directory.parent, before=run.directory.name, quick=quick)
     for index, notebook in enumerate(selected, start=1):
         parameters = {**plans[notebook], "output_dir": str(run.directory / notebook.stem)}
         outcome = NotebookOutcome(notebook.stem, str(run.directory / notebook.name), parameters)
-        log(f"[{index}/{len(selected)}] {notebook.name} ...")
+        left = time_left([nb.stem for nb in selected[index - 1 :]], previous)
+        log(f"[{index}/{len(selected)}] {notebook.name} ...{left}")
         started = time.perf_counter()
         try:
             papermill.execute_notebook(
@@ -154,7 +156,23 @@ def run_batch(
         run.outcomes.append(outcome)
         status = "ok" if outcome.ok else f"FAILED: {outcome.error_line}"
         log(f"[{index}/{len(selected)}] {notebook.name}: {status} ({outcome.seconds:.0f} s)")
+    total = sum(outcome.seconds for outcome in run.outcomes)
+    log("report: " + ", ".join(f"{o.name} {o.seconds:.0f} s" for o in run.outcomes) + f"; {total / 60:.1f} min in all")
     return run
+
+
+def time_left(remaining: list[str], previous: tuple[str, dict[str, float]] | None) -> str:
+    """An estimate of the time the remaining notebooks will take, from the latest finished report of
+    the same scale in the folder (empty when there is none, or it ran none of them)."""
+    if previous is None:
+        return ""
+    name, seconds = previous
+    known = [seconds[stem] for stem in remaining if stem in seconds]
+    if not known:
+        return ""
+    total = sum(known)
+    said = f"{total:.0f} s" if total < 120 else f"{total / 60:.0f} min"
+    return f" (about {said} left, as report {name} took)"
 
 
 def raise_if_failed(run: BatchRun) -> None:

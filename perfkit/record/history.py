@@ -135,3 +135,23 @@ def report_history(earlier: Sequence[Path], current: Run, created_at: str) -> li
         points.append(point)
         previous = run
     return points
+
+
+def previous_durations(folder: Path, *, before: str, quick: bool) -> tuple[str, dict[str, float]] | None:
+    """How long each notebook took in the latest finished report of the same scale in ``folder``:
+    what the next batch's estimate of the time left rests on."""
+    if not folder.is_dir():
+        return None
+    earlier = [
+        directory
+        for directory in sorted(p for p in folder.iterdir() if p.is_dir() and p.name < before)
+        if (directory / "report.json").is_file() and not (directory / INCOMPLETE).exists()
+    ]
+    for directory in reversed(earlier):
+        try:
+            document = read_record(directory / "report.json", "report")
+        except KitError:
+            continue
+        if bool(document.get("quick")) == quick:
+            return directory.name, {n["name"]: float(n["seconds"]) for n in document["notebooks"] if n.get("ok")}
+    return None
