@@ -117,7 +117,7 @@ def test_report_with_a_relative_output_collects_the_parity_results(
     (report,) = (tmp_path / "reports").iterdir()
     markdown = (report / "report.md").read_text()
     assert "No parity results" not in markdown
-    assert "- all agree: **True**" in markdown
+    assert "- all agree: True" in markdown
     assert json.loads((report / "report.json").read_text())["notebooks"][0]["outputs"] == {
         "parity": "01_parity/parity.json"
     }
