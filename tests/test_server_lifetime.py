@@ -138,3 +138,48 @@ def test_sigterm_mid_bench_leaves_the_run_incomplete_and_no_server(short_parent:
     while _postmaster(pgdata) is not None and time.monotonic() < stopped:
         time.sleep(0.5)
     assert _postmaster(pgdata) is None, "the server the terminated run started is still up"
+
+
+def _kernels_of(pgdata: Path) -> list[psutil.Process]:
+    """Kernels still running for a scratch server's runs (they are in sessions of their own)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if "ipykernel_launcher" in " ".join(process.info["cmdline"] or ()) and process.environ().get(
+                "PERFKIT_PGDATA"
+            ) == str(pgdata):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_ctrl_c_mid_report_interrupts_the_notebook_and_leaves_no_server(short_parent: Path, tmp_path: Path) -> None:
+    """Ctrl-C reaches the terminal's process group: the kit, not its kernel (a session of its own). The
+    kit interrupts the running cell, waits for the kernel's clean-up, and says one word."""
+    pgdata, output = short_parent / "pg", tmp_path / "reports"
+    env = {**os.environ, "PERFKIT_PGDATA": str(pgdata)}
+    command = [sys.executable, "-m", "evaluation", "report", "--quick", "--notebook", "02_scaling",
+               "--output", str(output)]  # fmt: skip
+    report = subprocess.Popen(
+        command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's background job ignores it
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not list(output.glob("*/02_scaling/bench-*/INCOMPLETE")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert list(output.glob("*/02_scaling/bench-*/INCOMPLETE")), "the notebook's bench never started"
+    time.sleep(2)
+    os.killpg(report.pid, signal.SIGINT)
+    _, err = report.communicate(timeout=120)
+    assert report.returncode == 130, err[-2000:]
+    assert err.strip() == "interrupted", err[-2000:]  # no kernel traceback, no TCP warning
+    (directory,) = output.iterdir()
+    assert (directory / "INCOMPLETE").exists()
+    (bench,) = (directory / "02_scaling").glob("bench-*")
+    assert json.loads((bench / "results.json").read_text())["complete"] is False  # the cell's own clean-up ran
+    stopped = time.monotonic() + 10
+    while (_postmaster(pgdata) is not None or _kernels_of(pgdata)) and time.monotonic() < stopped:
+        time.sleep(0.5)
+    assert not _kernels_of(pgdata), "a kernel outlived the interrupted report"
+    assert _postmaster(pgdata) is None, "the server of the interrupted report is still up"

@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from perfkit.commands._kernel import execute_notebook
 from perfkit.commands._options import Command
-from perfkit.commands.report import discover_notebooks, ensure_kernel
+from perfkit.commands.report import discover_notebooks
 
 IGNORE_TAG = "nbval-ignore-output"
 IMAGE_TYPES = ("image/png", "image/svg+xml", "image/jpeg")
@@ -68,12 +69,9 @@ def strip_uncompared_outputs(path: Path) -> None:
 
 def refresh(paths: list[Path]) -> None:
     """Execute each notebook in place with its own (CI-scale) defaults, then strip what nbval ignores."""
-    import papermill
-
-    kernel = ensure_kernel()
     for path in paths:
         print(f"refreshing {path}")
-        papermill.execute_notebook(str(path), str(path), kernel_name=kernel, cwd=str(path.parent), progress_bar=False)
+        execute_notebook(path, path)
         strip_uncompared_outputs(path)
 
 

@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from perfkit.commands._kernel import ensure_kernel, execute_notebook
 from perfkit.commands._options import Command, add_output, add_quick
+from perfkit.data.server import resolve_server
 from perfkit.errors import ConfigurationError, NotebookError
 from perfkit.judge.diff import RunDiff, diff_runs
 from perfkit.paths import NOTEBOOKS_DIR, REPORTS_DIR
@@ -28,8 +30,6 @@ from perfkit.record.history import finished_reports, previous_durations, report_
 from perfkit.record.runs import mark_complete, new_run_directory, read_manifest, write_new
 from perfkit.render.diff import diff_markdown
 from perfkit.render.report import ReportInputs, collect_inputs, write_report
-
-KERNEL_NAME = "summary-perfkit"
 
 # Parameters of each notebook in the batch; notebooks absent here run with their own defaults
 # (the CI-scale ones, also used by `make report QUICK=1`).
@@ -85,22 +85,6 @@ def _unlike_default(default_source: str | None, value: Any) -> str | None:
     return None
 
 
-def ensure_kernel() -> str:
-    """Register this interpreter as the ``summary-perfkit`` kernel inside its own prefix (the
-    project's .venv), so executions never depend on a user-level kernelspec."""
-    from ipykernel.kernelspec import install
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
-        if spec.argv and spec.argv[0] == sys.executable:
-            return KERNEL_NAME
-    except NoSuchKernel:
-        pass
-    install(kernel_name=KERNEL_NAME, display_name="Python (summary-perfkit)", prefix=sys.prefix)
-    return KERNEL_NAME
-
-
 def run_batch(
     *,
     quick: bool,
@@ -114,7 +98,6 @@ def run_batch(
     """Execute the notebooks into ``reports_base/<UTC timestamp>/``, each with an absolute
     ``output_dir`` of its own inside it, and return what happened to each, with the outputs it
     declared in its manifest."""
-    import papermill
     from papermill.exceptions import PapermillExecutionError
 
     selected = notebooks if notebooks is not None else discover_notebooks()
@@ -126,7 +109,10 @@ def run_batch(
         raise ConfigurationError(f"parameters given for notebook(s) {unknown} that are not run")
     # Refuse bad parameters before anything runs.
     plans = {nb: notebook_parameters(nb, quick, overrides.get(nb.stem)) for nb in selected}
-    kernel = ensure_kernel()
+    ensure_kernel()
+    # The batch joins the embedded server for its whole length (a no-op for a configured one): the
+    # server stays up between notebooks, and the batch's exit stops it even when a kernel was killed.
+    resolve_server()
     run = BatchRun(directory=new_run_directory(reports_base, ""), quick=quick)
     log(f"report: {len(selected)} notebooks ({'quick' if quick else 'full'} scale) into {run.directory}")
     previous = previous_durations(run.directory.parent, before=run.directory.name, quick=quick)
@@ -137,14 +123,12 @@ def run_batch(
         log(f"[{index}/{len(selected)}] {notebook.name} ...{left}")
         started = time.perf_counter()
         try:
-            papermill.execute_notebook(
-                str(notebook),
-                outcome.executed,
+            execute_notebook(
+                notebook,
+                Path(outcome.executed),
                 parameters=parameters,
-                kernel_name=kernel,
-                progress_bar=progress,
-                stdout_file=stdout,  # the notebooks' own progress lines (one per N, per phase)
-                cwd=str(notebook.parent),
+                progress=progress,
+                stdout=stdout,  # the notebooks' own progress lines (one per N, per phase)
             )
             outcome.ok = True
         except PapermillExecutionError as exc:
