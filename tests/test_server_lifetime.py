@@ -115,71 +115,62 @@ def test_another_os_user_cannot_reach_the_embedded_server(short_parent: Path, de
             holder.stdin.close()  # the holder exits, and with it the server
 
 
-def test_sigterm_mid_bench_leaves_the_run_incomplete_and_no_server(short_parent: Path, tmp_path: Path) -> None:
+STOPPED = {signal.SIGINT: (130, "interrupted"), signal.SIGTERM: (143, "terminated")}
+
+
+@pytest.mark.parametrize(
+    ("command", "started", "sent"),
+    [
+        (["bench", "--quick", "--no-memory", "--no-instructions"], "bench-*/INCOMPLETE", signal.SIGTERM),
+        (["try", "collate_c", "--quick"], "try-*/INCOMPLETE", signal.SIGINT),
+        (["loadtest", "--quick"], "load-*/INCOMPLETE", signal.SIGTERM),
+        # Ctrl-C reaches the kit, not its kernel (a session of its own): the kit interrupts the cell,
+        # waits for the kernel's clean-up and shutdown, and says one word (no traceback, no TCP warning).
+        (["report", "--quick", "--notebook", "02_scaling"], "*/02_scaling/bench-*/INCOMPLETE", signal.SIGINT),
+    ],
+    ids=["bench-SIGTERM", "try-SIGINT", "loadtest-SIGTERM", "report-SIGINT"],
+)
+def test_a_stopped_run_stays_incomplete_and_leaves_no_process(
+    short_parent: Path, tmp_path: Path, command: list[str], started: str, sent: signal.Signals
+) -> None:
     pgdata, output = short_parent / "pg", tmp_path / "results"
     env = {**os.environ, "PERFKIT_PGDATA": str(pgdata)}
-    command = [sys.executable, "-m", "evaluation", "bench", "--quick", "--no-memory", "--no-instructions",
-               "--output", str(output)]  # fmt: skip
-    bench = subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "evaluation", *command, "--output", str(output)],
+        env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's background job ignores it
+    )  # fmt: skip
     deadline = time.monotonic() + 300
-    while not list(output.glob("bench-*/INCOMPLETE")) and time.monotonic() < deadline:
-        time.sleep(0.5)  # seeding, then the run directory: the timing has begun
-    assert list(output.glob("bench-*/INCOMPLETE")), "the bench never started timing"
+    while not list(output.glob(started)) and time.monotonic() < deadline:
+        time.sleep(0.5)  # seeding, then the run directory: the measuring has begun
+    assert list(output.glob(started)), f"{command[0]} never started measuring"
     time.sleep(2)
-    bench.send_signal(signal.SIGTERM)
-    _, err = bench.communicate(timeout=60)
-    assert bench.returncode == 143, err[-2000:]
-    assert err.rstrip().endswith("terminated"), err[-2000:]
-    assert "Traceback" not in err
-    (run,) = output.glob("bench-*")
-    assert (run / "INCOMPLETE").exists()
-    assert json.loads((run / "results.json").read_text())["complete"] is False
+    os.killpg(run.pid, sent)  # the whole group, as a terminal's Ctrl-C or a supervisor's stop
+    _, err = run.communicate(timeout=60)
+    code, word = STOPPED[sent]
+    assert run.returncode == code, err[-2000:]
+    assert err.strip() == word, err[-2000:]
+    (directory,) = output.iterdir()
+    assert (directory / "INCOMPLETE").exists()
+    for results in directory.rglob("results.json"):  # a bench's, also inside a report's notebook
+        assert json.loads(results.read_text())["complete"] is False
     stopped = time.monotonic() + 10
-    while _postmaster(pgdata) is not None and time.monotonic() < stopped:
+    while (_postmaster(pgdata) is not None or _kit_processes(pgdata)) and time.monotonic() < stopped:
         time.sleep(0.5)
-    assert _postmaster(pgdata) is None, "the server the terminated run started is still up"
+    assert not _kit_processes(pgdata), "a process of the stopped run is still running"
+    assert _postmaster(pgdata) is None, "the server the stopped run started is still up"
 
 
-def _kernels_of(pgdata: Path) -> list[psutil.Process]:
-    """Kernels still running for a scratch server's runs (they are in sessions of their own)."""
+def _kit_processes(pgdata: Path) -> list[psutil.Process]:
+    """Python processes still running for a scratch server's runs: kernels (sessions of their own),
+    serving processes, probes."""
     found = []
     for process in psutil.process_iter(["cmdline"]):
         try:
-            if "ipykernel_launcher" in " ".join(process.info["cmdline"] or ()) and process.environ().get(
-                "PERFKIT_PGDATA"
-            ) == str(pgdata):
+            if "python" in " ".join(process.info["cmdline"] or ()) and process.environ().get("PERFKIT_PGDATA") == str(
+                pgdata
+            ):
                 found.append(process)
         except psutil.Error:
             continue
     return found
-
-
-def test_ctrl_c_mid_report_interrupts_the_notebook_and_leaves_no_server(short_parent: Path, tmp_path: Path) -> None:
-    """Ctrl-C reaches the terminal's process group: the kit, not its kernel (a session of its own). The
-    kit interrupts the running cell, waits for the kernel's clean-up, and says one word."""
-    pgdata, output = short_parent / "pg", tmp_path / "reports"
-    env = {**os.environ, "PERFKIT_PGDATA": str(pgdata)}
-    command = [sys.executable, "-m", "evaluation", "report", "--quick", "--notebook", "02_scaling",
-               "--output", str(output)]  # fmt: skip
-    report = subprocess.Popen(
-        command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's background job ignores it
-    )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not list(output.glob("*/02_scaling/bench-*/INCOMPLETE")) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert list(output.glob("*/02_scaling/bench-*/INCOMPLETE")), "the notebook's bench never started"
-    time.sleep(2)
-    os.killpg(report.pid, signal.SIGINT)
-    _, err = report.communicate(timeout=120)
-    assert report.returncode == 130, err[-2000:]
-    assert err.strip() == "interrupted", err[-2000:]  # no kernel traceback, no TCP warning
-    (directory,) = output.iterdir()
-    assert (directory / "INCOMPLETE").exists()
-    (bench,) = (directory / "02_scaling").glob("bench-*")
-    assert json.loads((bench / "results.json").read_text())["complete"] is False  # the cell's own clean-up ran
-    stopped = time.monotonic() + 10
-    while (_postmaster(pgdata) is not None or _kernels_of(pgdata)) and time.monotonic() < stopped:
-        time.sleep(0.5)
-    assert not _kernels_of(pgdata), "a kernel outlived the interrupted report"
-    assert _postmaster(pgdata) is None, "the server of the interrupted report is still up"

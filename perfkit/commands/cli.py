@@ -4,6 +4,7 @@ kit's errors become a one-line message and an exit code."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -57,6 +58,13 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def _unwinding_rollback(record: logging.LogRecord) -> bool:
+    """False for psycopg's note that a connection left by an interrupt could not be rolled back: its
+    query was cancelled mid-flight and the connection is closed next, so the note is noise after
+    ``interrupted``. Every other psycopg message passes."""
+    return not str(record.msg).startswith("error ignored in rollback")
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors become a `ConfigurationError`: one line and exit code 2, like every other error."""
 
@@ -84,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, commands = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     previous = signal.signal(signal.SIGTERM, _terminate)
+    psycopg_log = logging.getLogger("psycopg")
+    if _unwinding_rollback not in psycopg_log.filters:
+        psycopg_log.addFilter(_unwinding_rollback)
     try:
         args = parser.parse_args(arguments)
         command = commands[args.command]
