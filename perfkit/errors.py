@@ -74,3 +74,9 @@ class RegressionError(KitError):
     """A comparison found a significant slowdown beyond the threshold asked for."""
 
     exit_code = 10
+
+
+def first_line(exc: BaseException) -> str:
+    """What an exception says, on one line (psycopg's and libpq's messages run to several)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

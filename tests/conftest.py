@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,6 +25,77 @@ from perfkit.judge import requirements
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "db: needs the PostgreSQL server (embedded or DATABASE_URL)")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+ORDER_SEED = "PERFKIT_TEST_ORDER_SEED"
+"""Set, the tests run in an order shuffled by it (a notebook's cells stay together and in order):
+a test that leans on another's leftovers, or a cached dataset another test drops, shows up."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    seed = os.environ.get(ORDER_SEED)
+    if not seed:
+        return
+    blocks: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        blocks.setdefault(item.path.name if item.path.suffix == ".ipynb" else item.nodeid, []).append(item)
+    order = list(blocks.values())
+    random.Random(seed).shuffle(order)
+    items[:] = [item for block in order for item in block]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    seed = os.environ.get(ORDER_SEED)
+    return f"tests shuffled: {ORDER_SEED}={seed}" if seed else None
+
+
+PG15 = Path("/usr/lib/postgresql/15/bin")
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run it as the postgres OS user."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.getuid() == 0 else command
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres15() -> Iterator[dict[str, str]]:
+    """A PostgreSQL 15 of Debian's, on 127.0.0.1 with a password, as a compose file's service is."""
+    if not (PG15 / "postgres").exists():
+        pytest.skip("no PostgreSQL 15 here: apt-get install postgresql-15 (.ci/run does)")
+    root = Path(tempfile.mkdtemp(prefix="perfkit-pg15-"))  # short: the socket path must stay short
+    password = secrets.token_hex(12)
+    (root / "pw").write_text(password)
+    if os.getuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(root / "pw", "postgres")
+    data, port = root / "data", _free_port()
+    pg_ctl = [str(PG15 / "pg_ctl"), "-D", str(data), "-l", str(root / "log")]
+    try:
+        subprocess.run(
+            _as_postgres([str(PG15 / "initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
+                          f"--pwfile={root / 'pw'}", "--no-sync"]),
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+        subprocess.run(
+            _as_postgres([*pg_ctl, "-o", options, "-w", "start"]), check=True, capture_output=True, timeout=120
+        )
+        yield {
+            "POSTGRES_HOST": "127.0.0.1",
+            "POSTGRES_PORT": str(port),
+            "POSTGRES_DB": "postgres",
+            "POSTGRES_USER": "postgres",
+            "POSTGRES_PASSWORD": password,
+        }
+    finally:
+        subprocess.run(_as_postgres([*pg_ctl, "-m", "fast", "stop"]), capture_output=True, timeout=120, check=False)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -5,65 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PG15 = Path("/usr/lib/postgresql/15/bin")
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: as root, run it as the postgres OS user."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.getuid() == 0 else command
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def postgres15() -> Iterator[dict[str, str]]:
-    """A PostgreSQL 15 of Debian's, on 127.0.0.1 with a password, as a compose file's service is."""
-    if not (PG15 / "postgres").exists():
-        pytest.skip("no PostgreSQL 15 here: apt-get install postgresql-15 (.ci/run does)")
-    root = Path(tempfile.mkdtemp(prefix="perfkit-pg15-"))  # short: the socket path must stay short
-    password = secrets.token_hex(12)
-    (root / "pw").write_text(password)
-    if os.getuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(root / "pw", "postgres")
-    data, port = root / "data", _free_port()
-    pg_ctl = [str(PG15 / "pg_ctl"), "-D", str(data), "-l", str(root / "log")]
-    try:
-        subprocess.run(
-            _as_postgres([str(PG15 / "initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
-                          f"--pwfile={root / 'pw'}", "--no-sync"]),
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
-        subprocess.run(
-            _as_postgres([*pg_ctl, "-o", options, "-w", "start"]), check=True, capture_output=True, timeout=120
-        )
-        yield {
-            "POSTGRES_HOST": "127.0.0.1",
-            "POSTGRES_PORT": str(port),
-            "POSTGRES_DB": "postgres",
-            "POSTGRES_USER": "postgres",
-            "POSTGRES_PASSWORD": password,
-        }
-    finally:
-        subprocess.run(_as_postgres([*pg_ctl, "-m", "fast", "stop"]), capture_output=True, timeout=120, check=False)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _harness(command: list[str], postgres: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -159,8 +159,8 @@ def _scratch_schema(server: db.ServerTarget) -> Iterator[Foreign]:
             conn.execute("DROP SCHEMA IF EXISTS perfkit_ds_imposter CASCADE")
 
 
-def _kit(args: list[str], dsn: str, tmp: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": dsn}
+def _kit(args: list[str], dsn: str, tmp: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": dsn, **extra}
     return subprocess.run(
         [sys.executable, *args], env=env, cwd=tmp, capture_output=True, text=True, timeout=900, check=False
     )
@@ -256,3 +256,67 @@ def _assert_nowhere(password: str, outputs: list[str], tmp_path: Path) -> None:
     leaks = [p for p in files if password.encode() in p.read_bytes()]
     assert not leaks, leaks
     assert not [o for o in outputs if password in o]
+
+
+def _db_suite(dsn: str, tmp: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    """The suite's tests that need a server and run in seconds, through DATABASE_URL."""
+    return _kit(
+        ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "db and not slow", "--rootdir", str(ROOT),
+         "-c", str(ROOT / "pyproject.toml"), str(ROOT / "tests")],
+        dsn, tmp, **extra,
+    )  # fmt: skip
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_on_postgres15_as_a_restricted_role_the_suite_holds_in_shuffled_order(
+    postgres15: dict[str, str], tmp_path: Path
+) -> None:
+    """A shared PostgreSQL 15 of someone else's: a role with CREATE on its database and no CREATEDB
+    runs the suite in an order of chance (the seed is in the message); a role that may only connect
+    gets one line and the database's exit code from the commands that would have to create a schema."""
+    admin = make_conninfo(
+        "", host=postgres15["POSTGRES_HOST"], port=postgres15["POSTGRES_PORT"], dbname="postgres",
+        user="postgres", password=postgres15["POSTGRES_PASSWORD"],
+    )  # fmt: skip
+    name, reader = f"perfkit_pg15_{secrets.token_hex(4)}", f"perfkit_reader_{secrets.token_hex(4)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for role in (name, reader):
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN NOCREATEDB NOSUPERUSER PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(GENERATED_PASSWORD)
+                )
+            )
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER postgres").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(*map(sql.Identifier, (name, name))))
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(*map(sql.Identifier, (name, reader))))
+    restricted = _with(admin, dbname=name, user=name, password=GENERATED_PASSWORD)
+    seed = str(secrets.randbelow(1_000_000))
+    suite = _db_suite(restricted, tmp_path, PERFKIT_TEST_ORDER_SEED=seed)
+    assert suite.returncode == 0, (f"PERFKIT_TEST_ORDER_SEED={seed}", suite.stdout[-3000:], suite.stderr[-2000:])
+    assert " passed" in suite.stdout
+    only_connects = _with(admin, dbname=name, user=reader, password=GENERATED_PASSWORD)
+    for args in (["seed", "small"], ["evaluate", "--quick", "--impl", "after", "--output", "evaluations"]):
+        completed = _kit(["-m", "evaluation", *args], only_connects, tmp_path)
+        assert completed.returncode == 4, (args, completed.stderr[-2000:])
+        assert completed.stderr.count("\n") == 1, completed.stderr
+        assert "Traceback" not in completed.stderr
+        assert GENERATED_PASSWORD not in completed.stdout + completed.stderr
+
+
+def test_a_seed_shuffles_the_order_of_the_tests_and_keeps_notebook_cells_in_order() -> None:
+    def collected(**extra: str) -> list[str]:
+        completed = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", "tests", "notebooks"],
+            cwd=ROOT, env={**os.environ, **extra}, capture_output=True, text=True, timeout=300, check=True,
+        )  # fmt: skip
+        return [line for line in completed.stdout.splitlines() if "::" in line]
+
+    plain, shuffled = collected(), collected(PERFKIT_TEST_ORDER_SEED="7")
+    assert sorted(plain) == sorted(shuffled)
+    assert plain != shuffled
+    assert collected(PERFKIT_TEST_ORDER_SEED="7") == shuffled  # a seed replays its order
+    cells = [item for item in shuffled if item.startswith("notebooks/02_scaling.ipynb::")]
+    assert cells == [item for item in plain if item.startswith("notebooks/02_scaling.ipynb::")]
+    start = shuffled.index(cells[0])
+    assert shuffled[start : start + len(cells)] == cells

@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+import psycopg
+
 from perfkit.commands._options import Command
 from perfkit.commands.bench import BenchCommand
 from perfkit.commands.compare import CompareCommand
@@ -25,7 +27,7 @@ from perfkit.commands.readme import ReadmeCommand
 from perfkit.commands.report import ReportCommand
 from perfkit.commands.try_ import TryCommand
 from perfkit.data.server import resolve_configured_server
-from perfkit.errors import ConfigurationError, KitError
+from perfkit.errors import ConfigurationError, DatabaseError, KitError, first_line
 
 COMMANDS: list[type[Command]] = [
     SeedCommand,
@@ -106,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except psycopg.Error as exc:  # one the kit did not foresee: still one line, with what the server said
+        if "--debug" in arguments:
+            raise
+        print(f"error: the server refused: {first_line(exc)} (--debug shows where)", file=sys.stderr)
+        return DatabaseError.exit_code
     except Terminated:
         print("terminated", file=sys.stderr)
         return TERMINATED

@@ -22,7 +22,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from perfkit.data.instances import SUMMARY_KEYS
-from perfkit.errors import CandidateError
+from perfkit.errors import CandidateError, first_line
 from perfkit.paths import CANDIDATES_DIR, PROJECT_ROOT
 
 Fetch = Callable[[psycopg.Connection[Any], int], dict[str, Any]]
@@ -78,7 +78,7 @@ def _load_module(path: Path) -> Candidate:
     try:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # whatever the file does at import (exit included), the user fixes it
-        raise CandidateError(shown(path), f"does not import: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise CandidateError(shown(path), f"does not import: {type(exc).__name__}: {first_line(exc)}") from None
     fetch = getattr(module, "fetch_user_activity_summary", None)
     if not callable(fetch):
         raise CandidateError(shown(path), "defines no function fetch_user_activity_summary(conn, user_id)")
@@ -122,8 +122,3 @@ def _load_sql(path: Path) -> Candidate:
         return dict(zip(SUMMARY_KEYS, rows[0], strict=True))
 
     return Candidate(path.stem, path, description, query, fetch)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

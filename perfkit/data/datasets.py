@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from perfkit.data.instances import Instance
 from perfkit.data.server import Dsn, DsnLike, plain
-from perfkit.errors import ConfigurationError, OwnershipError
+from perfkit.errors import ConfigurationError, DatabaseError, OwnershipError
 
 KIT_PREFIX = "perfkit_"
 REGISTRY_SCHEMA = "perfkit_registry"
@@ -65,7 +65,14 @@ def dataset_schema(instance: Instance) -> str:
 def ensure_registry(conn: psycopg.Connection[Any]) -> None:
     """Create the kit's registry of owned schemas if absent (in the kit's own schema)."""
     with conn.transaction():
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(REGISTRY_SCHEMA)))
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(REGISTRY_SCHEMA)))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            role, database = conn.info.user, conn.info.dbname
+            raise DatabaseError(
+                f"role {role} may not create schemas in database {database}, and the kit keeps its datasets in "
+                f"schemas of its own: GRANT CREATE ON DATABASE {database} TO {role}, or name a database where it may"
+            ) from exc
         conn.execute(
             sql.SQL(
                 """CREATE TABLE IF NOT EXISTS {}.owned_schemas (

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from perfkit.errors import CandidateError, KitError
+from perfkit.errors import CandidateError, KitError, first_line
 
 CONFINING_SETTINGS = ("statement_timeout", "default_transaction_read_only", "transaction_read_only", "search_path")
 """Settings that bound or confine what a candidate's queries may do (``transaction_read_only``: of the
@@ -182,21 +182,16 @@ def refusals(label: str) -> Iterator[None]:
         ) from None
     except psycopg.errors.InsufficientPrivilege as exc:
         raise CandidateError(
-            label, f"tried what its role may not do ({_first_line(exc)}): a summary only reads"
+            label, f"tried what its role may not do ({first_line(exc)}): a summary only reads"
         ) from None
     except psycopg.errors.QueryCanceled:
         raise CandidateError(
             label, "ran past the statement timeout: make it faster or raise --statement-timeout"
         ) from None
     except psycopg.Error as exc:
-        raise CandidateError(label, f"failed in PostgreSQL: {_first_line(exc)}") from None
+        raise CandidateError(label, f"failed in PostgreSQL: {first_line(exc)}") from None
     except (Exception, SystemExit) as exc:  # a Python candidate's own bug, named with its type
         raise CandidateError(label, f"raised {type(exc).__name__}: {exc}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def refuse_confining(settings: Mapping[str, str]) -> list[str]:
