@@ -190,14 +190,7 @@ def test_nothing_outside_the_kit_schemas_changes_and_no_password_leaks(foreign: 
             psycopg.connect(_with(foreign.dsn, password="wrong-" + password)).close()
     with psycopg.connect(foreign.observer, autocommit=True) as conn:
         before = _checksums(conn)
-    runs = {
-        "tests": _kit(
-            ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "db and not slow", "--rootdir", str(ROOT),
-             "-c", str(ROOT / "pyproject.toml"), str(ROOT / "tests")],
-            foreign.dsn,
-            tmp_path,
-        ),
-    }  # fmt: skip
+    runs = {"tests": _db_suite(foreign.dsn, tmp_path)}
     expected = {"tests": 0}
     for name, (args, code) in _commands(foreign.schema).items():
         runs[name], expected[name] = _kit(args, foreign.dsn, tmp_path), code

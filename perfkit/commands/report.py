@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from perfkit.commands._kernel import ensure_kernel, execute_notebook
+from perfkit.commands._kernel import execute_notebook
 from perfkit.commands._options import Command, add_output, add_quick
 from perfkit.data.server import resolve_server
 from perfkit.errors import ConfigurationError, NotebookError
@@ -109,7 +109,6 @@ def run_batch(
         raise ConfigurationError(f"parameters given for notebook(s) {unknown} that are not run")
     # Refuse bad parameters before anything runs.
     plans = {nb: notebook_parameters(nb, quick, overrides.get(nb.stem)) for nb in selected}
-    ensure_kernel()
     # The batch joins the embedded server for its whole length (a no-op for a configured one): the
     # server stays up between notebooks, and the batch's exit stops it even when a kernel was killed.
     resolve_server()
