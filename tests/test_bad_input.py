@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 
 from perfkit.commands.cli import main
 from perfkit.data import server as db
-from perfkit.data.datasets import dataset_schema, drop_dataset_schema, owned_schemas, seed_dataset
+from perfkit.data.datasets import dataset_schema, owned_schemas, seed_dataset
 from perfkit.data.instances import EventRow, Instance, literal_instance
 from perfkit.errors import DatabaseError
 from perfkit.measure.results import BenchRecord
@@ -199,22 +198,3 @@ def test_ctrl_c_during_seeding_leaves_nothing_marked_complete(admin_conn: psycop
     schema = dataset_schema(base)
     assert schema not in owned_schemas(admin_conn)
     assert admin_conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is None
-
-
-@pytest.mark.db
-def test_concurrent_seeding_loads_once(server: db.ServerTarget) -> None:
-    instance = literal_instance("seedtest_concurrent", [{"id": i, "user_id": 1, "type": "view"} for i in range(500)])
-    results: list[bool] = []
-
-    def seed() -> None:
-        with db.connect(server.dsn, autocommit=True) as conn:
-            results.append(seed_dataset(conn, instance, progress=False).reused)
-
-    threads = [threading.Thread(target=seed) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == [False, True]
-    with db.connect(server.dsn, autocommit=True) as conn:
-        drop_dataset_schema(conn, dataset_schema(instance))

@@ -313,3 +313,41 @@ def test_a_seed_shuffles_the_order_of_the_tests_and_keeps_notebook_cells_in_orde
     assert cells == [item for item in plain if item.startswith("notebooks/02_scaling.ipynb::")]
     start = shuffled.index(cells[0])
     assert shuffled[start : start + len(cells)] == cells
+
+
+SECOND_SESSION_WRITER = '''"""Agrees with the legacy version; each call writes a row through a session of its own."""
+import psycopg
+
+import repository_after
+
+
+def fetch_user_activity_summary(conn, user_id):
+    with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True) as other:
+        other.execute("INSERT INTO {table} VALUES (1)")
+    return repository_after.fetch_user_activity_summary(conn, user_id)
+'''
+
+
+def test_a_candidate_writing_through_a_session_of_its_own_is_refused_naming_the_rows(
+    foreign: Foreign, tmp_path: Path
+) -> None:
+    """Where the kit may not create a read-only role (any DATABASE_URL), a Python candidate runs as
+    the kit's role: what it writes outside the kit's schemas is detected and refuses it (exit 9)."""
+    schema = f"ledgers_{secrets.token_hex(4)}"
+    with psycopg.connect(foreign.dsn, autocommit=True) as owner:
+        owner.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        owner.execute(sql.SQL("CREATE TABLE {}.ledger (i int)").format(sql.Identifier(schema)))
+    try:
+        candidate = tmp_path / "ledger_writer.py"
+        candidate.write_text(SECOND_SESSION_WRITER.format(table=f"{schema}.ledger"))
+        completed = _kit(
+            ["-m", "evaluation", "try", str(candidate), "--quick", "--output", "out"], foreign.dsn, tmp_path
+        )
+        assert completed.returncode == 9, completed.stderr[-2000:]
+        assert completed.stderr.count("\n") == 1, completed.stderr
+        assert f"{candidate}: changed the database while it ran: wrote " in completed.stderr
+        assert f" of {schema}.ledger (or another client did)" in completed.stderr
+        assert not (tmp_path / "out").exists()
+    finally:
+        with psycopg.connect(foreign.dsn, autocommit=True) as owner:
+            owner.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from perfkit.commands._options import Command, add_output, add_quick, add_statem
 from perfkit.commands.bench import BenchConfig, BenchRun, run_bench
 from perfkit.data import server
 from perfkit.data.candidates import Candidate, list_candidates, load_candidate, shown
-from perfkit.data.implementations import apply_settings
+from perfkit.data.datasets import candidate_reader, grant_reading
+from perfkit.data.implementations import apply_settings, prepare_session
 from perfkit.data.instances import list_instances, read_instance
 from perfkit.errors import CandidateError, KitError, ParityError
 from perfkit.judge.candidates import CandidateOutcome, parity_check
@@ -29,6 +30,8 @@ from perfkit.measure.containment import Containment, Watchdog, refusals
 from perfkit.measure.parity import check_parity, first_difference, random_instances
 from perfkit.measure.variants import candidate_variants
 from perfkit.paths import RESULTS_DIR
+
+Connection = psycopg.Connection[Any]
 
 REFERENCE_VARIANTS = ("after", "distinct", "floor", "scan_floor", "scan_floor[no_seqscan]", "scan_floor[no_index]")
 TRIAL_GRID = (10_000, 1_000_000)
@@ -50,9 +53,12 @@ def try_candidate(
     with (
         server.connect(target.dsn, autocommit=True, application_name="perfkit-try") as conn,
         server.connect(target.dsn, autocommit=True, application_name="perfkit-try") as observer,
+        _reader_session(target, observer) as reader,
     ):
         apply_settings(conn, {"statement_timeout": str(statement_timeout_ms)})
-        users = candidate_parity(conn, observer, candidate, quick=quick, time_limit=statement_timeout_ms / 1000)
+        users = candidate_parity(
+            conn, observer, candidate, quick=quick, time_limit=statement_timeout_ms / 1000, reader=reader
+        )
     log(f"try: {candidate.name}: parity holds for {users} users")
     base = BenchConfig.quick_config() if quick else replace(BenchConfig.full(), grid=TRIAL_GRID)
     variants = candidate_variants(candidate)
@@ -81,26 +87,54 @@ def try_candidate(
     return candidate, users, run
 
 
+@contextmanager
+def _reader_session(target: server.ServerTarget, admin: psycopg.Connection[Any]) -> Iterator[Connection | None]:
+    """A session as the role that may only read the datasets (`candidate_reader`), where the kit may
+    create it; None elsewhere."""
+    dsn = candidate_reader(admin, target.dsn, []) if target.embedded else None
+    if dsn is None:
+        yield None
+        return
+    with server.connect(dsn, autocommit=True, application_name="perfkit-try") as reader:
+        yield reader
+
+
 def candidate_parity(
-    conn: psycopg.Connection[Any],
-    observer: psycopg.Connection[Any],
+    conn: Connection,
+    observer: Connection,
     candidate: Candidate,
     *,
     quick: bool,
     time_limit: float,
+    reader: Connection | None = None,
 ) -> int:
     """The candidate against the legacy version (`check_parity`) on every shipped instance with
     hand-checked summaries and on random datasets, as the parity notebook checks the optimized
     version, each call bounded and checked (`Containment`); raises `ParityError` naming the first
-    difference. Returns how many users agreed."""
+    difference. Returns how many users agreed.
+
+    The candidate is called on ``reader`` when given (a session of a role that may only read the
+    datasets, granted each as parity reaches it), else inside the kit's read-only transaction."""
     shipped = [instance for instance in map(read_instance, list_instances()) if instance.expected]
     generated = random_instances(3 if quick else 20, 300 if quick else 5000, 0)
     users = 0
     watchdog = Watchdog(time_limit)
-    containment = Containment(shown(candidate.path), conn, observer, watchdog)
+    own = conn if reader is None else reader
+    if reader is not None:
+        apply_settings(reader, {"statement_timeout": str(round(time_limit * 1000))})
+    containment = Containment(shown(candidate.path), own, observer, watchdog)
+    dataset = None
 
-    def contained(session: psycopg.Connection[Any], user_id: int) -> dict[str, Any]:
+    def contained(session: Connection, user_id: int) -> dict[str, Any]:
+        nonlocal dataset
         assert session is conn
+        if reader is not None:
+            row = session.execute("SELECT current_schema()", prepare=False).fetchone()
+            assert row is not None
+            if row[0] != dataset:
+                dataset = str(row[0])
+                grant_reading(observer, [dataset])
+                prepare_session(reader, dataset)
         result: dict[str, Any] = containment.call(candidate.fetch, user_id)
         return result
 

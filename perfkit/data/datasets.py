@@ -63,8 +63,10 @@ def dataset_schema(instance: Instance) -> str:
 
 
 def ensure_registry(conn: psycopg.Connection[Any]) -> None:
-    """Create the kit's registry of owned schemas if absent (in the kit's own schema)."""
+    """Create the kit's registry of owned schemas if absent (in the kit's own schema). Two first runs on
+    one database take turns: ``CREATE ... IF NOT EXISTS`` alone lets both create and one fail."""
     with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (REGISTRY_SCHEMA,))
         try:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(REGISTRY_SCHEMA)))
         except psycopg.errors.InsufficientPrivilege as exc:
@@ -314,7 +316,13 @@ def candidate_reader(admin: psycopg.Connection[Any], dsn: DsnLike, schemas: Sequ
     if exists is None:
         with suppress(psycopg.errors.DuplicateObject):  # another kit run created it meanwhile
             admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT").format(role))
+    grant_reading(admin, schemas)
+    return Dsn(make_conninfo(plain(dsn), user=CANDIDATE_ROLE))
+
+
+def grant_reading(admin: psycopg.Connection[Any], schemas: Sequence[str]) -> None:
+    """Let `CANDIDATE_ROLE` read ``schemas``' events (and nothing else of them)."""
+    role = sql.Identifier(CANDIDATE_ROLE)
     for schema in schemas:
         admin.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), role))
         admin.execute(sql.SQL("GRANT SELECT ON {}.events TO {}").format(sql.Identifier(schema), role))
-    return Dsn(make_conninfo(plain(dsn), user=CANDIDATE_ROLE))

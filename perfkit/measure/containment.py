@@ -1,13 +1,16 @@
 """Candidates kept inside their bounds, whatever they try: the time limit enforced from outside the
 candidate's reach, the settings that confine it and its session's transaction state checked after
-every call, and a relation it creates or drops noticed.
+every call, and a change to the database noticed.
 
 A SQL candidate is one query on a read-only session: it cannot write in the call that would turn
 read-only off, and the check after that call refuses it before the next. A Python candidate holds
-its connection and runs with the user's rights on the machine; a relation it creates or drops is
-detected and refuses it, naming the relation. (Rows it writes are not: the database's transaction
-counter also moves when autovacuum analyzes a catalog, so it cannot tell a candidate's write from
-the server's own work.)
+its connection and runs with the user's rights on the machine: on a server where the kit may create
+roles it runs as a role that may only read the datasets; everywhere, what it changes outside the
+kit's schemas is detected after the call and refuses it, naming what changed: a relation created,
+dropped, rewritten (TRUNCATE) or altered, read from the catalog, and rows inserted, updated or
+deleted, read from the server's cumulative table statistics (the candidate's session flushes its
+own before they are read, PostgreSQL 15 and later; on older servers they show a call or two late).
+The database's transaction counter cannot serve: autovacuum moves it too.
 """
 
 from __future__ import annotations
@@ -76,22 +79,66 @@ class Watchdog:
         self._thread.join()
 
 
-def relations(observer: psycopg.Connection[Any]) -> frozenset[str]:
-    """Every relation outside temporary schemas and the kit's own (which concurrent kit runs create
-    and drop): what a write to the schema leaves."""
+_OUTSIDE_THE_KIT = (
+    "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
+    "AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%' "
+    "AND n.nspname NOT LIKE 'perfkit\\_%'"
+)
+"""Relations a candidate has no business changing: not the catalogs (autovacuum writes statistics
+there), not temporary ones, not the kit's own (which concurrent kit runs create and drop)."""
+
+
+def relations(observer: psycopg.Connection[Any]) -> dict[str, tuple[int, int]]:
+    """Every relation outside the kit, with its storage (a TRUNCATE or rewrite gives it new storage)
+    and its column count."""
     with observer.cursor() as cur:
         cur.execute(
-            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%' "
-            "AND n.nspname NOT LIKE 'perfkit\\_%'",
+            "SELECT n.nspname || '.' || c.relname, c.relfilenode, c.relnatts FROM pg_class c "
+            f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_OUTSIDE_THE_KIT}",
             prepare=False,
         )
-        return frozenset(str(row[0]) for row in cur.fetchall())
+        return {str(name): (int(storage), int(columns)) for name, storage, columns in cur.fetchall()}
 
 
-def changes(before: frozenset[str], after: frozenset[str]) -> list[str]:
-    created, dropped = sorted(after - before), sorted(before - after)
-    return [f"created {name}" for name in created[:3]] + [f"dropped {name}" for name in dropped[:3]]
+def rows_written(observer: psycopg.Connection[Any]) -> dict[str, int]:
+    """Rows inserted, updated or deleted so far in each table outside the kit, as the server's
+    cumulative statistics count them (aborted writes included)."""
+    with observer.cursor() as cur:
+        cur.execute(
+            "SELECT n.nspname || '.' || c.relname, pg_stat_get_tuples_inserted(c.oid) "
+            "+ pg_stat_get_tuples_updated(c.oid) + pg_stat_get_tuples_deleted(c.oid) FROM pg_class c "
+            f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'm') AND {_OUTSIDE_THE_KIT}",
+            prepare=False,
+        )
+        return {str(name): int(count) for name, count in cur.fetchall()}
+
+
+def flush_statistics(conn: psycopg.Connection[Any]) -> None:
+    """Make ``conn``'s session publish its pending table statistics when the statement ends, rather
+    than up to a few seconds later (PostgreSQL 15 and later; older servers have no way to ask)."""
+    if conn.info.server_version >= 150000:
+        conn.execute("SELECT pg_stat_force_next_flush()", prepare=False)
+
+
+def changes(before: Mapping[str, tuple[int, int]], after: Mapping[str, tuple[int, int]]) -> list[str]:
+    created = sorted(after.keys() - before.keys())
+    dropped = sorted(before.keys() - after.keys())
+    rewritten = sorted(name for name in before.keys() & after.keys() if before[name][0] != after[name][0])
+    altered = sorted(name for name in before.keys() & after.keys() if before[name][1] != after[name][1])
+    return [
+        *(f"created {name}" for name in created[:3]),
+        *(f"dropped {name}" for name in dropped[:3]),
+        *(f"rewrote {name}" for name in rewritten[:3]),
+        *(f"altered {name}" for name in altered[:3]),
+    ]
+
+
+def writes(before: Mapping[str, int], after: Mapping[str, int]) -> list[str]:
+    grown = sorted(
+        ((after[name] - before.get(name, 0), name) for name in after if after[name] > before.get(name, 0)),
+        reverse=True,
+    )
+    return [f"wrote {count:,} row{'s' if count != 1 else ''} of {name}" for count, name in grown[:3]]
 
 
 class Containment:
@@ -106,7 +153,10 @@ class Containment:
         self.observer = observer
         self.watchdog = watchdog
         self.expected = settings_of(conn)
-        self._before: frozenset[str] | None = None
+        self._before: dict[str, tuple[int, int]] | None = None
+        self._written = rows_written(observer)
+        """Since the candidate's first call, not its last: writes of another session it opened are
+        published when that session ends, which may be after the call that made them."""
         self._status = conn.info.transaction_status
 
     def before_call(self) -> None:
@@ -136,12 +186,15 @@ class Containment:
         ]
         if moved:
             raise CandidateError(self.label, f"changed the settings that confine it: {'; '.join(moved)}")
+        if status == psycopg.pq.TransactionStatus.IDLE:
+            flush_statistics(self.conn)
+        found = writes(self._written, rows_written(self.observer))
         if self._before is not None:
-            found = changes(self._before, relations(self.observer))
-            if found:
-                raise CandidateError(
-                    self.label, f"changed the database while it ran: {'; '.join(found)} (or another client did)"
-                )
+            found = changes(self._before, relations(self.observer)) + found
+        if found:
+            raise CandidateError(
+                self.label, f"changed the database while it ran: {'; '.join(found)} (or another client did)"
+            )
 
     @contextmanager
     def bounded(self) -> Iterator[None]:
