@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 
 from perfkit.commands.cli import main
+from perfkit.commands.try_ import try_candidates
 from perfkit.data import server
 from perfkit.data.candidates import list_candidates, load_candidate
 from perfkit.errors import CandidateError
+from perfkit.judge.candidates import SPEED
+from perfkit.measure.results import GRID, POOLED
 from perfkit.measure.statistics import compare_samples
+from perfkit.record.format import load_bench
 from repository_after.summary import SUMMARY_QUERY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,3 +229,45 @@ def test_a_python_candidate_cannot_write_behind_the_kits_back(
             assert admin.execute("SELECT count(*) FROM public.perfkit_sentinel").fetchone() == (0,)
         finally:
             admin.execute("DROP TABLE public.perfkit_sentinel")
+
+
+FAILS_WHEN_TIMED = '''"""Agrees while parity watches; fails once the bench times it."""
+import repository_after
+
+
+def fetch_user_activity_summary(conn, user_id):
+    if conn.info.parameter_status("application_name").startswith("perfkit-bench"):
+        raise RuntimeError("only fails under the bench")
+    return repository_after.fetch_user_activity_summary(conn, user_id)
+'''
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_candidates_are_timed_in_one_bench_and_one_refused_there_leaves_the_others_judged(tmp_path: Path) -> None:
+    """Every candidate that agrees is a variant of the same interleaved bench, beside one optimized
+    series; a candidate refused while timed is an outcome, and the others are timed again without it."""
+    timed_badly = tmp_path / "fails_when_timed.py"
+    timed_badly.write_text(FAILS_WHEN_TIMED)
+    names = ["collate_c", "float_sum", str(timed_badly), "text_path_only"]
+    outcomes = try_candidates(server.resolve_server(), names, tmp_path / "runs", quick=True, log=lambda _: None)
+    assert [outcome.candidate for outcome in outcomes] == [
+        "collate_c",
+        "float_sum",
+        "fails_when_timed",
+        "text_path_only",
+    ]
+    assert "differs from the legacy version" in outcomes[1].parity
+    assert f"{timed_badly}: raised RuntimeError: only fails under the bench" in outcomes[2].parity
+    judged = [outcomes[0], outcomes[3]]
+    assert judged[0].directory == judged[1].directory
+    assert Path(judged[0].directory).name.startswith("try-candidates-")
+    record = load_bench(Path(judged[0].directory) / "results.json")
+    assert record.candidates() == ["collate_c", "text_path_only"]
+    first = [series for series in record.latency if series.n == record.grid[0] and series.scope == GRID]
+    variants = [series.variant for series in first if series.connection == POOLED]
+    assert variants.count("after") == 1
+    assert {"collate_c", "text_path_only", "collate_c[no_seqscan]", "text_path_only[no_seqscan]"} <= set(variants)
+    for outcome in judged:
+        speeds = [check for check in outcome.checks if check.name == SPEED]
+        assert len(speeds) == len(record.grid), outcome.checks

@@ -89,7 +89,7 @@ class BenchConfig:
     client_implementations: tuple[str, ...] = IMPLEMENTATIONS  # whose client instructions are counted
     client_instruction_max_n: int = 3_000  # the legacy client runs 20-50 times slower under valgrind too
     prefix: str = "bench"
-    candidate: str | None = None  # the variant judged against the optimized version, if any
+    candidates: tuple[str, ...] = ()  # variants judged against the optimized version, if any
 
     # The two presets set the same fields with other figures: alike on purpose.
     @classmethod
@@ -226,7 +226,7 @@ def _parameters(
         "statement_timeout_ms": config.statement_timeout_ms,
         "session_settings": dict(config.session_settings),
         "plan_cache_warmup": PLAN_CACHE_WARMUP,
-        "candidate": config.candidate,
+        "candidates": list(config.candidates),
         "users": {str(n): u for n, u in users.items()},
         "sampling": {name: vars(plan) for name, plan in config.plans.items()},
         "quick": config.quick,

@@ -28,7 +28,7 @@ from perfkit.errors import CandidateError, KitError, ParityError
 from perfkit.judge.candidates import CandidateOutcome, parity_check
 from perfkit.measure.containment import Containment, Watchdog, refusals
 from perfkit.measure.parity import check_parity, first_difference, random_instances
-from perfkit.measure.variants import candidate_variants
+from perfkit.measure.variants import Variant, candidate_variants
 from perfkit.paths import RESULTS_DIR
 
 Connection = psycopg.Connection[Any]
@@ -49,6 +49,20 @@ def try_candidate(
     log: Callable[[str], None] = print,
 ) -> tuple[Candidate, int, BenchRun]:
     """Load, check and bench one candidate; return it, the number of users parity covered, and the run."""
+    candidate, users = check_candidate(target, name_or_path, quick=quick, statement_timeout_ms=statement_timeout_ms)
+    log(f"try: {candidate.name}: parity holds for {users} users")
+    run = bench_candidates(
+        target, [candidate], results_base, quick=quick, statement_timeout_ms=statement_timeout_ms,
+        progress=progress, log=log,
+    )  # fmt: skip
+    return candidate, users, run
+
+
+def check_candidate(
+    target: server.ServerTarget, name_or_path: str | Path, *, quick: bool, statement_timeout_ms: int = 60_000
+) -> tuple[Candidate, int]:
+    """Load a candidate and check its parity with the legacy version (`candidate_parity`); return it
+    and how many users agreed."""
     candidate = load_candidate(name_or_path)
     with (
         server.connect(target.dsn, autocommit=True, application_name="perfkit-try") as conn,
@@ -59,23 +73,41 @@ def try_candidate(
         users = candidate_parity(
             conn, observer, candidate, quick=quick, time_limit=statement_timeout_ms / 1000, reader=reader
         )
-    log(f"try: {candidate.name}: parity holds for {users} users")
+    return candidate, users
+
+
+def bench_candidates(
+    target: server.ServerTarget,
+    candidates: Sequence[Candidate],
+    results_base: Path,
+    *,
+    quick: bool,
+    statement_timeout_ms: int = 60_000,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> BenchRun:
+    """One bench of every candidate beside the optimized version, its references and each candidate's
+    forced alternatives, all in one interleaved loop: each is timed once, in the same rounds, so the
+    candidates' ratios to the optimized version are comparable with one another."""
     base = BenchConfig.quick_config() if quick else replace(BenchConfig.full(), grid=TRIAL_GRID)
-    variants = candidate_variants(candidate)
+    variants: dict[str, Variant] = {}
     plans = {name: base.plans[name] for name in REFERENCE_VARIANTS}
-    plans[candidate.name] = base.plans["after"]  # as many samples as the optimized version: a real p99
-    plans |= {name: base.plans["after[no_seqscan]"] for name in variants if name != candidate.name}
+    for candidate in candidates:
+        own = candidate_variants(candidate)
+        variants |= own
+        plans[candidate.name] = base.plans["after"]  # as many samples as the optimized version: a real p99
+        plans |= {name: base.plans["after[no_seqscan]"] for name in own if name != candidate.name}
     config = replace(
         base,
         plans=plans,
-        candidate=candidate.name,
-        memory_implementations=("after", str(candidate.path)),
-        client_implementations=(),  # the candidate's Python work shows in its memray allocations
+        candidates=tuple(candidate.name for candidate in candidates),
+        memory_implementations=("after", *(str(candidate.path) for candidate in candidates)),
+        client_implementations=(),  # a candidate's Python work shows in its memray allocations
         flamegraphs=False,
         statement_timeout_ms=statement_timeout_ms,
-        prefix=f"try-{candidate.name}",
+        prefix=f"try-{candidates[0].name}" if len(candidates) == 1 else "try-candidates",
     )
-    run = run_bench(
+    return run_bench(
         target,
         read_instance("quick" if quick else "scaling"),
         config,
@@ -84,7 +116,6 @@ def try_candidate(
         progress=progress,
         log=log,
     )
-    return candidate, users, run
 
 
 @contextmanager
@@ -159,17 +190,41 @@ def try_candidates(
     quick: bool,
     log: Callable[[str], None] = print,
 ) -> list[CandidateOutcome]:
-    """Try each candidate (``"all"``: every one shipped in candidates/); a refusal is an outcome, not an error."""
-    outcomes = []
-    for name in list_candidates() if names == "all" else list(names):
+    """Try each candidate (``"all"``: every one shipped in candidates/): parity one by one, then one
+    bench of those that agree (`bench_candidates`); a refusal is an outcome, not an error."""
+    outcomes: dict[str, CandidateOutcome] = {}
+    agreed: dict[str, tuple[Candidate, int]] = {}
+    order = list_candidates() if names == "all" else list(names)
+    for name in order:
         try:
-            candidate, users, run = try_candidate(target, name, results_base, quick=quick, progress=False, log=log)
+            agreed[name] = check_candidate(target, name, quick=quick)
         except (ParityError, CandidateError) as exc:
-            outcomes.append(CandidateOutcome(name, _description(name), [parity_check(name, refusal=str(exc))]))
+            outcomes[name] = CandidateOutcome(name, _description(name), [parity_check(name, refusal=str(exc))])
             continue
-        checks = [parity_check(candidate.name, users=users), *(c for c in run.checks if c.subject == candidate.name)]
-        outcomes.append(CandidateOutcome(candidate.name, candidate.description, checks, str(run.directory)))
-    return outcomes
+        log(f"try: {agreed[name][0].name}: parity holds for {agreed[name][1]} users")
+    while agreed:
+        try:
+            run = bench_candidates(
+                target, [candidate for candidate, _ in agreed.values()], results_base, quick=quick, progress=False,
+                log=log,
+            )  # fmt: skip
+        except CandidateError as exc:  # refused while timed: the others are timed again without it
+            culprit = next((name for name, (c, _) in agreed.items() if shown(c.path) == exc.path), None)
+            if culprit is None:
+                raise
+            candidate, _ = agreed.pop(culprit)
+            outcomes[culprit] = CandidateOutcome(
+                candidate.name, candidate.description, [parity_check(candidate.name, refusal=str(exc))]
+            )
+            continue
+        for name, (candidate, users) in agreed.items():
+            checks = [
+                parity_check(candidate.name, users=users),
+                *(c for c in run.checks if c.subject == candidate.name),
+            ]
+            outcomes[name] = CandidateOutcome(candidate.name, candidate.description, checks, str(run.directory))
+        break
+    return [outcomes[name] for name in order]
 
 
 def _description(name: str) -> str:

@@ -83,8 +83,7 @@ def _scenario_checks(record: BenchRecord, scope: str, n: int) -> Iterator[Check]
         return
     yield p99_check(after.seconds, at)
     yield from _plan_checks(record, scope, n, at)
-    candidate = record.parameters.get("candidate")
-    if candidate:
+    for candidate in record.candidates():
         yield from _candidate_checks(record, candidate, scope, n, at)
     after_median = record.median_seconds("after", n, scope)
     scan = record.fastest("scan_floor", n, scope)

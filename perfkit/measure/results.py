@@ -62,6 +62,14 @@ class BenchRecord:
         grid_latency = {series.n for series in self.latency if series.scope == GRID}
         return sorted(grid_latency | {int(m["n"]) for m in self.memory})
 
+    def candidates(self) -> list[str]:
+        """The variants judged against the optimized version (records of schema 3 and before name one)."""
+        named = self.parameters.get("candidates")
+        if named is None:
+            single = self.parameters.get("candidate")
+            return [single] if single else []
+        return list(named)
+
     def series(self, variant: str, n: int, scope: str = GRID, connection: str = POOLED) -> LatencySeries | None:
         return next(
             (s for s in self.latency if (s.variant, s.n, s.scope, s.connection) == (variant, n, scope, connection)),

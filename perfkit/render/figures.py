@@ -62,8 +62,7 @@ def latency_figure(record: BenchRecord) -> Figure:
         table = table[table.scope == GRID]
     fig = _figure((7.5, 4.8))
     ax = fig.subplots()
-    candidate = record.parameters.get("candidate")
-    for variant in ("before", "distinct", "after", "scan_floor", "floor", *([candidate] if candidate else [])):
+    for variant in ("before", "distinct", "after", "scan_floor", "floor", *record.candidates()):
         rows = table[(table.variant == variant) & (table.connection == POOLED)].sort_values("n")
         if rows.empty:
             continue
