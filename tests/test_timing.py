@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 
 from perfkit.measure.timing import (
+    MAX_SAMPLES,
+    SETTLED,
+    TIME_BUDGET,
     SamplingPlan,
     describe,
     median,
+    median_interval,
     percentile,
     sample_interleaved,
     samples_needed,
@@ -97,3 +101,40 @@ def test_minimum_samples_are_taken_even_past_the_budget() -> None:
         calls, {"slow": SamplingPlan(min_samples=3, max_samples=50, time_budget=1.0, warmups=0)}, clock=clock
     )
     assert len(result["slow"].seconds) == 3
+    assert result["slow"].stopped == TIME_BUDGET
+
+
+def _calls_taking(clock: FakeClock, durations: list[float]) -> Callable[[], object]:
+    remaining = iter(durations)
+
+    def call() -> object:
+        clock.now += next(remaining)
+        return None
+
+    return call
+
+
+def test_a_variant_judged_by_its_median_stops_once_the_median_is_known() -> None:
+    """A steady variant settles at its minimum; a noisy one is sampled on, up to its maximum; each
+    says why it stopped."""
+    clock = FakeClock()
+    steady = [0.100 + 0.001 * (i % 3) for i in range(100)]
+    noisy = [0.100 * (1 + (i % 7)) for i in range(100)]  # spread over 0.1-0.7 s: never within ±3%
+    plan = SamplingPlan(min_samples=10, max_samples=40, warmups=0, precision=0.03)
+    result = sample_interleaved(
+        {"steady": _calls_taking(clock, steady), "noisy": _calls_taking(clock, noisy)},
+        {"steady": plan, "noisy": plan},
+        clock=clock,
+    )
+    assert len(result["steady"].seconds) == 10
+    assert result["steady"].stopped == SETTLED
+    assert len(result["noisy"].seconds) == 40
+    assert result["noisy"].stopped == MAX_SAMPLES
+
+
+@pytest.mark.parametrize("count", [10, 20, 100, 1000])
+def test_the_median_interval_holds_the_median_and_narrows_with_samples(count: int) -> None:
+    samples = [float(i) for i in range(count)]
+    low, high = median_interval(samples)
+    assert low <= median(samples) <= high
+    assert high - low <= 1.96 * math.sqrt(count) + 3  # ±z·√n/2 ranks around the middle, rounded outwards

@@ -46,7 +46,7 @@ from perfkit.measure.containment import refuse_confining
 from perfkit.measure.memory import measure_call_memory, write_flamegraph
 from perfkit.measure.results import GRID, HEADLINE, BenchRecord
 from perfkit.measure.scenario import PLAN_CACHE_WARMUP, fresh_connection, open_sessions, time_scenario
-from perfkit.measure.timing import Clock, SamplingPlan
+from perfkit.measure.timing import MEDIAN_PRECISION, Clock, SamplingPlan
 from perfkit.measure.variants import VARIANTS, Variant
 from perfkit.paths import RESULTS_DIR
 from perfkit.record.format import save_bench
@@ -61,11 +61,16 @@ FLAMEGRAPH_MAX_N = 100_000
 
 def _sampling(*, alternatives_budget: float, distinct_budget: float, legacy: SamplingPlan) -> dict[str, SamplingPlan]:
     """100 samples of the optimized version at every N (enough for a real p99); the forced plan
-    alternatives and floors enough for a median; the slow variants bounded by time."""
-    alternatives = SamplingPlan(min_samples=10, max_samples=40, time_budget=alternatives_budget, warmups=1)
+    alternatives, floors and DISTINCT until their median is known to within ``MEDIAN_PRECISION``
+    (they are judged by ratios of medians) or their time is spent; the legacy version by time."""
+    alternatives = SamplingPlan(
+        min_samples=10, max_samples=40, time_budget=alternatives_budget, warmups=1, precision=MEDIAN_PRECISION
+    )
     plans = dict.fromkeys(VARIANTS, alternatives)
     plans["after"] = SamplingPlan(min_samples=100, max_samples=100, warmups=2)
-    plans["distinct"] = SamplingPlan(min_samples=3, max_samples=100, time_budget=distinct_budget)
+    plans["distinct"] = SamplingPlan(
+        min_samples=3, max_samples=100, time_budget=distinct_budget, precision=MEDIAN_PRECISION
+    )
     plans["before"] = legacy
     return plans
 

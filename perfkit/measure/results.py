@@ -36,6 +36,7 @@ class LatencySeries:
     warmup_seconds: list[float] = field(default_factory=list)
     scope: str = GRID
     connection: str = POOLED
+    stopped: str = ""  # why sampling ended (`timing.SamplingPlan.stop`); empty for a fixed count
 
 
 @dataclass
@@ -139,7 +140,7 @@ class BenchRecord:
 
 
 LATENCY_COLUMNS = [
-    "scope", "connection", "variant", "n", "samples", "median_ms",
+    "scope", "connection", "variant", "n", "samples", "stopped", "median_ms",
     "p50_ms", "p95_ms", "p99_ms", "p50_label", "p95_label", "p99_label",
 ]  # fmt: skip
 MEMORY_COLUMNS = ["implementation", "n", "peak_mb", "allocations", "rss_growth_mb", "max_rss_mb", "limit_hit"]
@@ -157,6 +158,7 @@ def latency_table(record: BenchRecord) -> pd.DataFrame:
                 "variant": series.variant,
                 "n": series.n,
                 "samples": len(series.seconds),
+                "stopped": series.stopped,
                 "median_ms": median(series.seconds) * 1000,
                 **{f"{name}_ms": stat.value * 1000 for name, stat in stats.items()},
                 **{f"{name}_label": stat.label for name, stat in stats.items()},

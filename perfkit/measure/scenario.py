@@ -149,7 +149,9 @@ def time_scenario(
     record.plans[key] = {}
     for name in names:
         taken = samples[name]
-        record.latency.append(LatencySeries(name, n, user_id, taken.seconds, taken.warmup_seconds, scope))
+        record.latency.append(
+            LatencySeries(name, n, user_id, taken.seconds, taken.warmup_seconds, scope, stopped=taken.stopped)
+        )
         end, first = sessions.plan(name, user_id), start[name]
         if end is not None and first is not None:
             record.plans[key][name] = _plan_record(end, first, sessions.calls[name])

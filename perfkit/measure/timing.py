@@ -89,23 +89,60 @@ def median(samples: Sequence[float]) -> float:
     return percentile(samples, 50.0)
 
 
+def median_interval(samples: Sequence[float], z: float = 1.96) -> tuple[float, float]:
+    """The 95% interval of the median from order statistics: no assumption on the distribution,
+    which for latencies is skewed and often has two modes."""
+    ordered = sorted(samples)
+    count = len(ordered)
+    half = z * math.sqrt(count) / 2
+    low = max(math.floor(count / 2 - half) - 1, 0)
+    high = min(math.ceil(count / 2 + half), count - 1)
+    return ordered[low], ordered[high]
+
+
+MEDIAN_PRECISION = 0.03
+"""A variant judged by its median may stop once the median's 95% interval is within ±3% of it."""
+SETTLED = "settled"
+"""Stopping reasons: the median's interval within the plan's precision; the most samples the plan
+allows; the plan's time budget spent past its minimum."""
+MAX_SAMPLES = "max samples"
+TIME_BUDGET = "time budget"
+
+
 @dataclass(frozen=True)
 class SamplingPlan:
-    """How long each variant is sampled: at least ``min_samples``, at most ``max_samples``,
-    and, past its minimum, no longer than ``time_budget`` seconds of its own calls."""
+    """How long each variant is sampled: at least ``min_samples``, at most ``max_samples``; past its
+    minimum, until its median is known to within ``precision`` (the half-width of its 95% interval
+    over the median; 0: never early) or ``time_budget`` seconds of its own calls are spent."""
 
     min_samples: int
     max_samples: int
     time_budget: float = math.inf
     warmups: int = 1
+    precision: float = 0.0
+
+    def stop(self, seconds: Sequence[float]) -> str | None:
+        """Why sampling of a variant with these samples ends now, or None to go on."""
+        if len(seconds) >= self.max_samples:
+            return MAX_SAMPLES
+        if len(seconds) < self.min_samples:
+            return None
+        if sum(seconds) >= self.time_budget:
+            return TIME_BUDGET
+        if self.precision > 0:
+            low, high = median_interval(seconds)
+            if high - low <= 2 * self.precision * median(seconds):
+                return SETTLED
+        return None
 
 
 @dataclass
 class Samples:
-    """Raw latencies (seconds) of one variant, in the order taken."""
+    """Raw latencies (seconds) of one variant, in the order taken, and why sampling stopped."""
 
     seconds: list[float] = field(default_factory=list)
     warmup_seconds: list[float] = field(default_factory=list)
+    stopped: str = ""
 
     @property
     def spent(self) -> float:
@@ -123,8 +160,8 @@ def sample_interleaved(
 ) -> dict[str, Samples]:
     """Time the calls round-robin (A B C, B C A, ...) so that drift hits every variant alike.
 
-    Warm-ups run first, interleaved the same way. A variant leaves the rotation once it has
-    ``max_samples``, or its minimum and its time budget are spent. ``checks`` gives, for a variant,
+    Warm-ups run first, interleaved the same way. A variant leaves the rotation when its plan says
+    so (`SamplingPlan.stop`), with the reason kept in its `Samples`. ``checks`` gives, for a variant,
     what runs just before and just after each of its calls, outside the time taken (a candidate's
     containment).
     """
@@ -149,10 +186,10 @@ def sample_interleaved(
                 results[name].warmup_seconds.append(timed(name))
 
     def active(name: str) -> bool:
-        plan, taken = plans[name], results[name]
-        if len(taken.seconds) >= plan.max_samples:
-            return False
-        return len(taken.seconds) < plan.min_samples or taken.spent < plan.time_budget
+        taken = results[name]
+        if not taken.stopped:
+            taken.stopped = plans[name].stop(taken.seconds) or ""
+        return not taken.stopped
 
     total = sum(plans[name].max_samples for name in names)
     with tqdm(total=total, desc=description, unit="call", disable=not progress, leave=False) as bar:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from perfkit.judge.goals import P99_LIMIT_MS
 from perfkit.measure.scenario import PLAN_CACHE_WARMUP
+from perfkit.measure.timing import MEDIAN_PRECISION
 
 GLOSSARY: tuple[tuple[str, str], ...] = (
     (
@@ -63,6 +64,12 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
         "inconclusive",
         f"the 95% interval of a figure straddles its goal (for example a p99 interval across "
         f"{P99_LIMIT_MS:.0f} ms): more samples or a quieter machine would decide it.",
+    ),
+    (
+        "stopped",
+        "why the sampling of a variant ended: `settled` (the 95% interval of its median within ±"
+        f"{MEDIAN_PRECISION:.0%} of it, for variants judged by their median), `max samples` (the most its "
+        "plan allows; the optimized version takes 100 at every N for a real p99) or `time budget`.",
     ),
     (
         "p99 (n=…)",

@@ -22,6 +22,7 @@ LATENCY_SUMMARY_COLUMNS = [
     "variant",
     "n",
     "samples",
+    "stopped",
     "median_ms",
     "p95_ms",
     "p99_ms",
