@@ -51,8 +51,10 @@ def test_results_json_has_raw_samples_environment_and_plans(bench_dir: Path) -> 
     for n in record["parameters"]["grid"]:
         assert len(series[("after", n, "pooled")]["seconds"]) == 100
         assert len(series[("after", n, "fresh")]["seconds"]) == 10
+        assert series[("after", n, "pooled")]["stopped"] == "max samples"
         for variant in ("before", "distinct", "floor", "scan_floor", "after[no_seqscan]", "scan_floor[serial]"):
             assert len(series[(variant, n, "pooled")]["seconds"]) >= 1, variant
+            assert series[(variant, n, "pooled")]["stopped"] in {"settled", "max samples", "time budget"}, variant
         plans = record["plans"][f"grid N={n:,}"]
         assert set(plans) == {variant for variant, size, _ in series if size == n} | {"after@fresh"}
         after = plans["after"]
@@ -64,6 +66,8 @@ def test_results_json_has_raw_samples_environment_and_plans(bench_dir: Path) -> 
     assert {(m["implementation"], m["n"]) for m in record["memory"]} == {
         (impl, n) for impl in ("before", "after") for n in record["parameters"]["grid"]
     }
+    assert list(record["phase_seconds"]) == ["latency", "memory", "instructions"]  # what the run's time went to
+    assert all(seconds > 0 for seconds in record["phase_seconds"].values())
 
 
 def test_the_machine_independent_figures_are_recorded(bench_dir: Path) -> None:

@@ -251,6 +251,7 @@ def _measure(
     log: Callable[[str], None],
 ) -> None:
     record = run.record
+    phases = _Phases(record, clock, log)
     # Named after the run, so its sessions can be told apart in pg_stat_activity.
     application_name = f"perfkit-bench {run.directory.name}"
     settings = dict(config.session_settings)
@@ -268,6 +269,7 @@ def _measure(
         }
         user = users_for_grid(headline.instance, [config.headline_n])[config.headline_n]
         scenarios.append((HEADLINE, headline, config.headline_n, user))
+        phases.lap("seeding")
     candidate_dsn = None
     if target.embedded and any(variant.contained for variant in variants.values()):
         with server.connect(target.dsn, autocommit=True) as admin:
@@ -296,10 +298,28 @@ def _measure(
                 progress=progress,
             )
             log(f"  {scope} N={n:,}: " + ", ".join(f"{v} n={c}" for v, c in counts.items()))
+    phases.lap("latency")
     if config.memory:
         _measure_memory(run, target, dataset, users, config, progress=progress, candidate_dsn=candidate_dsn)
+        phases.lap("memory")
     if config.instructions:
         _count_instructions(run, target, dataset, users, config, variants, log=log)
+        phases.lap("instructions")
+
+
+class _Phases:
+    """The wall time of each phase of a run, kept in its record and logged as it ends: what a
+    budget for the whole run is spent on."""
+
+    def __init__(self, record: BenchRecord, clock: Clock, log: Callable[[str], None]) -> None:
+        self._record, self._clock, self._log = record, clock, log
+        self._since = clock()
+
+    def lap(self, phase: str) -> None:
+        now = self._clock()
+        self._record.phase_seconds[phase] = round(now - self._since, 1)
+        self._since = now
+        self._log(f"  {phase}: {self._record.phase_seconds[phase]:.0f} s")
 
 
 def _count_instructions(

@@ -55,6 +55,7 @@ class BenchRecord:
     instruction_profile: list[dict[str, Any]] = field(default_factory=list)  # the optimized call at its largest N
     counting: dict[str, Any] = field(default_factory=dict)  # how the counts were taken, or why they were not
     notes: list[str] = field(default_factory=list)
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase of the run
     complete: bool = False
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 

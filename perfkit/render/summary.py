@@ -47,6 +47,13 @@ def run_header(record: BenchRecord) -> str:
         f"({'embedded' if server.get('embedded') else 'a server the environment names'}); "
         f"settings {', '.join(f'{k}={v}' for k, v in server.get('settings', {}).items())}; "
         f"instance {params.get('instance')} ({'quick' if params.get('quick') else 'full'})."
+        + (
+            " Time taken: "
+            + ", ".join(f"{phase} {seconds:.0f} s" for phase, seconds in record.phase_seconds.items())
+            + "."
+            if record.phase_seconds
+            else ""
+        )
     )
 
 
