@@ -12,6 +12,7 @@ from perfkit.data.datasets import Dataset, users_for_grid
 from perfkit.measure.memory import MemoryMeasurement, measure_call_memory
 
 RUNS = 6
+PEAK_SPREAD_BYTES = 1024  # a thousandth of the arena-sized noise this test guards against
 
 
 def _measure(
@@ -29,10 +30,13 @@ def test_the_optimized_peak_is_the_same_in_every_process(
 ) -> None:
     # Counted at pymalloc's arena granularity, this call of about 30 KB read 1 MiB more in some
     # processes (one in twelve here, two in three on a CI machine): the heap's state, not the call.
+    # Traced object by object it is the call's own objects; one small object alive at the peak in
+    # some processes and not others remains (55 bytes, 32,588 against 32,643, on a CI machine).
     data = seeded("quick")
     peaks = [_measure(server, data, "after", 30_000, tmp_path / str(run)).peak_bytes for run in range(RUNS)]
-    assert len(set(peaks)) == 1, peaks
-    assert 0 < peaks[0] < 256 * 1024, peaks
+    assert max(peaks) - min(peaks) <= PEAK_SPREAD_BYTES, peaks
+    assert min(peaks) > 0, peaks
+    assert max(peaks) < 256 * 1024, peaks
 
 
 @pytest.mark.db

@@ -184,7 +184,9 @@ def _commands(schema: str) -> dict[str, tuple[list[str], int]]:
 
 def test_nothing_outside_the_kit_schemas_changes_and_no_password_leaks(foreign: Foreign, tmp_path: Path) -> None:
     password = _password(foreign.dsn)
-    assert len(password) >= 8
+    assert len(password) >= 8, (
+        "give DATABASE_URL's role a password of 8 characters or more: a shorter one proves nothing when not found"
+    )
     if foreign.password_enforced:
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
             psycopg.connect(_with(foreign.dsn, password="wrong-" + password)).close()
