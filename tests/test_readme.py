@@ -5,6 +5,7 @@ the kit's own constants."""
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import re
 from collections import Counter
@@ -17,10 +18,13 @@ from perfkit.render.glossary import glossary_markdown
 from perfkit.render.readme import (
     _BLOCK,
     _GLOSSARY,
+    _SPREAD,
     _VERDICT,
     cited_report,
     readme_glossary,
+    readme_spread,
     readme_verdict,
+    spread_markdown,
     verdict_markdown,
 )
 
@@ -31,7 +35,7 @@ FENCE = re.compile(r"```.*?```", re.DOTALL)
 
 def prose(text: str) -> str:
     """README without its code blocks and its generated blocks (checked against the kit separately)."""
-    for pattern in (FENCE, _BLOCK, _GLOSSARY, _VERDICT):
+    for pattern in (FENCE, _BLOCK, _GLOSSARY, _VERDICT, _SPREAD):
         text = pattern.sub("", text)
     return text
 
@@ -100,6 +104,14 @@ def test_readme_glossary_is_the_kit_glossary() -> None:
 
 def test_readme_verdict_is_the_cited_report_verdict() -> None:
     assert readme_verdict() == verdict_markdown(cited_report()), "run `python -m evaluation readme <report>`"
+
+
+def test_readme_spread_covers_every_full_report_beside_the_cited_one() -> None:
+    spread = readme_spread()
+    assert spread == spread_markdown(cited_report().parent), "run `python -m evaluation readme <report>`"
+    full = [p for p in EVIDENCE_DIR.glob("*/report.json") if json.loads(p.read_text())["quick"] is False]
+    assert len(full) >= 3, "README quotes times as the spread of at least three full reports"
+    assert all(f"[{p.parent.name}]" in spread for p in full)
 
 
 def test_readme_cites_a_report_with_a_page_a_reader_can_open() -> None:

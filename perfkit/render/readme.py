@@ -1,8 +1,9 @@
-"""README's generated blocks: the results table, produced from the report it cites, and the glossary,
-never typed by hand.
+"""README's generated blocks: the results table and the verdict, produced from the report it cites,
+the spread of the requirement's p99 over every full report beside it, and the glossary, never typed
+by hand.
 
-Each sits between two markers; `python -m evaluation readme REPORT` rewrites both, and a test fails
-when either differs from what the kit renders.
+Each sits between two markers; `python -m evaluation readme REPORT` rewrites them all, and a test
+fails when any differs from what the kit renders.
 """
 
 from __future__ import annotations
@@ -10,17 +11,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from perfkit.errors import ConfigurationError
-from perfkit.judge.outcome import Check
+from perfkit.judge.bench import LINEAR
+from perfkit.judge.outcome import Check, Result
 from perfkit.paths import PROJECT_ROOT, README
 from perfkit.record.format import read_record
 from perfkit.record.runs import INCOMPLETE
 from perfkit.render.glossary import glossary_markdown
 from perfkit.render.report import report_verdict
 from perfkit.render.tables import checks_frame, markdown_table
+from perfkit.render.verdict import machine_line, requirement_scope
 
 _VERDICT = re.compile(r"<!-- verdict -->\n(?P<lines>.*?)<!-- /verdict -->\n", re.DOTALL)
 _GLOSSARY = re.compile(r"<!-- glossary -->\n(?P<terms>.*?)<!-- /glossary -->\n", re.DOTALL)
+_SPREAD = re.compile(r"<!-- spread -->\n(?P<lines>.*?)<!-- /spread -->\n", re.DOTALL)
 _BLOCK = re.compile(r"<!-- results-table: (?P<report>\S+) -->\n(?P<table>.*?)<!-- /results-table -->\n", re.DOTALL)
 
 
@@ -53,7 +59,7 @@ def update_readme(report: Path, readme: Path = README) -> Path:
     text = readme.read_text()
     if _BLOCK.search(text) is None:
         raise ConfigurationError(f"{readme} has no <!-- results-table: REPORT --> block to rewrite")
-    for pattern, name in ((_GLOSSARY, "glossary"), (_VERDICT, "verdict")):
+    for pattern, name in ((_GLOSSARY, "glossary"), (_VERDICT, "verdict"), (_SPREAD, "spread")):
         if pattern.search(text) is None:
             raise ConfigurationError(f"{readme} has no <!-- {name} --> block to rewrite")
     relative = report.relative_to(PROJECT_ROOT)
@@ -61,6 +67,7 @@ def update_readme(report: Path, readme: Path = README) -> Path:
     text = _BLOCK.sub(lambda _: block, text, count=1)
     text = _GLOSSARY.sub(lambda _: f"<!-- glossary -->\n{glossary_markdown()}<!-- /glossary -->\n", text, count=1)
     text = _VERDICT.sub(lambda _: f"<!-- verdict -->\n{verdict_markdown(report)}<!-- /verdict -->\n", text, count=1)
+    text = _SPREAD.sub(lambda _: f"<!-- spread -->\n{spread_markdown(report.parent)}<!-- /spread -->\n", text, count=1)
     readme.write_text(text)
     return readme
 
@@ -79,6 +86,13 @@ def readme_table(readme: Path = README) -> str:
     return match["table"]
 
 
+def readme_spread(readme: Path = README) -> str:
+    match = _SPREAD.search(readme.read_text())
+    if match is None:
+        raise ConfigurationError(f"{readme} has no <!-- spread --> block")
+    return match["lines"]
+
+
 def verdict_markdown(report: Path) -> str:
     """README's verdict block: the cited report's verdict, as its page opens with it."""
     return "".join(f"- {line}\n" for line in report_verdict(report))
@@ -89,3 +103,43 @@ def readme_verdict(readme: Path = README) -> str:
     if match is None:
         raise ConfigurationError(f"{readme} has no <!-- verdict --> block")
     return match["lines"]
+
+
+def spread_markdown(folder: Path) -> str:
+    """The optimized p99 at the requirement's scale in every finished full report of ``folder``, with
+    the machine and the instructions per event beside it: one run's time is not a fact about the
+    query, the range over runs and days is closer to one, and the counts show what did not move."""
+    rows = []
+    for directory in sorted(p for p in folder.iterdir() if (p / "report.json").is_file()):
+        document = read_record(directory / "report.json", "report")
+        if document.get("quick") or (directory / INCOMPLETE).exists():
+            continue
+        checks = [Check.from_json(check) for check in document["targets"]]
+        at = requirement_scope(checks)
+        p99 = next((c for c in checks if c.name == "p99 latency, optimized" and c.at == at), None)
+        if p99 is None:
+            continue
+        linear = next((c for c in checks if c.name == LINEAR), None)
+        environment = document.get("environment") or {}
+        rows.append(
+            {
+                "report": f"[{directory.name}]({directory.relative_to(PROJECT_ROOT)}/report.md)",
+                "commit": str(environment.get("git_commit") or "?")[:7],
+                "machine": machine_line(environment) if environment.get("cpu_model") else "not recorded",
+                "p99 at the requirement's scale": f"{p99.measured} ({p99.at})",
+                "result": p99.result.value,
+                "instructions per event": linear.measured.split(";")[0] if linear is not None else "not counted",
+                "_ms": float(p99.measured.split(" ")[0].replace(",", "")),
+                "_passed": p99.result is Result.PASS,
+            }
+        )
+    if not rows:
+        return f"No finished full report in {folder.name}/.\n"
+    times = [float(row.pop("_ms")) for row in rows]
+    passed = sum(bool(row.pop("_passed")) for row in rows)
+    table = markdown_table(pd.DataFrame(rows))
+    return (
+        f"{table}\n\nOver these {len(rows)} full reports the optimized p99 at the requirement's scale ran "
+        f"from {min(times):,.1f} to {max(times):,.1f} ms ({max(times) / min(times):.1f}×) and passed its goal in "
+        f"{passed} of {len(rows)}.\n"
+    )

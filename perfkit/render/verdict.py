@@ -64,7 +64,7 @@ def _memory(record: BenchRecord, fits: Mapping[str, Mapping[str, Any]]) -> list[
     return [f"Memory, the memray peak of one call: {'; '.join(parts)}."] if parts else []
 
 
-def _requirement_scope(checks: Sequence[Check]) -> str | None:
+def requirement_scope(checks: Sequence[Check]) -> str | None:
     """Where the requirement is judged: the headline scenario, else the largest N the latency was taken at."""
     places = [c.at for c in checks if c.name == "p99 latency, optimized"]
     headline = [at for at in places if at.startswith("headline")]
@@ -86,7 +86,7 @@ def machine_line(environment: Mapping[str, Any]) -> str:
 
 
 def _latency(record: BenchRecord, checks: Sequence[Check]) -> list[str]:
-    at = _requirement_scope(checks)
+    at = requirement_scope(checks)
     if at is None:
         return []
     here = {c.name: c for c in checks if c.at == at and not c.subject}
