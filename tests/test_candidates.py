@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from perfkit.commands.cli import main
-from perfkit.commands.try_ import try_candidates
+from perfkit.commands.try_ import CANDIDATE_MIN_SAMPLES, try_candidates
 from perfkit.data import server
 from perfkit.data.candidates import list_candidates, load_candidate
 from perfkit.errors import CandidateError
 from perfkit.judge.candidates import SPEED
 from perfkit.measure.results import GRID, POOLED
 from perfkit.measure.statistics import compare_samples
+from perfkit.measure.timing import MAX_SAMPLES, SETTLED, TIME_BUDGET
 from perfkit.record.format import load_bench
 from repository_after.summary import SUMMARY_QUERY
 
@@ -268,6 +269,13 @@ def test_candidates_are_timed_in_one_bench_and_one_refused_there_leaves_the_othe
     variants = [series.variant for series in first if series.connection == POOLED]
     assert variants.count("after") == 1
     assert {"collate_c", "text_path_only", "collate_c[no_seqscan]", "text_path_only[no_seqscan]"} <= set(variants)
+    # The optimized version gets its 100 samples for a p99; a candidate, judged by its median's
+    # ratio, leaves the rotation once that median is settled or its budget is spent.
+    pooled = {series.variant: series for series in first if series.connection == POOLED}
+    assert len(pooled["after"].seconds) == 100
+    for name in ("collate_c", "text_path_only"):
+        assert len(pooled[name].seconds) >= CANDIDATE_MIN_SAMPLES
+        assert pooled[name].stopped in (SETTLED, TIME_BUDGET, MAX_SAMPLES)
     for outcome in judged:
         speeds = [check for check in outcome.checks if check.name == SPEED]
         assert len(speeds) == len(record.grid), outcome.checks
