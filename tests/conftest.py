@@ -112,13 +112,17 @@ def admin_conn(server: db.ServerTarget) -> Iterator[psycopg.Connection[Any]]:
 
 @pytest.fixture(scope="session")
 def seeded(admin_conn: psycopg.Connection[Any]) -> Callable[[str], Dataset]:
-    """Seed a named instance once per session (reused across runs while complete)."""
-    cache: dict[str, Dataset] = {}
+    """A named instance, seeded when missing (a complete load is reused across tests and runs).
+
+    Asked of the database at every use, not remembered: on a database shared with the suite (a
+    `DATABASE_URL` whose role may not create databases) a test of `datasets --drop` drops every
+    kit dataset there, and a remembered one would name a schema that is gone."""
+    instances: dict[str, Instance] = {}
 
     def seed(name: str) -> Dataset:
-        if name not in cache:
-            cache[name] = seed_dataset(admin_conn, read_instance(name), progress=False)
-        return cache[name]
+        if name not in instances:
+            instances[name] = read_instance(name)
+        return seed_dataset(admin_conn, instances[name], progress=False)
 
     return seed
 

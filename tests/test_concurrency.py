@@ -9,16 +9,25 @@ import secrets
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from perfkit.data import server as db
-from perfkit.data.datasets import REGISTRY_SCHEMA, dataset_schema, drop_dataset_schema, owned_schemas, seed_dataset
+from perfkit.data.datasets import (
+    REGISTRY_SCHEMA,
+    Dataset,
+    dataset_schema,
+    drop_dataset_schema,
+    owned_schemas,
+    seed_dataset,
+)
 from perfkit.data.instances import literal_instance
 from perfkit.record.runs import INCOMPLETE
 
@@ -107,3 +116,19 @@ def test_two_benches_from_one_checkout_at_once_both_finish_in_runs_of_their_own(
         assert record["complete"] is True
         assert record["latency"], directory
         assert record["instructions"], directory
+
+
+@pytest.mark.db
+def test_a_dataset_another_test_dropped_is_seeded_again(
+    seeded: Callable[[str], Dataset], admin_conn: psycopg.Connection[Any]
+) -> None:
+    # On a database the suite shares (a DATABASE_URL whose role may not create databases), a test
+    # of `datasets --drop` drops every kit dataset; a dataset remembered from earlier named a schema
+    # that was gone (PostgreSQL 15, shuffled seed 777).
+    first = seeded("small")
+    drop_dataset_schema(admin_conn, first.schema)
+    again = seeded("small")
+    assert again.schema == first.schema
+    assert not again.reused
+    count = admin_conn.execute(sql.SQL("SELECT count(*) FROM {}.events").format(sql.Identifier(again.schema)))
+    assert count.fetchone() == (again.instance.total_events,)
