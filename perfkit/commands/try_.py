@@ -35,11 +35,11 @@ Connection = psycopg.Connection[Any]
 
 REFERENCE_VARIANTS = ("after", "distinct", "floor", "scan_floor", "scan_floor[no_seqscan]", "scan_floor[no_index]")
 TRIAL_GRID = (10_000, 1_000_000)
+"""At full scale a candidate is timed at these N of the scaling instance and at the headline."""
 CANDIDATE_MIN_SAMPLES = 10
 """A candidate is judged, like the DISTINCT rewrite, by the ratio of its median to the optimized
 version's: it is sampled until that median is settled or its budget spent (not to 100 samples for
 a p99 nobody judges), and at least this often, so that the ratio's test has samples to work on."""
-"""At full scale a candidate is timed at these N of the scaling instance and at the headline."""
 
 
 def try_candidate(
