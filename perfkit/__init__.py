@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from perfkit.commands.bench import BenchConfig, BenchRun, run_bench
     from perfkit.commands.loadtest import LoadConfig, LoadTestResult, run_load_test
-    from perfkit.commands.try_ import try_candidate, try_candidates
+    from perfkit.commands.try_ import bench_with_candidates, try_candidate, try_candidates
     from perfkit.data.candidates import Candidate, list_candidates, load_candidate
     from perfkit.data.datasets import Dataset, drop_dataset_schema, seed_dataset, use_dataset
     from perfkit.data.instances import Instance, list_instances, literal_instance, read_instance
@@ -48,7 +48,14 @@ if TYPE_CHECKING:
     from perfkit.measure.results import BenchRecord, latency_table, memory_table, tidy
     from perfkit.measure.statistics import Comparison, compare_samples
     from perfkit.record.evidence import curate
-    from perfkit.record.format import load_bench, load_run, read_record, save_candidates, save_parity_reports
+    from perfkit.record.format import (
+        load_bench,
+        load_candidates,
+        load_run,
+        read_record,
+        save_candidates,
+        save_parity_reports,
+    )
     from perfkit.record.runs import write_manifest
     from perfkit.render.figures import (
         all_figures,
@@ -82,6 +89,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "run_load_test",
     ),
     "perfkit.commands.try_": (
+        "bench_with_candidates",
         "try_candidate",
         "try_candidates",
     ),
@@ -157,6 +165,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "perfkit.record.evidence": ("curate",),
     "perfkit.record.format": (
         "load_bench",
+        "load_candidates",
         "load_run",
         "read_record",
         "save_candidates",
@@ -212,6 +221,7 @@ __all__ = [
     "ServerTarget",
     "all_figures",
     "bench_checks",
+    "bench_with_candidates",
     "candidates_frame",
     "capture_plan",
     "check_parity",
@@ -231,6 +241,7 @@ __all__ = [
     "literal_instance",
     "load_bench",
     "load_candidate",
+    "load_candidates",
     "load_checks",
     "load_latency_figure",
     "load_latency_table",

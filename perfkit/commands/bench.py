@@ -91,6 +91,7 @@ class BenchConfig:
     memory_implementations: tuple[str, ...] = IMPLEMENTATIONS  # names, or candidate paths
     instructions: bool = True  # backend instructions under valgrind, at the grid's N up to instruction_max_n
     instruction_max_n: int = 100_000
+    candidate_instruction_max_n: int | None = None  # a candidate's sizes, where fewer than the others'
     client_implementations: tuple[str, ...] = IMPLEMENTATIONS  # whose client instructions are counted
     client_instruction_max_n: int = 3_000  # the legacy client runs 20-50 times slower under valgrind too
     prefix: str = "bench"
@@ -109,6 +110,9 @@ class BenchConfig:
                 legacy=SamplingPlan(min_samples=1, max_samples=100, time_budget=20.0, warmups=0),
             ),
             headline_instance="headline",
+            # One size per candidate: its count against the optimized version's at that size
+            # reproduces anywhere; three sizes each would add minutes of valgrind per candidate.
+            candidate_instruction_max_n=10_000,
         )
 
     @classmethod
@@ -344,6 +348,8 @@ def _count_instructions(
         return
     sizes = [n for n in sorted(users) if n <= config.instruction_max_n] or sorted(users)[:1]
     counted_users = {n: users[n] for n in sizes}
+    cap = config.candidate_instruction_max_n
+    candidate_sizes = [n for n in sizes if cap is None or n <= cap] or sizes[:1]
     counted = [v for name, v in variants.items() if v.base == name and v.sql is not None]
     with server.connect(target.dsn, autocommit=True) as conn, tempfile.TemporaryDirectory() as work:
         backend = instructions.prepare_backend(conn, dataset.schema)
@@ -354,12 +360,14 @@ def _count_instructions(
             "settings": dict(instructions.COUNTING_SETTINGS),
             "planner_settings": planner,
             "sizes": sizes,
+            "candidate_sizes": candidate_sizes,
             "not_counted": sorted(name for name, v in variants.items() if v.base == name and v.sql is None),
         }
         for variant in counted:
             assert variant.sql is not None
+            own_users = {n: users[n] for n in candidate_sizes} if variant.name in config.candidates else counted_users
             calls, part = instructions.count_calls(
-                backend, variant.name, variant.sql, counted_users, Path(work),
+                backend, variant.name, variant.sql, own_users, Path(work),
                 conn=conn, settings={**planner, **variant.settings},
             )  # fmt: skip
             record.instructions += [call.to_json() for call in calls]
@@ -398,6 +406,7 @@ def _measure_memory(
     warm_user = dataset.user_without_events()
     drawn_at = flamegraph_size(users)
     for n, user_id in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
+        drawn = config.flamegraphs and n == drawn_at
         for implementation in config.memory_implementations:
             own = candidate_dsn if candidate_dsn is not None and implementation not in IMPLEMENTATIONS else None
             measurement = measure_call_memory(
@@ -409,17 +418,17 @@ def _measure_memory(
                 run.directory / "memray",
                 warm_user_id=warm_user,
                 memory_limit_mb=config.legacy_memory_limit_mb if implementation == "before" else None,
+                drawn=drawn,
             )
             # Captures are named relative to the run directory, which may be moved or curated.
             capture = Path(measurement.capture).relative_to(run.directory) if measurement.capture else ""
             record.memory.append({**measurement.as_record(), "capture": str(capture)})
             if measurement.limit_hit:
                 record.notes.append(f"legacy exceeded its {config.legacy_memory_limit_mb} MB limit at N={n:,} events")
-            elif config.flamegraphs and n == drawn_at:
-                html = write_flamegraph(
-                    Path(measurement.capture), run.directory / f"flamegraph-{implementation}-{n}.html"
-                )
-                record.flamegraphs[implementation] = html.name
+            elif drawn:
+                label = measurement.implementation  # a candidate's name, not its path
+                html = write_flamegraph(Path(measurement.capture), run.directory / f"flamegraph-{label}-{n}.html")
+                record.flamegraphs[label] = html.name
 
 
 def flamegraph_size(sizes: Iterable[int]) -> int:

@@ -41,6 +41,12 @@ FULL_PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 
+CANDIDATES_TIMED_IN = ("04_candidates", "timed_in", "02_scaling", "candidates")
+"""When a batch runs both, the candidates notebook's candidates are timed in the scaling notebook's
+bench and read from its folder: the optimized version and its references are timed once for the
+whole report, and the candidates in the same interleaved rounds as everything else."""
+
+
 def discover_notebooks(directory: Path = NOTEBOOKS_DIR) -> list[Path]:
     return sorted(directory.glob("[0-9][0-9]_*.ipynb"))
 
@@ -115,6 +121,7 @@ def run_batch(
     run = BatchRun(directory=new_run_directory(reports_base, ""), quick=quick)
     log(f"report: {len(selected)} notebooks ({'quick' if quick else 'full'} scale) into {run.directory}")
     previous = previous_durations(run.directory.parent, before=run.directory.name, quick=quick)
+    _time_candidates_in_scaling(plans, run.directory)
     for index, notebook in enumerate(selected, start=1):
         parameters = {**plans[notebook], "output_dir": str(run.directory / notebook.stem)}
         outcome = NotebookOutcome(notebook.stem, str(run.directory / notebook.name), parameters)
@@ -142,6 +149,24 @@ def run_batch(
     total = sum(outcome.seconds for outcome in run.outcomes)
     log("report: " + ", ".join(f"{o.name} {o.seconds:.0f} s" for o in run.outcomes) + f"; {total / 60:.1f} min in all")
     return run
+
+
+def _time_candidates_in_scaling(plans: dict[Path, dict[str, Any]], directory: Path) -> None:
+    """Chain the two notebooks of `CANDIDATES_TIMED_IN` when both run and declare the parameters."""
+    import papermill
+
+    reader, folder_parameter, timer, names_parameter = CANDIDATES_TIMED_IN
+    notebooks = {notebook.stem: notebook for notebook in plans}
+    if reader not in notebooks or timer not in notebooks:
+        return
+    declared = {stem: papermill.inspect_notebook(str(notebooks[stem])) for stem in (reader, timer)}
+    if folder_parameter not in declared[reader] or names_parameter not in declared[timer]:
+        return
+    names = plans[notebooks[reader]].get(names_parameter)
+    if names is None:
+        names = ast.literal_eval(declared[reader][names_parameter].get("default") or "[]")
+    plans[notebooks[timer]][names_parameter] = names
+    plans[notebooks[reader]][folder_parameter] = str(directory / timer)
 
 
 def time_left(remaining: list[str], previous: tuple[str, dict[str, float]] | None) -> str:

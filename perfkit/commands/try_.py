@@ -23,7 +23,7 @@ from perfkit.data import server
 from perfkit.data.candidates import Candidate, list_candidates, load_candidate, shown
 from perfkit.data.datasets import candidate_reader, grant_reading
 from perfkit.data.implementations import apply_settings, prepare_session
-from perfkit.data.instances import list_instances, read_instance
+from perfkit.data.instances import Instance, list_instances, read_instance
 from perfkit.errors import CandidateError, KitError, ParityError
 from perfkit.judge.candidates import CandidateOutcome, parity_check
 from perfkit.measure.containment import Containment, Watchdog, refusals
@@ -40,6 +40,9 @@ CANDIDATE_MIN_SAMPLES = 10
 """A candidate is judged, like the DISTINCT rewrite, by the ratio of its median to the optimized
 version's: it is sampled until that median is settled or its budget spent (not to 100 samples for
 a p99 nobody judges), and at least this often, so that the ratio's test has samples to work on."""
+CANDIDATE_ALTERNATIVE_MIN_SAMPLES = 3
+"""A candidate's plan regret is information, not a target: a few samples of each forced alternative
+tell a plan that is slower by half from one that is not."""
 
 
 def try_candidate(
@@ -90,37 +93,49 @@ def bench_candidates(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> BenchRun:
-    """One bench of every candidate beside the optimized version, its references and each candidate's
-    forced alternatives, all in one interleaved loop: each is timed once, in the same rounds, so the
-    candidates' ratios to the optimized version are comparable with one another. Each candidate is
-    sampled until its median is settled (`CANDIDATE_MIN_SAMPLES`)."""
+    """One bench of the candidates beside the optimized version and its references (`with_candidates`),
+    at `TRIAL_GRID` and the headline at full scale: what ``try`` runs when no scaling bench does."""
     base = BenchConfig.quick_config() if quick else replace(BenchConfig.full(), grid=TRIAL_GRID)
-    variants: dict[str, Variant] = {}
-    plans = {name: base.plans[name] for name in REFERENCE_VARIANTS}
-    for candidate in candidates:
-        own = candidate_variants(candidate)
-        variants |= own
-        plans[candidate.name] = replace(base.plans["distinct"], min_samples=CANDIDATE_MIN_SAMPLES)
-        plans |= {name: base.plans["after[no_seqscan]"] for name in own if name != candidate.name}
-    config = replace(
+    base = replace(
         base,
-        plans=plans,
-        candidates=tuple(candidate.name for candidate in candidates),
-        memory_implementations=("after", *(str(candidate.path) for candidate in candidates)),
+        memory_implementations=("after",),
         client_implementations=(),  # a candidate's Python work shows in its memray allocations
         flamegraphs=False,
         statement_timeout_ms=statement_timeout_ms,
         prefix=f"try-{candidates[0].name}" if len(candidates) == 1 else "try-candidates",
     )
-    return run_bench(
-        target,
-        read_instance("quick" if quick else "scaling"),
-        config,
-        results_base,
-        variants=variants,
-        progress=progress,
-        log=log,
+    config, variants = with_candidates(base, candidates)
+    kept = {*REFERENCE_VARIANTS, *variants}
+    config = replace(config, plans={name: plan for name, plan in config.plans.items() if name in kept})
+    instance = read_instance("quick" if quick else "scaling")
+    return run_bench(target, instance, config, results_base, variants=variants, progress=progress, log=log)
+
+
+def with_candidates(config: BenchConfig, candidates: Sequence[Candidate]) -> tuple[BenchConfig, dict[str, Variant]]:
+    """``config`` timing the candidates too, in the same interleaved rounds as every other variant, so
+    that each variant is timed once and the candidates' ratios to the optimized version are comparable
+    with one another. Each candidate is sampled until its median is settled (`CANDIDATE_MIN_SAMPLES`),
+    its forced alternatives, whose plan regret is information, on a quarter of the references' budget
+    and at least `CANDIDATE_ALTERNATIVE_MIN_SAMPLES` times; its memory is measured, and its backend
+    instructions counted where the optimized version's are."""
+    variants: dict[str, Variant] = {}
+    plans = dict(config.plans)
+    reference = config.plans["after[no_seqscan]"]
+    alternative = replace(
+        reference, min_samples=CANDIDATE_ALTERNATIVE_MIN_SAMPLES, time_budget=reference.time_budget / 4
     )
+    for candidate in candidates:
+        own = candidate_variants(candidate)
+        variants |= own
+        plans[candidate.name] = replace(config.plans["distinct"], min_samples=CANDIDATE_MIN_SAMPLES)
+        plans |= {name: alternative for name in own if name != candidate.name}
+    timed = replace(
+        config,
+        plans=plans,
+        candidates=tuple(candidate.name for candidate in candidates),
+        memory_implementations=(*config.memory_implementations, *(str(c.path) for c in candidates)),
+    )
+    return timed, variants
 
 
 @contextmanager
@@ -197,6 +212,49 @@ def try_candidates(
 ) -> list[CandidateOutcome]:
     """Try each candidate (``"all"``: every one shipped in candidates/): parity one by one, then one
     bench of those that agree (`bench_candidates`); a refusal is an outcome, not an error."""
+
+    def bench(agreed: list[Candidate]) -> BenchRun | None:
+        if not agreed:
+            return None
+        return bench_candidates(target, agreed, results_base, quick=quick, progress=False, log=log)
+
+    outcomes, _ = _screen_then_bench(target, names, quick=quick, bench=bench, log=log)
+    return outcomes
+
+
+def bench_with_candidates(
+    target: server.ServerTarget,
+    instance: Instance,
+    config: BenchConfig,
+    names: Sequence[str] | str,
+    results_base: Path,
+    *,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> tuple[BenchRun, list[CandidateOutcome]]:
+    """The bench of ``config`` with every candidate that agrees with the legacy version timed in it
+    (`with_candidates`): what the report's scaling notebook runs, so that the optimized version and its
+    references are timed once for the whole report, not again beside the candidates."""
+
+    def bench(agreed: list[Candidate]) -> BenchRun:
+        timed, variants = with_candidates(config, agreed)
+        return run_bench(target, instance, timed, results_base, variants=variants, progress=progress, log=log)
+
+    outcomes, run = _screen_then_bench(target, names, quick=config.quick, bench=bench, log=log)
+    assert run is not None
+    return run, outcomes
+
+
+def _screen_then_bench(
+    target: server.ServerTarget,
+    names: Sequence[str] | str,
+    *,
+    quick: bool,
+    bench: Callable[[list[Candidate]], BenchRun | None],
+    log: Callable[[str], None],
+) -> tuple[list[CandidateOutcome], BenchRun | None]:
+    """Parity of each candidate, then ``bench`` of those that agree; one refused while timed is an
+    outcome, and the bench runs again without it."""
     outcomes: dict[str, CandidateOutcome] = {}
     agreed: dict[str, tuple[Candidate, int]] = {}
     order = list_candidates() if names == "all" else list(names)
@@ -207,13 +265,10 @@ def try_candidates(
             outcomes[name] = CandidateOutcome(name, _description(name), [parity_check(name, refusal=str(exc))])
             continue
         log(f"try: {agreed[name][0].name}: parity holds for {agreed[name][1]} users")
-    while agreed:
+    while True:
         try:
-            run = bench_candidates(
-                target, [candidate for candidate, _ in agreed.values()], results_base, quick=quick, progress=False,
-                log=log,
-            )  # fmt: skip
-        except CandidateError as exc:  # refused while timed: the others are timed again without it
+            run = bench([candidate for candidate, _ in agreed.values()])
+        except CandidateError as exc:
             culprit = next((name for name, (c, _) in agreed.items() if shown(c.path) == exc.path), None)
             if culprit is None:
                 raise
@@ -222,14 +277,12 @@ def try_candidates(
                 candidate.name, candidate.description, [parity_check(candidate.name, refusal=str(exc))]
             )
             continue
-        for name, (candidate, users) in agreed.items():
-            checks = [
-                parity_check(candidate.name, users=users),
-                *(c for c in run.checks if c.subject == candidate.name),
-            ]
-            outcomes[name] = CandidateOutcome(candidate.name, candidate.description, checks, str(run.directory))
         break
-    return [outcomes[name] for name in order]
+    for name, (candidate, users) in agreed.items():
+        assert run is not None
+        checks = [parity_check(candidate.name, users=users), *(c for c in run.checks if c.subject == candidate.name)]
+        outcomes[name] = CandidateOutcome(candidate.name, candidate.description, checks, str(run.directory))
+    return [outcomes[name] for name in order], run
 
 
 def _description(name: str) -> str:

@@ -27,6 +27,9 @@ def main() -> int:
     parser.add_argument("--warm-user-id", type=int, required=True)
     parser.add_argument("--capture", help="memray capture file; without it the call runs untracked")
     parser.add_argument("--memory-limit-mb", type=int)
+    parser.add_argument(
+        "--python-stacks-only", action="store_true", help="no native stacks: for a capture no flamegraph is drawn from"
+    )
     args = parser.parse_args()
     impl.cap_address_space(args.memory_limit_mb)
     fetch = impl.fetch_function(args.implementation)
@@ -42,7 +45,9 @@ def main() -> int:
             if args.capture:
                 import memray
 
-                with memray.Tracker(args.capture, native_traces=True, trace_python_allocators=True):
+                with memray.Tracker(
+                    args.capture, native_traces=not args.python_stacks_only, trace_python_allocators=True
+                ):
                     fetch(conn, args.user_id)
             else:
                 fetch(conn, args.user_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -176,3 +176,10 @@ def save_candidates(directory: Path, outcomes: Sequence[CandidateOutcome]) -> Pa
         if document["directory"] and Path(document["directory"]).is_relative_to(directory):
             document["directory"] = str(Path(document["directory"]).relative_to(directory))
     return write_record(directory, "candidates", {"candidates": documents})
+
+
+def load_candidates(directory: Path) -> list[CandidateOutcome]:
+    """The outcomes `save_candidates` wrote in ``directory``, each run directory absolute again."""
+    document = read_record(directory / "candidates.json", "candidates")
+    outcomes = [CandidateOutcome.from_json(outcome) for outcome in document["candidates"]]
+    return [replace(o, directory=str(directory / o.directory) if o.directory else "") for o in outcomes]
