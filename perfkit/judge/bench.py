@@ -25,6 +25,8 @@ def bench_checks(record: BenchRecord) -> list[Check]:
     return checks
 
 
+P99 = "p99 latency, optimized"
+
 PER_CALL, CLIENT_PER_EVENT, LINEAR = INSTRUCTION_TARGETS = (
     "backend instructions per call, optimized",
     "client instructions per event, optimized",
@@ -152,7 +154,7 @@ def p99_check(seconds: Sequence[float], at: str) -> Check:
     measured = f"{p99.value * 1000:.1f} ms ({p99.label})"
     goal = f"< {goals.P99_LIMIT_MS:.0f} ms"
     if not p99.supported:
-        return Check("p99 latency, optimized", goal, measured, Result.INFO, "too few samples for a p99", at)
+        return Check(P99, goal, measured, Result.INFO, "too few samples for a p99", at)
     low, high = (1000 * v for v in percentile_interval(seconds, 99.0, confidence=goals.P99_CONFIDENCE))
     measured += f", {goals.P99_CONFIDENCE:.0%} CI {low:.1f}–{high:.1f} ms"
     if high < goals.P99_LIMIT_MS:
@@ -161,7 +163,7 @@ def p99_check(seconds: Sequence[float], at: str) -> Check:
         result = Result.FAIL
     else:
         result = Result.INCONCLUSIVE
-    return Check("p99 latency, optimized", goal, measured, result, at=at)
+    return Check(P99, goal, measured, result, at=at)
 
 
 def _plan_checks(record: BenchRecord, scope: str, n: int, at: str) -> Iterator[Check]:

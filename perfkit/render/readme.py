@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from perfkit.errors import ConfigurationError
-from perfkit.judge.bench import LINEAR
+from perfkit.judge.bench import LINEAR, P99
 from perfkit.judge.outcome import Check, Result
 from perfkit.paths import PROJECT_ROOT, README
 from perfkit.record.format import read_record
@@ -109,18 +109,19 @@ def spread_markdown(folder: Path) -> str:
     """The optimized p99 at the requirement's scale in every finished full report of ``folder``, with
     the machine and the instructions per event beside it: one run's time is not a fact about the
     query, the range over runs and days is closer to one, and the counts show what did not move."""
-    rows = []
+    rows, p99s = [], []
     for directory in sorted(p for p in folder.iterdir() if (p / "report.json").is_file()):
         document = read_record(directory / "report.json", "report")
         if document.get("quick") or (directory / INCOMPLETE).exists():
             continue
         checks = [Check.from_json(check) for check in document["targets"]]
         at = requirement_scope(checks)
-        p99 = next((c for c in checks if c.name == "p99 latency, optimized" and c.at == at), None)
+        p99 = next((c for c in checks if c.name == P99 and c.at == at), None)
         if p99 is None:
             continue
         linear = next((c for c in checks if c.name == LINEAR), None)
         environment = document.get("environment") or {}
+        p99s.append(p99)
         rows.append(
             {
                 "report": f"[{directory.name}]({directory.relative_to(PROJECT_ROOT)}/report.md)",
@@ -129,14 +130,12 @@ def spread_markdown(folder: Path) -> str:
                 "p99 at the requirement's scale": f"{p99.measured} ({p99.at})",
                 "result": p99.result.value,
                 "instructions per event": linear.measured.split(";")[0] if linear is not None else "not counted",
-                "_ms": float(p99.measured.split(" ")[0].replace(",", "")),
-                "_passed": p99.result is Result.PASS,
             }
         )
     if not rows:
         return f"No finished full report in {folder.name}/.\n"
-    times = [float(row.pop("_ms")) for row in rows]
-    passed = sum(bool(row.pop("_passed")) for row in rows)
+    times = [float(p99.measured.split(" ")[0].replace(",", "")) for p99 in p99s]
+    passed = sum(p99.result is Result.PASS for p99 in p99s)
     table = markdown_table(pd.DataFrame(rows))
     return (
         f"{table}\n\nOver these {len(rows)} full reports the optimized p99 at the requirement's scale ran "

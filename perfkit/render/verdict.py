@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from perfkit.judge.bench import LINEAR
+from perfkit.judge.bench import LINEAR, P99
 from perfkit.judge.outcome import Check, Result
 from perfkit.measure.results import BenchRecord
 
@@ -66,7 +66,7 @@ def _memory(record: BenchRecord, fits: Mapping[str, Mapping[str, Any]]) -> list[
 
 def requirement_scope(checks: Sequence[Check]) -> str | None:
     """Where the requirement is judged: the headline scenario, else the largest N the latency was taken at."""
-    places = [c.at for c in checks if c.name == "p99 latency, optimized"]
+    places = [c.at for c in checks if c.name == P99]
     headline = [at for at in places if at.startswith("headline")]
     if headline:
         return headline[0]
@@ -90,7 +90,7 @@ def _latency(record: BenchRecord, checks: Sequence[Check]) -> list[str]:
     if at is None:
         return []
     here = {c.name: c for c in checks if c.at == at and not c.subject}
-    p99 = here["p99 latency, optimized"]
+    p99 = here[P99]
     lines = [
         f"Latency at the requirement's scale ({at}): {p99.measured}, goal {p99.goal}: {p99.result.value}; "
         f"measured on {machine_line(record.environment)}. Times on a shared machine move by a third "
