@@ -62,11 +62,17 @@ def latency_figure(record: BenchRecord) -> Figure:
         table = table[table.scope == GRID]
     fig = _figure((7.5, 4.8))
     ax = fig.subplots()
-    for variant in ("before", "distinct", "after", "scan_floor", "floor", *record.candidates()):
-        rows = table[(table.variant == variant) & (table.connection == POOLED)].sort_values("n")
+    pooled = table[table.connection == POOLED] if not table.empty else table
+    # Candidates first and faint, so that the optimized line they cluster around stays in sight.
+    for index, candidate in enumerate(record.candidates()):
+        rows = pooled[pooled.variant == candidate].sort_values("n")
+        label = "candidates p50 (one line each; see their table)" if index == 0 else None
+        ax.plot(rows.n, rows.p50_ms, color=CANDIDATE_COLOUR, linestyle="--", linewidth=1, alpha=0.6, label=label)
+    for variant in ("before", "distinct", "after", "scan_floor", "floor"):
+        rows = pooled[pooled.variant == variant].sort_values("n")
         if rows.empty:
             continue
-        colour = COLOURS.get(variant, CANDIDATE_COLOUR)
+        colour = COLOURS[variant]
         ax.plot(rows.n, rows.p50_ms, marker="o", color=colour, label=f"{LABELS.get(variant, variant)} p50")
         ax.fill_between(rows.n, rows.p95_ms, rows.p99_ms, color=colour, alpha=0.2)
         for n, value, samples in zip(rows.n, rows.p50_ms, rows.samples, strict=True):
