@@ -4,6 +4,7 @@ create a read-only role for it (a server given by DATABASE_URL)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -82,8 +83,10 @@ def test_a_truncate_in_the_candidates_own_session_refuses_it(server: db.ServerTa
 
 @pytest.mark.db
 def test_rows_written_on_a_session_the_candidate_opens_refuse_it(server: db.ServerTarget, foreign_table: str) -> None:
-    """A second session publishes its statistics when it ends, maybe after the call: the kit counts
-    from the candidate's first call, so a later call is refused."""
+    """A second session publishes its statistics when its backend exits, maybe after the call: the kit
+    counts from the candidate's first call, so a later call is refused, naming every row written by
+    then: on a loaded machine, more than one call's session may have published by the first check
+    that sees any (this test, asserting exactly one call's rows, failed once on PostgreSQL 15 under load)."""
 
     def elsewhere(conn: psycopg.Connection[Any], _: int) -> None:
         with db.connect(server.dsn, autocommit=True) as other:
@@ -91,7 +94,10 @@ def test_rows_written_on_a_session_the_candidate_opens_refuse_it(server: db.Serv
 
     refusal = _calls_until_refused(server, elsewhere, calls=60)
     assert refusal is not None
-    assert f"wrote 10 rows of {foreign_table}" in refusal
+    written = re.search(rf"wrote (\d+) rows of {re.escape(foreign_table)}", refusal)
+    assert written is not None, refusal
+    assert int(written[1]) >= 10, refusal
+    assert int(written[1]) % 10 == 0, refusal  # whole calls, each updating the table's 10 rows
 
 
 @pytest.mark.db
