@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from perfkit.measure.timing import (
+    DECIDED,
+    DECISION_MIN_SAMPLES,
     MAX_SAMPLES,
     SETTLED,
     TIME_BUDGET,
@@ -17,6 +19,7 @@ from perfkit.measure.timing import (
     median,
     median_interval,
     percentile,
+    ratio_interval,
     sample_interleaved,
     samples_needed,
 )
@@ -130,6 +133,38 @@ def test_a_variant_judged_by_its_median_stops_once_the_median_is_known() -> None
     assert result["steady"].stopped == SETTLED
     assert len(result["noisy"].seconds) == 40
     assert result["noisy"].stopped == MAX_SAMPLES
+
+
+def test_a_variant_judged_by_its_ratio_stops_once_no_sample_could_change_the_verdict() -> None:
+    """Judged against a boundary of 2× the reference: a variant about 3× slower, noisy as it is, is
+    decided after the fewest samples; one about 2× slower is sampled on to its maximum, since its
+    ratio may fall on either side."""
+    clock = FakeClock()
+    reference = [0.100 * (1 + 0.1 * (i % 5)) for i in range(100)]  # 0.10-0.14 s
+    clear = [0.300 * (1 + 0.1 * (i % 5)) for i in range(100)]
+    close = [0.200 * (1 + 0.1 * (i % 5)) for i in range(100)]
+    judged = SamplingPlan(min_samples=3, max_samples=30, warmups=0, versus="reference", boundaries=(2.0,))
+    result = sample_interleaved(
+        {
+            name: _calls_taking(clock, durations)
+            for name, durations in [("reference", reference), ("clear", clear), ("close", close)]
+        },
+        {"reference": SamplingPlan(min_samples=30, max_samples=30, warmups=0), "clear": judged, "close": judged},
+        clock=clock,
+    )
+    assert len(result["clear"].seconds) == DECISION_MIN_SAMPLES
+    assert result["clear"].stopped == DECIDED
+    assert len(result["close"].seconds) == 30
+    assert result["close"].stopped == MAX_SAMPLES
+    low, high = ratio_interval(result["clear"].seconds, result["reference"].seconds)
+    assert 2.0 < low <= 3.0 <= high
+
+
+def test_a_ratio_is_not_decided_on_fewer_samples_than_its_interval_needs() -> None:
+    plan = SamplingPlan(min_samples=1, max_samples=100, versus="reference", boundaries=(1.0,))
+    assert plan.stop([10.0] * (DECISION_MIN_SAMPLES - 1), [1.0] * 100) is None
+    assert plan.stop([10.0] * DECISION_MIN_SAMPLES, [1.0] * (DECISION_MIN_SAMPLES - 1)) is None
+    assert plan.stop([10.0] * DECISION_MIN_SAMPLES, [1.0] * DECISION_MIN_SAMPLES) == DECIDED
 
 
 @pytest.mark.parametrize("count", [10, 20, 100, 1000])

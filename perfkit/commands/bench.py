@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -39,14 +41,16 @@ from perfkit.data.environment import collect_environment
 from perfkit.data.implementations import IMPLEMENTATIONS
 from perfkit.data.instances import Instance, read_instance
 from perfkit.errors import ConfigurationError, DatabaseError, KitError, MeasurementError
+from perfkit.judge import goals
 from perfkit.judge.bench import bench_checks
 from perfkit.judge.outcome import Check
 from perfkit.measure import instructions
+from perfkit.measure.beside import Runner, beside
 from perfkit.measure.containment import refuse_confining
 from perfkit.measure.memory import measure_call_memory, write_flamegraph
 from perfkit.measure.results import GRID, HEADLINE, BenchRecord
 from perfkit.measure.scenario import PLAN_CACHE_WARMUP, fresh_connection, open_sessions, time_scenario
-from perfkit.measure.timing import MEDIAN_PRECISION, Clock, SamplingPlan
+from perfkit.measure.timing import DECISION_MIN_SAMPLES, MEDIAN_PRECISION, Clock, SamplingPlan
 from perfkit.measure.variants import VARIANTS, Variant
 from perfkit.paths import RESULTS_DIR
 from perfkit.record.format import save_bench
@@ -57,22 +61,53 @@ from perfkit.render.summary import render_summary
 FULL_GRID = (1_000, 10_000, 100_000, 1_000_000)
 QUICK_GRID = (1_000, 3_000, 10_000, 30_000)
 FLAMEGRAPH_MAX_N = 100_000
+SIDE_BY_SIDE = "memory and instructions, side by side"
+"""The phase whose wall time is that of the memory and instruction phases taken at the same time."""
 
 
 def _sampling(*, alternatives_budget: float, distinct_budget: float, legacy: SamplingPlan) -> dict[str, SamplingPlan]:
-    """100 samples of the optimized version at every N (enough for a real p99); the forced plan
-    alternatives, floors and DISTINCT until their median is known to within ``MEDIAN_PRECISION``
-    (they are judged by ratios of medians) or their time is spent; the legacy version by time."""
+    """100 samples of the optimized version at every N (enough for a real p99). Every other variant
+    is judged by the ratio of its median to the optimized version's: it is sampled until that ratio
+    is on one side of the goal it is judged by (`goal_boundaries`), its median is known to within
+    ``MEDIAN_PRECISION`` or its time is spent; the legacy version by time."""
     alternatives = SamplingPlan(
-        min_samples=10, max_samples=40, time_budget=alternatives_budget, warmups=1, precision=MEDIAN_PRECISION
+        min_samples=DECISION_MIN_SAMPLES,
+        max_samples=40,
+        time_budget=alternatives_budget,
+        warmups=1,
+        precision=MEDIAN_PRECISION,
     )
-    plans = dict.fromkeys(VARIANTS, alternatives)
+    plans = {name: judged_against(alternatives, "after", name) for name in VARIANTS}
+    plans["floor"] = replace(alternatives, min_samples=10)  # information: no goal to decide
     plans["after"] = SamplingPlan(min_samples=100, max_samples=100, warmups=2)
-    plans["distinct"] = SamplingPlan(
-        min_samples=3, max_samples=100, time_budget=distinct_budget, precision=MEDIAN_PRECISION
+    plans["distinct"] = judged_against(
+        SamplingPlan(min_samples=3, max_samples=100, time_budget=distinct_budget, precision=MEDIAN_PRECISION),
+        "after",
+        "distinct",
     )
-    plans["before"] = legacy
+    plans["before"] = judged_against(legacy, "after", "before")
     return plans
+
+
+def goal_boundaries(base: str, name: str) -> tuple[float, ...]:
+    """The ratios (``name``'s median over ``base``'s) at which a goal judged on them changes its
+    verdict: a forced plan that fast would be plan regret, a scan floor that fast would put the
+    optimized version over its floor, a rewrite or a legacy call that slow would meet the speed-up
+    asked; a candidate is judged faster or slower than the optimized version."""
+    if name == "distinct":
+        return (goals.MIN_SPEEDUP_VS_DISTINCT,)
+    if name == "before":
+        return (goals.MIN_SPEEDUP_VS_LEGACY,)
+    if name.startswith("scan_floor"):
+        return (1 / goals.SCAN_FLOOR_RATIO_LIMIT,)
+    if name.startswith(f"{base}["):
+        return (1 / goals.MAX_PLAN_REGRET,)
+    return (1.0,)
+
+
+def judged_against(plan: SamplingPlan, base: str, name: str) -> SamplingPlan:
+    """``plan`` for variant ``name``, stopping early once its ratio to ``base`` is decided."""
+    return replace(plan, versus=base, boundaries=goal_boundaries(base, name))
 
 
 @dataclass(frozen=True)
@@ -303,17 +338,28 @@ def _measure(
             )
             log(f"  {scope} N={n:,}: " + ", ".join(f"{v} n={c}" for v, c in counts.items()))
     phases.lap("latency")
-    if config.memory:
-        _measure_memory(run, target, dataset, users, config, progress=progress, candidate_dsn=candidate_dsn)
-        phases.lap("memory")
-    if config.instructions:
-        _count_instructions(run, target, dataset, users, config, variants, log=log)
-        phases.lap("instructions")
+
+    def memory(runner: Runner) -> None:
+        if config.memory:
+            with phases.own("memory"):
+                _measure_memory(
+                    run, target, dataset, users, config, progress=progress, candidate_dsn=candidate_dsn, runner=runner
+                )
+
+    # Neither figure depends on the clock: on two cores or more they are taken side by side.
+    side_by_side = config.memory and config.instructions and (os.cpu_count() or 1) > 1
+    with beside(memory, enabled=side_by_side):
+        if config.instructions:
+            with phases.own("instructions"):
+                _count_instructions(run, target, dataset, users, config, variants, log=log)
+    if side_by_side:
+        phases.lap(SIDE_BY_SIDE)
 
 
 class _Phases:
     """The wall time of each phase of a run, kept in its record and logged as it ends: what a
-    budget for the whole run is spent on."""
+    budget for the whole run is spent on. Phases run side by side are timed on their `own`, and
+    the `lap` after them is the wall time they took together."""
 
     def __init__(self, record: BenchRecord, clock: Clock, log: Callable[[str], None]) -> None:
         self._record, self._clock, self._log = record, clock, log
@@ -321,9 +367,18 @@ class _Phases:
 
     def lap(self, phase: str) -> None:
         now = self._clock()
-        self._record.phase_seconds[phase] = round(now - self._since, 1)
+        self._keep(phase, now - self._since)
         self._since = now
-        self._log(f"  {phase}: {self._record.phase_seconds[phase]:.0f} s")
+
+    @contextmanager
+    def own(self, phase: str) -> Iterator[None]:
+        started = self._clock()
+        yield
+        self._keep(phase, self._clock() - started)
+
+    def _keep(self, phase: str, seconds: float) -> None:
+        self._record.phase_seconds[phase] = round(seconds, 1)
+        self._log(f"  {phase}: {seconds:.0f} s")
 
 
 def _count_instructions(
@@ -401,6 +456,7 @@ def _measure_memory(
     *,
     progress: bool,
     candidate_dsn: server.DsnLike | None = None,
+    runner: Runner,
 ) -> None:
     record = run.record
     warm_user = dataset.user_without_events()
@@ -419,6 +475,7 @@ def _measure_memory(
                 warm_user_id=warm_user,
                 memory_limit_mb=config.legacy_memory_limit_mb if implementation == "before" else None,
                 drawn=drawn,
+                runner=runner,
             )
             # Captures are named relative to the run directory, which may be moved or curated.
             capture = Path(measurement.capture).relative_to(run.directory) if measurement.capture else ""
@@ -427,7 +484,9 @@ def _measure_memory(
                 record.notes.append(f"legacy exceeded its {config.legacy_memory_limit_mb} MB limit at N={n:,} events")
             elif drawn:
                 label = measurement.implementation  # a candidate's name, not its path
-                html = write_flamegraph(Path(measurement.capture), run.directory / f"flamegraph-{label}-{n}.html")
+                html = write_flamegraph(
+                    Path(measurement.capture), run.directory / f"flamegraph-{label}-{n}.html", runner=runner
+                )
                 record.flamegraphs[label] = html.name
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from perfkit.commands._options import Command, add_output, add_quick, add_statement_timeout, print_checks
-from perfkit.commands.bench import BenchConfig, BenchRun, run_bench
+from perfkit.commands.bench import BenchConfig, BenchRun, judged_against, run_bench
 from perfkit.data import server
 from perfkit.data.candidates import Candidate, list_candidates, load_candidate, shown
 from perfkit.data.datasets import candidate_reader, grant_reading
@@ -28,6 +28,7 @@ from perfkit.errors import CandidateError, KitError, ParityError
 from perfkit.judge.candidates import CandidateOutcome, parity_check
 from perfkit.measure.containment import Containment, Watchdog, refusals
 from perfkit.measure.parity import check_parity, first_difference, random_instances
+from perfkit.measure.timing import DECISION_MIN_SAMPLES
 from perfkit.measure.variants import Variant, candidate_variants
 from perfkit.paths import RESULTS_DIR
 
@@ -36,10 +37,10 @@ Connection = psycopg.Connection[Any]
 REFERENCE_VARIANTS = ("after", "distinct", "floor", "scan_floor", "scan_floor[no_seqscan]", "scan_floor[no_index]")
 TRIAL_GRID = (10_000, 1_000_000)
 """At full scale a candidate is timed at these N of the scaling instance and at the headline."""
-CANDIDATE_MIN_SAMPLES = 10
+CANDIDATE_MIN_SAMPLES = DECISION_MIN_SAMPLES
 """A candidate is judged, like the DISTINCT rewrite, by the ratio of its median to the optimized
-version's: it is sampled until that median is settled or its budget spent (not to 100 samples for
-a p99 nobody judges), and at least this often, so that the ratio's test has samples to work on."""
+version's: it is sampled until that ratio is clearly below or above 1, its median is settled or its
+budget spent (not to 100 samples for a p99 nobody judges), and at least this often."""
 CANDIDATE_ALTERNATIVE_MIN_SAMPLES = 3
 """A candidate's plan regret is information, not a target: a few samples of each forced alternative
 tell a plan that is slower by half from one that is not."""
@@ -114,10 +115,11 @@ def bench_candidates(
 def with_candidates(config: BenchConfig, candidates: Sequence[Candidate]) -> tuple[BenchConfig, dict[str, Variant]]:
     """``config`` timing the candidates too, in the same interleaved rounds as every other variant, so
     that each variant is timed once and the candidates' ratios to the optimized version are comparable
-    with one another. Each candidate is sampled until its median is settled (`CANDIDATE_MIN_SAMPLES`),
-    its forced alternatives, whose plan regret is information, on a quarter of the references' budget
-    and at least `CANDIDATE_ALTERNATIVE_MIN_SAMPLES` times; its memory is measured, and its backend
-    instructions counted where the optimized version's are."""
+    with one another. Each candidate is sampled until it is clearly faster or slower than the optimized
+    version, or its median is settled (`CANDIDATE_MIN_SAMPLES`); its forced alternatives, whose plan
+    regret is information, until they are clearly slower than the candidate or settled, on a quarter
+    of the references' budget and at least `CANDIDATE_ALTERNATIVE_MIN_SAMPLES` times. Its memory is
+    measured, and its backend instructions counted where the optimized version's are."""
     variants: dict[str, Variant] = {}
     plans = dict(config.plans)
     reference = config.plans["after[no_seqscan]"]
@@ -127,8 +129,10 @@ def with_candidates(config: BenchConfig, candidates: Sequence[Candidate]) -> tup
     for candidate in candidates:
         own = candidate_variants(candidate)
         variants |= own
-        plans[candidate.name] = replace(config.plans["distinct"], min_samples=CANDIDATE_MIN_SAMPLES)
-        plans |= {name: alternative for name in own if name != candidate.name}
+        plans[candidate.name] = judged_against(
+            replace(config.plans["distinct"], min_samples=CANDIDATE_MIN_SAMPLES), "after", candidate.name
+        )
+        plans |= {name: judged_against(alternative, candidate.name, name) for name in own if name != candidate.name}
     timed = replace(
         config,
         plans=plans,

@@ -17,6 +17,7 @@ from typing import Any
 from perfkit.data.implementations import DSN_VARIABLE, IMPLEMENTATIONS
 from perfkit.data.server import DsnLike, plain
 from perfkit.errors import MeasurementError
+from perfkit.measure.beside import Runner, run_process
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def measure_call_memory(
     timeout: float = 1800.0,
     tracked: bool = True,
     drawn: bool = True,
+    runner: Runner = run_process,
 ) -> MemoryMeasurement:
     """Run one call of ``implementation`` untracked, then once under memray, each in a fresh
     interpreter; ``tracked=False`` measures the resident set only.
@@ -71,13 +73,13 @@ def measure_call_memory(
     The tracked run traces Python's object allocator too, so the peak counts the objects the call
     keeps alive. Without it memray sees pymalloc's 1 MiB arenas: whether a call of a few kilobytes
     needs a new arena depends on the interpreter's heap, not on the call, and one arena more at one
-    N reads as a megabyte of growth."""
+    N reads as a megabyte of growth. ``runner`` starts the processes (`beside`)."""
     label = implementation if implementation in IMPLEMENTATIONS else Path(implementation).stem
     capture_dir.mkdir(parents=True, exist_ok=True)
     capture = capture_dir / f"memray-{label}-{n}.bin"
     if capture.exists():
         raise MeasurementError(f"{capture} exists already; every run writes a new directory")
-    probe = _Probe(dsn, schema, implementation, user_id, n, warm_user_id, memory_limit_mb, timeout, drawn)
+    probe = _Probe(dsn, schema, implementation, user_id, n, warm_user_id, memory_limit_mb, timeout, drawn, runner)
     untracked = probe.run(None)
     traced = tracked and not untracked["limit_hit"]
     measured = probe.run(capture) if traced else untracked
@@ -108,6 +110,7 @@ class _Probe:
     memory_limit_mb: int | None
     timeout: float
     drawn: bool
+    runner: Runner
 
     def run(self, capture: Path | None) -> dict[str, Any]:
         command = [
@@ -123,14 +126,7 @@ class _Probe:
             command += ["--memory-limit-mb", str(self.memory_limit_mb)]
         what = f"the {'memray' if capture else 'RSS'} probe of {self.implementation} at N={self.n:,}"
         try:
-            completed = subprocess.run(
-                command,
-                env={**os.environ, DSN_VARIABLE: plain(self.dsn)},
-                capture_output=True,
-                text=True,
-                timeout=self.timeout,
-                check=False,
-            )
+            completed = self.runner(command, env={**os.environ, DSN_VARIABLE: plain(self.dsn)}, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             raise MeasurementError(f"{what} ran longer than {self.timeout:.0f} s") from None
         if completed.returncode != 0:
@@ -140,14 +136,9 @@ class _Probe:
         return report
 
 
-def write_flamegraph(capture: Path, html: Path) -> Path:
+def write_flamegraph(capture: Path, html: Path, *, runner: Runner = run_process) -> Path:
     """memray's HTML flamegraph of a capture (the allocations live at the peak)."""
-    completed = subprocess.run(
-        [sys.executable, "-P", "-m", "memray", "flamegraph", "--force", "-o", str(html), str(capture)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    completed = runner([sys.executable, "-P", "-m", "memray", "flamegraph", "--force", "-o", str(html), str(capture)])
     if completed.returncode != 0:
         raise MeasurementError(f"memray flamegraph failed for {capture}: {completed.stderr.strip()[-300:]}")
     return html

@@ -120,8 +120,9 @@ def call_parameters(query: str, user_id: int) -> dict[str, int] | tuple[int]:
     return {"user_id": user_id} if "%(user_id)s" in query else (user_id,)
 
 
-def capture_plan(conn: psycopg.Connection[Any], query: str, user_id: int) -> CapturedPlan:
-    """``EXPLAIN (ANALYZE, BUFFERS)`` of what ``conn`` runs for ``query`` now, through the same path.
+def capture_plan(conn: psycopg.Connection[Any], query: str, user_id: int, *, analyze: bool = True) -> CapturedPlan:
+    """``EXPLAIN (ANALYZE, BUFFERS)`` of what ``conn`` runs for ``query`` now, through the same path;
+    ``analyze=False``: the plan alone, without running it (its shape and kind, not its figures).
 
     On a connection where psycopg has prepared the query, that is ``EXPLAIN EXECUTE`` of the
     prepared statement, which takes PostgreSQL's plan-cache decision exactly as the next call
@@ -136,13 +137,14 @@ def capture_plan(conn: psycopg.Connection[Any], query: str, user_id: int) -> Cap
         prepared = cur.fetchall()
         if len(prepared) > 1:
             raise ValueError(f"{len(prepared)} prepared statements on one connection: which one ran is unknown")
+        explain = _EXPLAIN if analyze else _EXPLAIN_ONLY
         if prepared:
             name, generic, custom = prepared[0]
             statement = sql.SQL("EXECUTE {}({})").format(sql.Identifier(name), sql.Literal(user_id))
-            cur.execute(sql.SQL(_EXPLAIN) + statement, prepare=False)
+            cur.execute(sql.SQL(explain) + statement, prepare=False)
         else:
             generic = custom = 0
-            cur.execute(_EXPLAIN + query, call_parameters(query, user_id), prepare=False)
+            cur.execute(explain + query, call_parameters(query, user_id), prepare=False)
         row = cur.fetchone()
     assert row is not None
     kind = "generic" if prepared and generic > 0 else "custom"
@@ -150,3 +152,4 @@ def capture_plan(conn: psycopg.Connection[Any], query: str, user_id: int) -> Cap
 
 
 _EXPLAIN = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
+_EXPLAIN_ONLY = "EXPLAIN (FORMAT JSON) "

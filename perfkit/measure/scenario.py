@@ -76,12 +76,12 @@ class Sessions:
         """What runs around each timed call of a candidate, outside its time."""
         return {name: (c.before_call, c.after_call) for name, c in self.containments.items()}
 
-    def plan(self, name: str, user_id: int) -> CapturedPlan | None:
+    def plan(self, name: str, user_id: int, *, analyze: bool = True) -> CapturedPlan | None:
         query = self.variants[name].sql
         if query is None:
             return None
         with self.checked(name):  # EXPLAIN ANALYZE runs the candidate's query
-            return capture_plan(self.connections[name], query, user_id)
+            return capture_plan(self.connections[name], query, user_id, analyze=analyze)
 
 
 @contextmanager
@@ -131,12 +131,13 @@ def time_scenario(
 ) -> dict[str, int]:
     """Time every variant interleaved, then the optimized version's first call on fresh connections.
 
-    Plans are captured on each variant's own connection before and after its samples; a plan
-    that changed in between is kept as a finding (``start_shape`` differs from ``shape``). Then each
-    variant's serial plan is run once more under EXPLAIN for what it reads (`serial_facts`).
+    Plans are captured on each variant's own connection before its samples (the plan alone) and
+    after them (run, with its figures); a plan that changed in between is kept as a finding
+    (``start_shape`` differs from ``shape``). Then each variant's serial plan is run once more
+    under EXPLAIN for what it reads (`serial_facts`).
     """
     names = list(sessions.connections)
-    start = {name: sessions.plan(name, user_id) for name in names}
+    start = {name: sessions.plan(name, user_id, analyze=False) for name in names}
     samples = sample_interleaved(
         {name: _bound(sessions, name, user_id) for name in names},
         plans,

@@ -102,9 +102,14 @@ def median_interval(samples: Sequence[float], z: float = 1.96) -> tuple[float, f
 
 MEDIAN_PRECISION = 0.03
 """A variant judged by its median may stop once the median's 95% interval is within ±3% of it."""
+DECISION_MIN_SAMPLES = 5
+"""Samples of each side before a ratio counts as decided: with five, the median's interval is the
+range of the samples, which holds the median 94% of the time; with fewer it holds it less often."""
 SETTLED = "settled"
-"""Stopping reasons: the median's interval within the plan's precision; the most samples the plan
-allows; the plan's time budget spent past its minimum."""
+"""Stopping reasons: the median's interval within the plan's precision; the ratio to the variant it
+is judged against on one side of every goal; the most samples the plan allows; the plan's time
+budget spent past its minimum."""
+DECIDED = "decided"
 MAX_SAMPLES = "max samples"
 TIME_BUDGET = "time budget"
 
@@ -113,16 +118,22 @@ TIME_BUDGET = "time budget"
 class SamplingPlan:
     """How long each variant is sampled: at least ``min_samples``, at most ``max_samples``; past its
     minimum, until its median is known to within ``precision`` (the half-width of its 95% interval
-    over the median; 0: never early) or ``time_budget`` seconds of its own calls are spent."""
+    over the median; 0: never early), or until its ratio to ``versus`` is decided: the interval of
+    (its median / the median of ``versus``) excludes every one of ``boundaries``, the ratios where a
+    goal judged on it would change its verdict; or until ``time_budget`` seconds of its own calls
+    are spent."""
 
     min_samples: int
     max_samples: int
     time_budget: float = math.inf
     warmups: int = 1
     precision: float = 0.0
+    versus: str = ""
+    boundaries: tuple[float, ...] = ()
 
-    def stop(self, seconds: Sequence[float]) -> str | None:
-        """Why sampling of a variant with these samples ends now, or None to go on."""
+    def stop(self, seconds: Sequence[float], versus: Sequence[float] = ()) -> str | None:
+        """Why sampling of a variant with these samples ends now, or None to go on; ``versus``: the
+        samples of the variant it is judged against, so far."""
         if len(seconds) >= self.max_samples:
             return MAX_SAMPLES
         if len(seconds) < self.min_samples:
@@ -133,7 +144,25 @@ class SamplingPlan:
             low, high = median_interval(seconds)
             if high - low <= 2 * self.precision * median(seconds):
                 return SETTLED
+        if self.boundaries and decided(seconds, versus, self.boundaries):
+            return DECIDED
         return None
+
+
+def ratio_interval(numerator: Sequence[float], denominator: Sequence[float]) -> tuple[float, float]:
+    """An interval of median(numerator) / median(denominator) from the two medians' intervals, at
+    least as wide as either (cheap enough to ask after every sample, unlike a bootstrap)."""
+    low, high = median_interval(numerator)
+    below, above = median_interval(denominator)
+    return low / above, high / below if below > 0 else math.inf
+
+
+def decided(seconds: Sequence[float], versus: Sequence[float], boundaries: Sequence[float]) -> bool:
+    """Whether more samples could still move the ratio of medians across one of ``boundaries``."""
+    if min(len(seconds), len(versus)) < DECISION_MIN_SAMPLES:
+        return False
+    low, high = ratio_interval(seconds, versus)
+    return not any(low <= boundary <= high for boundary in boundaries)
 
 
 @dataclass
@@ -186,9 +215,10 @@ def sample_interleaved(
                 results[name].warmup_seconds.append(timed(name))
 
     def active(name: str) -> bool:
-        taken = results[name]
+        taken, plan = results[name], plans[name]
         if not taken.stopped:
-            taken.stopped = plans[name].stop(taken.seconds) or ""
+            reference = results[plan.versus].seconds if plan.versus in results else []
+            taken.stopped = plan.stop(taken.seconds, reference) or ""
         return not taken.stopped
 
     total = sum(plans[name].max_samples for name in names)

@@ -67,8 +67,10 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     ),
     (
         "stopped",
-        "why the sampling of a variant ended: `settled` (the 95% interval of its median within ±"
-        f"{MEDIAN_PRECISION:.0%} of it, for variants judged by their median), `max samples` (the most its "
+        "why the sampling of a variant ended: `decided` (the interval of its median's ratio to the "
+        "variant it is judged against lies on one side of its goal: more samples would not change the "
+        "verdict), `settled` (the 95% interval of its median within ±"
+        f"{MEDIAN_PRECISION:.0%} of it), `max samples` (the most its "
         "plan allows; the optimized version takes 100 at every N for a real p99) or `time budget`.",
     ),
     (
