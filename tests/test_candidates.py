@@ -16,7 +16,7 @@ from perfkit.errors import CandidateError
 from perfkit.judge.candidates import SPEED
 from perfkit.measure.results import GRID, POOLED
 from perfkit.measure.statistics import compare_samples
-from perfkit.measure.timing import MAX_SAMPLES, SETTLED, TIME_BUDGET
+from perfkit.measure.timing import DECIDED, MAX_SAMPLES, SETTLED, TIME_BUDGET
 from perfkit.record.format import load_bench
 from repository_after.summary import SUMMARY_QUERY
 
@@ -265,17 +265,23 @@ def test_candidates_are_timed_in_one_bench_and_one_refused_there_leaves_the_othe
     assert Path(judged[0].directory).name.startswith("try-candidates-")
     record = load_bench(Path(judged[0].directory) / "results.json")
     assert record.candidates() == ["collate_c", "text_path_only"]
+    # Memory: the optimized version at every N, a candidate (one SQL call) at the ends of the grid.
+    measured = {(m["implementation"], m["n"]) for m in record.memory if m["implementation"] != "before"}
+    ends = {min(record.grid), max(record.grid)}
+    assert measured == {("after", n) for n in record.grid} | {
+        (c, n) for c in ("collate_c", "text_path_only") for n in ends
+    }
     first = [series for series in record.latency if series.n == record.grid[0] and series.scope == GRID]
     variants = [series.variant for series in first if series.connection == POOLED]
     assert variants.count("after") == 1
     assert {"collate_c", "text_path_only", "collate_c[no_seqscan]", "text_path_only[no_seqscan]"} <= set(variants)
     # The optimized version gets its 100 samples for a p99; a candidate, judged by its median's
-    # ratio, leaves the rotation once that median is settled or its budget is spent.
+    # ratio, leaves the rotation once that ratio is decided, its median settled or its budget spent.
     pooled = {series.variant: series for series in first if series.connection == POOLED}
     assert len(pooled["after"].seconds) == 100
     for name in ("collate_c", "text_path_only"):
         assert len(pooled[name].seconds) >= CANDIDATE_MIN_SAMPLES
-        assert pooled[name].stopped in (SETTLED, TIME_BUDGET, MAX_SAMPLES)
+        assert pooled[name].stopped in (DECIDED, SETTLED, TIME_BUDGET, MAX_SAMPLES)
     for outcome in judged:
         speeds = [check for check in outcome.checks if check.name == SPEED]
         assert len(speeds) == len(record.grid), outcome.checks

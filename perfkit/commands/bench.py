@@ -458,12 +458,18 @@ def _measure_memory(
     candidate_dsn: server.DsnLike | None = None,
     runner: Runner,
 ) -> None:
+    """Both versions at every N; a candidate, one SQL call whose memory is the optimized version's
+    kind, at the smallest and largest N only: enough to show whether it grows, at half the
+    processes (each probe's start-up costs more than the call it measures)."""
     record = run.record
     warm_user = dataset.user_without_events()
     drawn_at = flamegraph_size(users)
+    ends = {min(users), max(users)}
     for n, user_id in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
         drawn = config.flamegraphs and n == drawn_at
         for implementation in config.memory_implementations:
+            if implementation not in IMPLEMENTATIONS and n not in ends:
+                continue
             own = candidate_dsn if candidate_dsn is not None and implementation not in IMPLEMENTATIONS else None
             measurement = measure_call_memory(
                 own or target.dsn,
