@@ -320,7 +320,10 @@ def _measure(
         target.dsn, variants, application_name=application_name, settings=settings, candidate_dsn=candidate_dsn
     ) as sessions:
         current = None
-        for scope, data, n, user_id in tqdm(scenarios, desc="latency over N", unit="N", disable=not progress):
+        for index, (scope, data, n, user_id) in enumerate(
+            tqdm(scenarios, desc="latency over N", unit="N", disable=not progress)
+        ):
+            last = index == len(scenarios) - 1
             if data.schema != current:
                 sessions.point_at(data.schema, data.user_without_events())
                 current = data.schema
@@ -330,7 +333,7 @@ def _measure(
                 scope,
                 n,
                 user_id,
-                config.plans,
+                {name: plan for name, plan in config.plans.items() if plan.every_scenario or last},
                 fresh=fresh_connection(target.dsn, data.schema, settings, application_name=application_name),
                 first_calls=config.first_calls,
                 clock=clock,

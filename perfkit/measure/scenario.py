@@ -129,14 +129,15 @@ def time_scenario(
     clock: Clock,
     progress: bool,
 ) -> dict[str, int]:
-    """Time every variant interleaved, then the optimized version's first call on fresh connections.
+    """Time every variant ``plans`` names, interleaved, then the optimized version's first call on
+    fresh connections.
 
     Plans are captured on each variant's own connection before its samples (the plan alone) and
     after them (run, with its figures); a plan that changed in between is kept as a finding
     (``start_shape`` differs from ``shape``). Then each variant's serial plan is run once more
     under EXPLAIN for what it reads (`serial_facts`).
     """
-    names = list(sessions.connections)
+    names = [name for name in sessions.connections if name in plans]
     start = {name: sessions.plan(name, user_id, analyze=False) for name in names}
     samples = sample_interleaved(
         {name: _bound(sessions, name, user_id) for name in names},
@@ -156,7 +157,8 @@ def time_scenario(
         end, first = sessions.plan(name, user_id), start[name]
         if end is not None and first is not None:
             record.plans[key][name] = _plan_record(end, first, sessions.calls[name])
-    for name, variant in sessions.variants.items():
+    for name in names:
+        variant = sessions.variants[name]
         if variant.base == name and variant.sql is not None:
             with sessions.checked(name):
                 facts = serial_facts(sessions.connections[name], variant.sql, user_id)

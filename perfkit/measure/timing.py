@@ -121,7 +121,8 @@ class SamplingPlan:
     over the median; 0: never early), or until its ratio to ``versus`` is decided: the interval of
     (its median / the median of ``versus``) excludes every one of ``boundaries``, the ratios where a
     goal judged on it would change its verdict; or until ``time_budget`` seconds of its own calls
-    are spent."""
+    are spent. ``every_scenario=False``: sampled in the run's last scenario only (the headline,
+    else the largest N), for information that one size gives."""
 
     min_samples: int
     max_samples: int
@@ -130,6 +131,7 @@ class SamplingPlan:
     precision: float = 0.0
     versus: str = ""
     boundaries: tuple[float, ...] = ()
+    every_scenario: bool = True
 
     def stop(self, seconds: Sequence[float], versus: Sequence[float] = ()) -> str | None:
         """Why sampling of a variant with these samples ends now, or None to go on; ``versus``: the
