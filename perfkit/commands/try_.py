@@ -116,14 +116,15 @@ def with_candidates(config: BenchConfig, candidates: Sequence[Candidate]) -> tup
     """``config`` timing the candidates too, in the same interleaved rounds as every other variant, so
     that each variant is timed once and the candidates' ratios to the optimized version are comparable
     with one another. Each candidate is sampled until it is clearly faster or slower than the optimized
-    version, or its median is settled (`CANDIDATE_MIN_SAMPLES`); its forced alternatives, whose plan
+    version, its median is settled or half the DISTINCT rewrite's budget is spent (six candidates
+    share a run), and at least `CANDIDATE_MIN_SAMPLES` times; its forced alternatives, whose plan
     regret is information, at the requirement's scale only (the headline, else the largest N), until
     they are clearly slower than the candidate or settled, on a quarter of the references' budget
     and at least `CANDIDATE_ALTERNATIVE_MIN_SAMPLES` times. Its memory is measured at the ends of the
     grid, and its backend instructions counted where the optimized version's are."""
     variants: dict[str, Variant] = {}
     plans = dict(config.plans)
-    reference = config.plans["after[no_seqscan]"]
+    reference, distinct = config.plans["after[no_seqscan]"], config.plans["distinct"]
     alternative = replace(
         reference,
         min_samples=CANDIDATE_ALTERNATIVE_MIN_SAMPLES,
@@ -134,7 +135,9 @@ def with_candidates(config: BenchConfig, candidates: Sequence[Candidate]) -> tup
         own = candidate_variants(candidate)
         variants |= own
         plans[candidate.name] = judged_against(
-            replace(config.plans["distinct"], min_samples=CANDIDATE_MIN_SAMPLES), "after", candidate.name
+            replace(distinct, min_samples=CANDIDATE_MIN_SAMPLES, time_budget=distinct.time_budget / 2),
+            "after",
+            candidate.name,
         )
         plans |= {name: judged_against(alternative, candidate.name, name) for name in own if name != candidate.name}
     timed = replace(
