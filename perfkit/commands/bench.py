@@ -51,7 +51,7 @@ from perfkit.measure.memory import measure_call_memory, write_flamegraph
 from perfkit.measure.results import GRID, HEADLINE, BenchRecord
 from perfkit.measure.scenario import PLAN_CACHE_WARMUP, fresh_connection, open_sessions, time_scenario
 from perfkit.measure.timing import DECISION_MIN_SAMPLES, MEDIAN_PRECISION, Clock, SamplingPlan
-from perfkit.measure.variants import VARIANTS, Variant
+from perfkit.measure.variants import AFTER, BEFORE, DISTINCT, SCAN_FLOOR, VARIANTS, Variant
 from perfkit.paths import RESULTS_DIR
 from perfkit.record.format import save_bench
 from perfkit.record.runs import mark_complete, new_run_directory, write_new
@@ -77,37 +77,35 @@ def _sampling(*, alternatives_budget: float, distinct_budget: float, legacy: Sam
         warmups=1,
         precision=MEDIAN_PRECISION,
     )
-    plans = {name: judged_against(alternatives, "after", name) for name in VARIANTS}
+    plans = {name: judged_against(alternatives, AFTER.name, variant) for name, variant in VARIANTS.items()}
     plans["floor"] = replace(alternatives, min_samples=10)  # information: no goal to decide
     plans["after"] = SamplingPlan(min_samples=100, max_samples=100, warmups=2)
     plans["distinct"] = judged_against(
         SamplingPlan(min_samples=3, max_samples=100, time_budget=distinct_budget, precision=MEDIAN_PRECISION),
-        "after",
-        "distinct",
+        AFTER.name,
+        DISTINCT,
     )
-    plans["before"] = judged_against(legacy, "after", "before")
+    plans["before"] = judged_against(legacy, AFTER.name, BEFORE)
     return plans
 
 
-def goal_boundaries(base: str, name: str) -> tuple[float, ...]:
-    """The ratios (``name``'s median over ``base``'s) at which a goal judged on them changes its
-    verdict: a forced plan that fast would be plan regret, a scan floor that fast would put the
+def goal_boundaries(variant: Variant) -> tuple[float, ...]:
+    """The ratios (``variant``'s median over the one it is judged against) at which a goal changes
+    its verdict: a forced plan that fast would be plan regret, a scan floor that fast would put the
     optimized version over its floor, a rewrite or a legacy call that slow would meet the speed-up
     asked; a candidate is judged faster or slower than the optimized version."""
-    if name == "distinct":
-        return (goals.MIN_SPEEDUP_VS_DISTINCT,)
-    if name == "before":
-        return (goals.MIN_SPEEDUP_VS_LEGACY,)
-    if name.startswith("scan_floor"):
-        return (1 / goals.SCAN_FLOOR_RATIO_LIMIT,)
-    if name.startswith(f"{base}["):
+    if variant.alternative is not None and variant.base != SCAN_FLOOR.name:
         return (1 / goals.MAX_PLAN_REGRET,)
-    return (1.0,)
+    return {
+        DISTINCT.name: (goals.MIN_SPEEDUP_VS_DISTINCT,),
+        BEFORE.name: (goals.MIN_SPEEDUP_VS_LEGACY,),
+        SCAN_FLOOR.name: (1 / goals.SCAN_FLOOR_RATIO_LIMIT,),
+    }.get(variant.base, (1.0,))
 
 
-def judged_against(plan: SamplingPlan, base: str, name: str) -> SamplingPlan:
-    """``plan`` for variant ``name``, stopping early once its ratio to ``base`` is decided."""
-    return replace(plan, versus=base, boundaries=goal_boundaries(base, name))
+def judged_against(plan: SamplingPlan, versus: str, variant: Variant) -> SamplingPlan:
+    """``plan`` for ``variant``, stopping early once its ratio to ``versus`` is decided."""
+    return replace(plan, versus=versus, boundaries=goal_boundaries(variant))
 
 
 @dataclass(frozen=True)

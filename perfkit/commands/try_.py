@@ -137,9 +137,13 @@ def with_candidates(config: BenchConfig, candidates: Sequence[Candidate]) -> tup
         plans[candidate.name] = judged_against(
             replace(distinct, min_samples=CANDIDATE_MIN_SAMPLES, time_budget=distinct.time_budget / 2),
             "after",
-            candidate.name,
+            own[candidate.name],
         )
-        plans |= {name: judged_against(alternative, candidate.name, name) for name in own if name != candidate.name}
+        plans |= {
+            name: judged_against(alternative, candidate.name, variant)
+            for name, variant in own.items()
+            if name != candidate.name
+        }
     timed = replace(
         config,
         plans=plans,
