@@ -152,11 +152,17 @@ def test_connection_lost_mid_run_keeps_partial_results(
     from perfkit.data.instances import read_instance
 
     calls = 0
+    first_n_done = cut = False
+
+    def log(line: str) -> None:
+        nonlocal first_n_done
+        first_n_done = first_n_done or line.strip().startswith("grid N=")
 
     def clock_that_cuts_the_connection() -> float:
-        nonlocal calls
+        nonlocal calls, cut
         calls += 1
-        if calls == 1500:  # during the second N: the first is complete
+        if first_n_done and not cut:  # the first clock reading of the second N: the first is complete
+            cut = True
             (run_dir,) = tmp_path.iterdir()
             with db.connect(server.dsn, autocommit=True) as admin:
                 admin.execute(
@@ -173,12 +179,12 @@ def test_connection_lost_mid_run_keeps_partial_results(
             tmp_path,
             progress=False,
             clock=clock_that_cuts_the_connection,
-            log=lambda _: None,
+            log=log,
         )
     (run_dir,) = tmp_path.iterdir()
     record = json.loads((run_dir / "results.json").read_text())
     assert record["complete"] is False
-    assert record["latency"], "what was measured before the loss is kept"
+    assert {series["n"] for series in record["latency"]} == {1_000}, "what was measured before the loss is kept"
 
 
 class _InterruptedInstance(Instance):
