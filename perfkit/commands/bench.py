@@ -469,9 +469,10 @@ def _measure_memory(
     for n, user_id in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
         drawn = config.flamegraphs and n == drawn_at
         for implementation in config.memory_implementations:
-            if implementation not in IMPLEMENTATIONS and n not in ends:
+            candidate = implementation not in IMPLEMENTATIONS
+            if candidate and n not in ends:
                 continue
-            own = candidate_dsn if candidate_dsn is not None and implementation not in IMPLEMENTATIONS else None
+            own = candidate_dsn if candidate else None
             measurement = measure_call_memory(
                 own or target.dsn,
                 dataset.schema,
