@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from perfkit.record.runs import write_manifest
     from perfkit.render.figures import (
         all_figures,
+        concurrency_figure,
         instructions_figure,
         latency_figure,
         load_latency_figure,
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     from perfkit.render.tables import (
         candidates_frame,
         checks_frame,
+        concurrency_table,
         instructions_table,
         load_latency_table,
         markdown_table,
@@ -174,6 +176,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "perfkit.record.runs": ("write_manifest",),
     "perfkit.render.figures": (
         "all_figures",
+        "concurrency_figure",
         "instructions_figure",
         "latency_figure",
         "load_latency_figure",
@@ -184,6 +187,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "perfkit.render.tables": (
         "candidates_frame",
         "checks_frame",
+        "concurrency_table",
         "instructions_table",
         "load_latency_table",
         "markdown_table",
@@ -227,6 +231,8 @@ __all__ = [
     "check_parity",
     "checks_frame",
     "compare_samples",
+    "concurrency_figure",
+    "concurrency_table",
     "connect",
     "curate",
     "drop_dataset_schema",

@@ -20,7 +20,11 @@ EXPECTED_FILES = {
     "results.json",
     "results.csv",
     "summary.md",
-    *(f"{stem}.{ext}" for stem in ("latency_vs_n", "memory_vs_n", "ratios_vs_n") for ext in ("png", "svg")),
+    *(
+        f"{stem}.{ext}"
+        for stem in ("latency_vs_n", "memory_vs_n", "ratios_vs_n", "concurrency")
+        for ext in ("png", "svg")
+    ),
     "flamegraph-before-30000.html",
     "flamegraph-after-30000.html",
 }
@@ -74,11 +78,40 @@ def test_results_json_has_raw_samples_environment_and_plans(bench_dir: Path) -> 
     # side where there is a second core, in less wall time than one after the other.
     phases = record["phase_seconds"]
     side_by_side = (os.cpu_count() or 1) > 1
-    assert set(phases) == {"latency", "memory", "instructions"} | ({SIDE_BY_SIDE} if side_by_side else set())
+    assert set(phases) == {"latency", "concurrency", "memory", "instructions"} | (
+        {SIDE_BY_SIDE} if side_by_side else set()
+    )
     assert all(seconds > 0 for seconds in phases.values())
     if side_by_side:
         assert max(phases["memory"], phases["instructions"]) <= phases[SIDE_BY_SIDE] + 1
         assert phases[SIDE_BY_SIDE] < phases["memory"] + phases["instructions"]
+
+
+def test_calls_under_concurrent_clients_are_recorded_and_judged(bench_dir: Path) -> None:
+    """At the quick grid's largest N, the optimized query, its serial form and the scan floor each at
+    1 to 4 × the CPU count of clients: a p99 on 100 calls each, the plan's parallelism, and a capacity."""
+    record = json.loads((bench_dir / "results.json").read_text())
+    cores = os.cpu_count() or 1
+    cells = {(s["variant"], s["clients"]): s for s in record["concurrency"]}
+    clients = sorted({1, cores, 2 * cores, 4 * cores})
+    assert set(cells) == {(v, c) for v in ("after", "after[serial]", "scan_floor") for c in clients}
+    for series in cells.values():
+        assert series["n"] == 30_000
+        assert series["scope"] == "grid"
+        assert len(series["seconds"]) >= 100 or series["elapsed"] >= 2.0
+        assert series["calls"] >= len(series["seconds"])  # the uncounted tail of each burst
+    assert cells["after[serial]", 1]["parallel_workers"] == 0
+    assert cells["scan_floor", 1]["parallel_workers"] is not None
+    if record["environment"]["server"]["embedded"]:  # the server's processes are this machine's
+        assert all(s["server_cpu_seconds"] > 0 for s in cells.values())
+    checks = [c for c in record["derived"]["checks"] if c["at"] == "N=30,000"]
+    capacity = {c["name"]: c for c in checks if c["name"].startswith("capacity within the p99 goal")}
+    assert set(capacity) == {f"capacity within the p99 goal, {v}" for v in ("after", "after[serial]", "scan_floor")}
+    assert all(c["figures"]["clients"] in (0, *clients) for c in capacity.values())
+    (throughput,) = [c for c in checks if c["name"] == "calls per second under load over the scan floor's"]
+    assert throughput["result"] in ("pass", "FAIL")
+    assert throughput["figures"]["ratio"] > 0
+    assert "Under concurrent calls" in (bench_dir / "summary.md").read_text()
 
 
 def test_the_machine_independent_figures_are_recorded(bench_dir: Path) -> None:

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,16 +42,31 @@ from perfkit.data.implementations import IMPLEMENTATIONS
 from perfkit.data.instances import Instance, read_instance
 from perfkit.errors import ConfigurationError, DatabaseError, KitError, MeasurementError
 from perfkit.judge import goals
-from perfkit.judge.bench import bench_checks
+from perfkit.judge.bench import NO_JIT, bench_checks
 from perfkit.judge.outcome import Check
 from perfkit.measure import instructions
 from perfkit.measure.beside import Runner, beside
+from perfkit.measure.concurrency import (
+    ClientPool,
+    ConcurrencyPlan,
+    client_counts,
+    measure_concurrency,
+    open_clients,
+    server_cpu,
+)
 from perfkit.measure.containment import refuse_confining
 from perfkit.measure.memory import measure_call_memory, write_flamegraph
+from perfkit.measure.plans import jit_available
 from perfkit.measure.results import GRID, HEADLINE, BenchRecord
-from perfkit.measure.scenario import PLAN_CACHE_WARMUP, fresh_connection, open_sessions, time_scenario
+from perfkit.measure.scenario import (
+    CANDIDATE_TIME_LIMIT,
+    PLAN_CACHE_WARMUP,
+    fresh_connection,
+    open_sessions,
+    time_scenario,
+)
 from perfkit.measure.timing import DECISION_MIN_SAMPLES, MEDIAN_PRECISION, Clock, SamplingPlan
-from perfkit.measure.variants import AFTER, BEFORE, DISTINCT, SCAN_FLOOR, VARIANTS, Variant
+from perfkit.measure.variants import AFTER, BEFORE, DISTINCT, JIT, SCAN_FLOOR, VARIANTS, Variant
 from perfkit.paths import RESULTS_DIR
 from perfkit.record.format import save_bench
 from perfkit.record.runs import mark_complete, new_run_directory, write_new
@@ -61,6 +76,9 @@ from perfkit.render.summary import render_summary
 FULL_GRID = (1_000, 10_000, 100_000, 1_000_000)
 QUICK_GRID = (1_000, 3_000, 10_000, 30_000)
 FLAMEGRAPH_MAX_N = 100_000
+CONCURRENT_VARIANTS = ("after", "after[serial]", "scan_floor")
+"""Timed under concurrent calls besides the candidates: the optimized query as planned and held to one
+core, and the scan floor, whose calls per second are the most any query reading these rows can serve."""
 SIDE_BY_SIDE = "memory and instructions, side by side"
 """The phase whose wall time is that of the memory and instruction phases taken at the same time."""
 
@@ -129,6 +147,8 @@ class BenchConfig:
     client_instruction_max_n: int = 3_000  # the legacy client runs 20-50 times slower under valgrind too
     prefix: str = "bench"
     candidates: tuple[str, ...] = ()  # variants judged against the optimized version, if any
+    concurrency: ConcurrencyPlan | None = None  # calls under concurrent load, at the headline and these N
+    concurrency_sizes: tuple[int, ...] = ()
 
     # The two presets set the same fields with other figures: alike on purpose.
     @classmethod
@@ -143,6 +163,8 @@ class BenchConfig:
                 legacy=SamplingPlan(min_samples=1, max_samples=100, time_budget=20.0, warmups=0),
             ),
             headline_instance="headline",
+            concurrency=ConcurrencyPlan(client_counts(os.cpu_count() or 1), min_samples=100, window=2.0),
+            concurrency_sizes=(100_000,),
             # One size per candidate: its count against the optimized version's at that size
             # reproduces anywhere; three sizes each would add minutes of valgrind per candidate.
             candidate_instruction_max_n=10_000,
@@ -158,6 +180,10 @@ class BenchConfig:
                 legacy=SamplingPlan(min_samples=3, max_samples=100, time_budget=2.0),
             ),
             first_calls=10,
+            concurrency=ConcurrencyPlan(
+                client_counts(os.cpu_count() or 1), min_samples=100, window=0.5, time_budget=2.0
+            ),
+            concurrency_sizes=(30_000,),
             quick=True,
         )
 
@@ -204,10 +230,14 @@ def run_bench(
     log(f"bench: {dataset.instance.name}, N in {sorted(users)}, results in {directory}")
     with server.connect(target.dsn) as conn:
         environment = collect_environment(conn, dsn=target.dsn, embedded=target.embedded)
+        compiles = jit_available(conn)
     record = BenchRecord(environment=environment, parameters=_parameters(dataset, users, config, source_schema))
+    record.parameters["jit_available"] = compiles
+    if not compiles:
+        record.notes.append(f"[{JIT}] alternatives not timed: {NO_JIT}")
     run = BenchRun(record=record, directory=directory)
     try:
-        timed = {name: known[name] for name in config.plans}
+        timed = {name: known[name] for name in config.plans if compiles or known[name].alternative != JIT}
         _measure(run, target, dataset, users, config, timed, progress=progress, clock=clock, log=log)
         record.complete = True
     except psycopg.errors.QueryCanceled as exc:
@@ -339,6 +369,13 @@ def _measure(
             )
             log(f"  {scope} N={n:,}: " + ", ".join(f"{v} n={c}" for v, c in counts.items()))
     phases.lap("latency")
+    if config.concurrency is not None:
+        loaded = loaded_scenarios(scenarios, config.concurrency_sizes)
+        _measure_concurrency(
+            run, target, loaded, config, variants, settings, candidate_dsn,
+            application_name=application_name, progress=progress, clock=clock, log=log,
+        )  # fmt: skip
+        phases.lap("concurrency")
 
     def memory(runner: Runner) -> None:
         if config.memory:
@@ -355,6 +392,74 @@ def _measure(
                 _count_instructions(run, target, dataset, users, config, variants, log=log)
     if side_by_side:
         phases.lap(SIDE_BY_SIDE)
+
+
+def loaded_scenarios(
+    scenarios: Sequence[tuple[str, Dataset, int, int]], sizes: Sequence[int]
+) -> list[tuple[str, Dataset, int, int]]:
+    """Where calls are timed under load: the headline and the grid's N among ``sizes``, else the
+    grid's largest N (a grid of the user's own has no N the presets name)."""
+    chosen = [s for s in scenarios if s[0] == HEADLINE or (s[0] == GRID and s[2] in sizes)]
+    return chosen or sorted(scenarios, key=lambda s: s[2])[-1:]
+
+
+def _measure_concurrency(
+    run: BenchRun,
+    target: server.ServerTarget,
+    scenarios: Sequence[tuple[str, Dataset, int, int]],
+    config: BenchConfig,
+    variants: Mapping[str, Variant],
+    settings: Mapping[str, str],
+    candidate_dsn: server.DsnLike | None,
+    *,
+    application_name: str,
+    progress: bool,
+    clock: Clock,
+    log: Callable[[str], None],
+) -> None:
+    """The optimized query, its serial form, the scan floor and the candidates under 1 to 4 × cores
+    concurrent clients: after the latencies (never beside another phase, since it is timed)."""
+    plan = config.concurrency
+    assert plan is not None
+    names = [name for name in (*CONCURRENT_VARIANTS, *config.candidates) if name in variants]
+    if not scenarios or not names:
+        return
+    record = run.record
+    record.parameters["concurrency"] = {**vars(plan), "clients": list(plan.clients), "variants": names}
+    count = max(plan.clients)
+    candidate_settings = {"statement_timeout": str(int(CANDIDATE_TIME_LIMIT * 1000)), **settings}
+    for scope, data, n, user_id in scenarios:
+        with ExitStack() as stack:
+            kit = stack.enter_context(
+                open_clients(
+                    target.dsn, count, schema=data.schema, settings=settings, application_name=application_name
+                )
+            )
+            pools: dict[str, ClientPool] = {name: kit for name in names if not variants[name].contained}
+            if len(pools) < len(names):
+                contained = stack.enter_context(
+                    open_clients(
+                        candidate_dsn or target.dsn, count, schema=data.schema, settings=candidate_settings,
+                        application_name=application_name,
+                    )
+                )  # fmt: skip
+                pools.update({name: contained for name in names if name not in pools})
+            series = measure_concurrency(
+                pools,
+                {name: variants[name] for name in names},
+                plan,
+                scope=scope,
+                n=n,
+                user_id=user_id,
+                cpu=server_cpu(kit.connections[0]),
+                clock=clock,
+                progress=progress,
+            )
+        record.concurrency += [s.to_json() for s in series]
+        log(
+            f"  concurrent {scope} N={n:,}: "
+            + ", ".join(f"{s.variant} c={s.clients} {s.calls_per_second:.1f}/s" for s in series)
+        )
 
 
 class _Phases:
@@ -545,6 +650,11 @@ class BenchCommand(Command):
         )
         drawn = f"drawn at the largest N up to {FLAMEGRAPH_MAX_N:,}"
         parser.add_argument("--no-flamegraphs", action="store_true", help=f"skip the flamegraphs ({drawn})")
+        parser.add_argument(
+            "--no-concurrency",
+            action="store_true",
+            help="skip the calls under concurrent clients (1 to 4 × the CPU count, at the headline and N=100,000)",
+        )
         add_source_schema(parser, " instead of seeding an instance")
         add_statement_timeout(parser, "statement_timeout of the measurements")
         parser.add_argument(
@@ -565,6 +675,8 @@ class BenchCommand(Command):
             "instructions": not args.no_instructions,
             "session_settings": dict(args.set),
         }
+        if args.no_concurrency:
+            overrides["concurrency"] = None
         if args.grid:
             overrides["grid"] = sorted(set(args.grid))
         if args.statement_timeout is not None:

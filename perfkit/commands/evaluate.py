@@ -25,6 +25,7 @@ from perfkit.data.implementations import IMPLEMENTATIONS
 from perfkit.data.instances import read_instance
 from perfkit.judge import goals
 from perfkit.judge.bench import bench_checks
+from perfkit.judge.capacity import CAPACITY, THROUGHPUT, loaded
 from perfkit.judge.outcome import Check, Result
 from perfkit.judge.requirements import REQUIREMENTS, Scale, run_requirements
 from perfkit.measure.results import BenchRecord
@@ -89,6 +90,7 @@ def task_report(
     for outcome in outcomes:
         by_requirement.setdefault(outcome.name, {})[outcome.subject] = outcome.result
     both = [name for name, result in by_requirement.items() if {"before", "after"} <= set(result)]
+    checks = bench_checks(record)
     not_run = {
         impl: f"--impl left {impl} out: no tests, benchmarks or scalability results"
         for impl in IMPLEMENTATIONS
@@ -106,6 +108,7 @@ def task_report(
                 "latency": _benchmarks(record, impl),
                 "memory_at_scale": _figures_of(outcomes, "rss_at_scale", impl),
                 "instructions": _instructions(record, impl),
+                "under_load": _under_load(record, impl),
             }
             for impl in implementations
         },
@@ -124,7 +127,8 @@ def task_report(
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": quick,
         "requirements": {name: description for name, (description, _) in REQUIREMENTS.items()},
-        "deterministic_checks": [c.to_json() for c in bench_checks(record) if "instructions" in c.name],
+        "deterministic_checks": [c.to_json() for c in checks if "instructions" in c.name],
+        "capacity": [c.to_json() for c in checks if c.name.startswith(CAPACITY) or c.name == THROUGHPUT],
         "fail_to_pass": [n for n in both if (by_requirement[n]["before"], by_requirement[n]["after"]) == FAIL_TO_PASS],
         "pass_to_pass": [n for n in both if (by_requirement[n]["before"], by_requirement[n]["after"]) == PASS_TO_PASS],
     }
@@ -206,6 +210,31 @@ def _benchmarks(record: BenchRecord, implementation: str) -> list[dict[str, Any]
                     "p99_ms": p99.value * 1000,
                     "p99_label": p99.label,
                     **_p99_interval(series.seconds),
+                }
+            )
+    return rows
+
+
+def _under_load(record: BenchRecord, implementation: str) -> list[dict[str, Any]]:
+    """The implementation's calls under concurrent clients (the legacy version is not loaded: its calls
+    are Python loops the kit's client threads would serialize)."""
+    rows = []
+    for (scope, n), variants in loaded(record).items():
+        for series in sorted(variants.get(implementation, []), key=lambda s: s.clients):
+            percentiles = describe(series.seconds)
+            cpu = series.server_cpu_per_call
+            rows.append(
+                {
+                    "scope": scope,
+                    "n": n,
+                    "clients": series.clients,
+                    "samples": len(series.seconds),
+                    "p50_ms": percentiles["p50"].value * 1000,
+                    "p99_ms": percentiles["p99"].value * 1000,
+                    "p99_label": percentiles["p99"].label,
+                    "calls_per_second": series.calls_per_second,
+                    "server_cpu_ms_per_call": None if math.isnan(cpu) else cpu * 1000,
+                    "parallel_workers": series.parallel_workers,
                 }
             )
     return rows

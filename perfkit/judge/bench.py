@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from perfkit.judge import goals
+from perfkit.judge.capacity import capacity_checks
 from perfkit.judge.outcome import Check, Result
 from perfkit.measure.results import FRESH, HEADLINE, MB, POOLED, BenchRecord
 from perfkit.measure.scaling import LogLogFit, ratio
@@ -26,6 +27,7 @@ def bench_checks(record: BenchRecord) -> list[Check]:
 
 
 P99 = "p99 latency, optimized"
+NO_JIT = "the server has no JIT provider (pg_jit_available() is false with jit = on)"
 
 PER_CALL, CLIENT_PER_EVENT, LINEAR = INSTRUCTION_TARGETS = (
     "backend instructions per call, optimized",
@@ -84,6 +86,7 @@ def _scenario_checks(record: BenchRecord, scope: str, n: int) -> Iterator[Check]
     if after is None:
         return
     yield p99_check(after.seconds, at)
+    yield from capacity_checks(record, at, scope, n)
     yield from _plan_checks(record, scope, n, at)
     for candidate in record.candidates():
         yield from _candidate_checks(record, candidate, scope, n, at)
@@ -182,6 +185,7 @@ def _plan_checks(record: BenchRecord, scope: str, n: int, at: str) -> Iterator[C
             len(shapes) == 1,
             at=at,
         )
+    yield from _jit_check(record, scope, n, at)
     regret = plan_regret(record, scope, n)
     if regret is not None:
         embedded = bool(record.environment.get("server", {}).get("embedded"))
@@ -194,6 +198,33 @@ def _plan_checks(record: BenchRecord, scope: str, n: int, at: str) -> Iterator[C
             regret_advice(regret.best) if missed else "",
             at,
         )
+
+
+JIT_CHECK = "JIT at PostgreSQL's default thresholds, optimized"
+
+
+def _jit_check(record: BenchRecord, scope: str, n: int, at: str) -> Iterator[Check]:
+    """What compiling the plan costs or saves: the ``[jit]`` alternative's median over the chosen plan's
+    (information; a JIT faster by the plan-regret margin is a plan regret too). Said at every N, also
+    where the server cannot compile (then nothing was timed)."""
+    if record.parameters.get("jit_available") is False:
+        yield Check(JIT_CHECK, "information", f"not timed: {NO_JIT}", Result.INFO, at=at)
+        return
+    jit = record.series("after[jit]", n, scope)
+    if jit is None or not jit.seconds:
+        return
+    plans = record.plans.get(f"{scope} N={n:,}", {})
+    compiled = plans.get("after[jit]", {}).get("shape", "").endswith("+ JIT")
+    value = ratio(median(jit.seconds), record.median_seconds("after", n, scope))
+    yield Check(
+        JIT_CHECK,
+        "information",
+        f"{value:.2f}× the chosen settings' median (n={len(jit.seconds)}); "
+        + ("the plan was compiled" if compiled else "below the thresholds: not compiled"),
+        Result.INFO,
+        "the verdict assumes the server's own jit setting; a ratio above 1 is what JIT would cost",
+        at,
+    )
 
 
 @dataclass(frozen=True)
@@ -259,6 +290,8 @@ def regret_advice(best: str) -> str:
         )
     if "[no_index]" in best:
         return "the planner chose an index path where a sequential scan was faster: check random_page_cost"
+    if "[jit]" in best:
+        return "the plan ran faster with its expressions compiled: this query wants jit = on at these thresholds"
     return "the planner's parallel plan was slower than a serial one: check max_parallel_workers_per_gather"
 
 

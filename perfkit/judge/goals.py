@@ -21,6 +21,11 @@ DISTINCT_FROM_N = 10_000
 SCAN_FLOOR_RATIO_LIMIT = 1.5
 """Optimized median over the cheapest way to read the user's rows (count(metadata) under its best plan)."""
 
+MIN_THROUGHPUT_VS_SCAN_FLOOR = 0.8
+"""Under concurrent calls the cores are the limit, so calls per second measure the work of one call:
+the optimized query's most calls per second over the scan floor's (count(metadata), the least work that
+reads the user's rows). At 0.8 the query adds a quarter to the cost of reading the rows at all."""
+
 MAX_PLAN_REGRET = 1.2
 """Median of the plan the planner chose over the median of the best forced alternative (embedded server)."""
 

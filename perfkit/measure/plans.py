@@ -46,8 +46,10 @@ def _root(plan: Any) -> dict[str, Any]:
 
 
 def plan_shape(plan: Any) -> str:
-    """The plan without its figures: node types, parallel modes and the indexes used."""
-    return " → ".join(name for name, _ in _nodes(plan))
+    """The plan without its figures: node types, parallel modes and the indexes used, and whether its
+    expressions are compiled (JIT changes no node, yet it is another way to run the plan)."""
+    shape = " → ".join(name for name, _ in _nodes(plan))
+    return f"{shape} + JIT" if "JIT" in _root(plan) else shape
 
 
 def plan_summary(plan: Any) -> dict[str, Any]:
@@ -64,6 +66,14 @@ def plan_summary(plan: Any) -> dict[str, Any]:
         "planning_ms": root.get("Planning Time"),
         "jit": "JIT" in root,
     }
+
+
+def jit_available(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the server can compile plans (a JIT provider is installed), whatever its ``jit`` setting."""
+    with conn.transaction():
+        conn.execute("SET LOCAL jit = on", prepare=False)
+        row = conn.execute("SELECT pg_jit_available()", prepare=False).fetchone()
+    return bool(row and row[0])
 
 
 def serial_facts(conn: psycopg.Connection[Any], query: str, user_id: int) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class BenchRecord:
     counting: dict[str, Any] = field(default_factory=dict)  # how the counts were taken, or why they were not
     notes: list[str] = field(default_factory=list)
     phase_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase of the run
+    concurrency: list[dict[str, Any]] = field(default_factory=list)  # `concurrency.ConcurrentSeries` records
     complete: bool = False
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 

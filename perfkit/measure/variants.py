@@ -45,8 +45,17 @@ FORCED_ALTERNATIVES: dict[str, dict[str, str]] = {
     "no_seqscan": {"enable_seqscan": "off"},
     "no_index": {"enable_indexscan": "off", "enable_indexonlyscan": "off", "enable_bitmapscan": "off"},
     "serial": {"max_parallel_workers_per_gather": "0"},
+    # PostgreSQL's own defaults, where a server configured for short queries (the embedded one) has it off.
+    "jit": {
+        "jit": "on",
+        "jit_above_cost": "100000",
+        "jit_inline_above_cost": "500000",
+        "jit_optimize_above_cost": "500000",
+    },
 }
-"""Session settings that take one family of plans away from the planner, to see what it did not choose."""
+"""Session settings that take one family of plans away from the planner, to see what it did not choose,
+or (``jit``) that compile the plan's expressions as a server with PostgreSQL's defaults would."""
+JIT = "jit"
 
 Call = Callable[[psycopg.Connection[Any], int], object]
 

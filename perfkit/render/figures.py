@@ -16,9 +16,11 @@ from matplotlib.figure import Figure
 from perfkit.errors import MeasurementError
 from perfkit.judge import goals
 from perfkit.judge.bench import growth_verdict, plan_regret
+from perfkit.judge.capacity import loaded
 from perfkit.measure.load.analysis import LoadRun
 from perfkit.measure.results import GRID, MB, POOLED, BenchRecord, latency_table, memory_table
 from perfkit.measure.scaling import ratio
+from perfkit.measure.timing import describe, percentile_interval
 
 COLOURS = {
     "before": "#c0392b",
@@ -221,6 +223,44 @@ def instructions_figure(record: BenchRecord) -> Figure:
     return fig
 
 
+def concurrency_figure(record: BenchRecord) -> Figure:
+    """Per loaded scenario, p99 (with its interval) and calls per second against concurrent clients:
+    where each variant crosses the p99 goal, and how many calls it serves when the cores are busy."""
+    found = loaded(record)
+    fig = _figure((11, 3.8 * max(len(found), 1)))
+    axes = fig.subplots(max(len(found), 1), 2, squeeze=False)
+    for row, ((scope, n), variants) in enumerate(sorted(found.items(), key=lambda item: item[0][1])):
+        p99_ax, rate_ax = axes[row]
+        for variant, series in variants.items():
+            ordered = sorted(series, key=lambda s: s.clients)
+            clients = [s.clients for s in ordered]
+            colour = COLOURS.get(variant.split("[")[0], CANDIDATE_COLOUR)
+            style = "--" if "[" in variant else "-"
+            label = LABELS.get(variant, variant)
+            p99 = [describe(s.seconds)["p99"].value * 1000 for s in ordered]
+            bounds = [percentile_interval(s.seconds, 99.0, confidence=goals.P99_CONFIDENCE) for s in ordered]
+            p99_ax.plot(clients, p99, style, marker="o", color=colour, label=label)
+            p99_ax.fill_between(
+                clients,
+                [low * 1000 for low, _ in bounds],
+                [high * 1000 for _, high in bounds],
+                color=colour,
+                alpha=0.15,
+            )
+            rate_ax.plot(clients, [s.calls_per_second for s in ordered], style, marker="o", color=colour, label=label)
+        p99_ax.axhline(
+            goals.P99_LIMIT_MS, color="black", linestyle=":", label=f"goal p99 < {goals.P99_LIMIT_MS:.0f} ms"
+        )
+        for ax, what in ((p99_ax, "p99 latency (ms), 95% interval"), (rate_ax, "calls per second")):
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("concurrent clients")
+            ax.set_ylabel(what)
+            ax.set_title(f"{scope} N={n:,}: {what}", fontsize=10)
+            _grid_and_legend(ax)
+    fig.suptitle(f"Under concurrent calls (machine-dependent: {record.environment.get('cpu_count', '?')} CPUs)")
+    return fig
+
+
 def save_figure(fig: Figure, directory: Path, stem: str) -> list[Path]:
     """PNG for reading, SVG for zooming; never overwrites."""
     paths = [directory / f"{stem}.png", directory / f"{stem}.svg"]
@@ -237,6 +277,7 @@ def all_figures(record: BenchRecord) -> dict[str, Figure]:
         "memory_vs_n": memory_figure(record),
         "ratios_vs_n": ratio_figure(record),
         **({"instructions_vs_n": instructions_figure(record)} if record.instructions else {}),
+        **({"concurrency": concurrency_figure(record)} if record.concurrency else {}),
     }
 
 

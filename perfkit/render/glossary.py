@@ -43,7 +43,8 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     (
         "forced alternative",
         "the same query on a connection where a family of plans is switched off (`[no_seqscan]`, "
-        "`[no_index]`, `[serial]`), to time the plans the planner did not choose.",
+        "`[no_index]`, `[serial]`), to time the plans the planner did not choose, or where JIT compiles "
+        "the plan at PostgreSQL's default thresholds (`[jit]`, on a server that has a JIT provider).",
     ),
     (
         "plan regret",
@@ -59,6 +60,22 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
         "instructions per event",
         "backend instructions of one warm call counted under valgrind, divided by N; two runs agree to "
         "about one part in ten thousand on any machine, where times move by a third.",
+    ),
+    (
+        "under concurrent calls",
+        "c closed-loop clients, each on a long-lived connection, calling back to back; a call counts when "
+        "every client was calling throughout it. Calls per second = c / mean latency (Little's law).",
+    ),
+    (
+        "capacity",
+        f"the most concurrent clients at which a variant's p99 stays under {P99_LIMIT_MS:.0f} ms, counting up "
+        "from one, with the interval its p99s' intervals allow; the scan floor's is the most any query "
+        "reading these rows can reach on that machine.",
+    ),
+    (
+        "server CPU per call",
+        "the server processes' CPU time over the concurrent bursts (parallel workers included) over the "
+        "calls made: the work that load pays, where one idle call's latency shows what parallelism gains.",
     ),
     (
         "inconclusive",

@@ -36,9 +36,11 @@ from perfkit.render.sections import (
     to_html,
     write_pages,
 )
+from perfkit.render.summary import CONCURRENCY_NOTE
 from perfkit.render.tables import (
     candidates_frame,
     checks_frame,
+    concurrency_table,
     instructions_table,
     plans_table,
     profile_table,
@@ -160,6 +162,17 @@ def report_sections(
         sections.append(
             Section("Scaling", [Text(fit_lines), Figures(inputs.bench_dir, rel, BENCH_FIGURES), Links(links)])
         )
+        if record.concurrency:
+            sections.append(
+                Section(
+                    "Under concurrent calls",
+                    [
+                        Text([CONCURRENCY_NOTE], bullets=False),
+                        Figures(inputs.bench_dir, rel, ("concurrency",)),
+                        Table(concurrency_table(record)),
+                    ],
+                )
+            )
         sections.append(_drawn_plans_section(record, _candidate_records(inputs)))
         sections.append(Section("Plans that ran", [Table(plans_table(record))]))
         sections.append(_reproducible_section(record, inputs.bench_dir, rel))

@@ -10,6 +10,7 @@ from perfkit.measure.results import MB, BenchRecord, latency_table, memory_table
 from perfkit.render.sections import Links, Section, Table, Text, to_markdown
 from perfkit.render.tables import (
     checks_frame,
+    concurrency_table,
     instructions_table,
     plans_table,
     profile_table,
@@ -28,6 +29,12 @@ LATENCY_SUMMARY_COLUMNS = [
     "p99_ms",
     "p99_label",
 ]
+CONCURRENCY_NOTE = (
+    "Each client calls back to back on a connection of its own; a call counts when it starts within a burst's "
+    "window, and every client keeps calling until the last counted call returns, so each counted call ran with "
+    "all clients busy. Calls per second = clients / mean latency (Little's law). Server CPU per call: the "
+    "server's processes' CPU time over the bursts, parallel workers included, over the calls made."
+)
 PLANS_NOTE = (
     "Captured on each variant's own connection after its samples (`EXPLAIN (ANALYZE, BUFFERS)` through the "
     "same path: `EXECUTE` of the prepared statement where psycopg prepared one). `changed` names a plan "
@@ -92,6 +99,10 @@ def summary_sections(record: BenchRecord, checks: Sequence[Check], figures: Mapp
         Section(
             "Latency (ms; percentiles labelled with their sample counts)",
             [Table(latency_table(record)[LATENCY_SUMMARY_COLUMNS])],
+        ),
+        Section(
+            "Under concurrent calls (closed-loop clients on long-lived connections; machine-dependent)",
+            [Text([CONCURRENCY_NOTE], bullets=False), Table(concurrency_table(record), empty="Not measured.")],
         ),
         Section("Memory of one call (fresh process, memray with native traces)", [Table(memory_table(record))]),
         Section("Scaling of peak memory with N (log-log fit)", [Text(memory_fit_lines(record))]),

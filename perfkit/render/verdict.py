@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perfkit.judge.bench import LINEAR, P99
+from perfkit.judge.capacity import CAPACITY
 from perfkit.judge.outcome import Check, Result
 from perfkit.measure.results import BenchRecord
 
@@ -107,10 +108,33 @@ def _latency(record: BenchRecord, checks: Sequence[Check]) -> list[str]:
     ]
     if ratios:
         lines.append(f"There, in the same run: {', '.join(ratios)} (ratios of medians).")
+    lines += _capacity(checks, at)
     linear = next((c for c in checks if c.name == LINEAR), None)
     if linear is not None:
         lines.append(f"What reproduces on any machine: the optimized query's backend work is {linear.measured}.")
     return lines
+
+
+def _capacity(checks: Sequence[Check], at: str) -> list[str]:
+    """The p99 goal under concurrent calls, beside the scan floor's: what the machine allows at all."""
+    found = {c.name: c for c in checks if c.at == at}
+    after, floor = found.get(f"{CAPACITY}, after"), found.get(f"{CAPACITY}, scan_floor")
+    if after is None:
+        return []
+    figures = after.figures
+    interval = f"{figures['low']}–{figures['high']}" if figures["low"] != figures["high"] else f"{figures['low']}"
+    line = (
+        f"Under concurrent calls there: p99 {after.goal.removeprefix('p99 ')} holds up to {figures['clients']} "
+        f"concurrent calls (95% interval {interval}) on this machine; the optimized query serves at most "
+        f"{figures['calls_per_second']:.1f} calls/s"
+    )
+    if floor is not None:
+        rate = floor.figures["calls_per_second"]
+        line += (
+            f", {figures['calls_per_second'] / rate:.2f}× the scan floor's {rate:.1f} (the most any query reading "
+            f"these rows serves here; its p99 holds up to {floor.figures['clients']} concurrent calls)"
+        )
+    return [line + "."]
 
 
 def _targets(checks: Sequence[Check]) -> str:
