@@ -60,7 +60,15 @@ def test_results_json_has_raw_samples_environment_and_plans(bench_dir: Path) -> 
         assert len(series[("after", n, "pooled")]["seconds"]) == 100
         assert len(series[("after", n, "fresh")]["seconds"]) == 10
         assert series[("after", n, "pooled")]["stopped"] == "max samples"
-        for variant in ("before", "distinct", "floor", "scan_floor", "after[no_seqscan]", "scan_floor[serial]"):
+        for variant in (
+            "before",
+            "distinct",
+            "floor",
+            "scan_floor",
+            "price_floor",
+            "after[no_seqscan]",
+            "scan_floor[serial]",
+        ):
             assert len(series[(variant, n, "pooled")]["seconds"]) >= 1, variant
             assert series[(variant, n, "pooled")]["stopped"] in STOPPING_REASONS, variant
         plans = record["plans"][f"grid N={n:,}"]
@@ -94,7 +102,7 @@ def test_calls_under_concurrent_clients_are_recorded_and_judged(bench_dir: Path)
     cores = os.cpu_count() or 1
     cells = {(s["variant"], s["clients"]): s for s in record["concurrency"]}
     clients = sorted({1, cores, 2 * cores, 4 * cores})
-    assert set(cells) == {(v, c) for v in ("after", "after[serial]", "scan_floor") for c in clients}
+    assert set(cells) == {(v, c) for v in ("after", "after[serial]", "scan_floor", "price_floor") for c in clients}
     for series in cells.values():
         assert series["n"] == 30_000
         assert series["scope"] == "grid"
@@ -106,7 +114,8 @@ def test_calls_under_concurrent_clients_are_recorded_and_judged(bench_dir: Path)
         assert all(s["server_cpu_seconds"] > 0 for s in cells.values())
     checks = [c for c in record["derived"]["checks"] if c["at"] == "N=30,000"]
     capacity = {c["name"]: c for c in checks if c["name"].startswith("capacity within the p99 goal")}
-    assert set(capacity) == {f"capacity within the p99 goal, {v}" for v in ("after", "after[serial]", "scan_floor")}
+    loaded = ("after", "after[serial]", "scan_floor", "price_floor")
+    assert set(capacity) == {f"capacity within the p99 goal, {v}" for v in loaded}
     assert all(c["figures"]["clients"] in (0, *clients) for c in capacity.values())
     (throughput,) = [c for c in checks if c["name"] == "calls per second under load over the scan floor's"]
     assert throughput["result"] in ("pass", "FAIL")
@@ -120,14 +129,15 @@ def test_the_machine_independent_figures_are_recorded(bench_dir: Path) -> None:
         pytest.skip(record["counting"]["unavailable"])
     grid = record["parameters"]["grid"]
     counted = {(c["variant"], c["n"]) for c in record["instructions"]}
-    assert counted == {(v, n) for v in ("before", "after", "distinct", "floor", "scan_floor") for n in grid}
+    counted_variants = ("before", "after", "distinct", "floor", "scan_floor", "price_floor")
+    assert counted == {(v, n) for v in counted_variants for n in grid}
     assert all(c["plan_shape"] for c in record["instructions"])
     client = {c["implementation"]: c for c in record["client_instructions"]}
     assert set(client) == {"before", "after"}
     assert record["instruction_profile"][0]["inclusive"] > 0
     assert (bench_dir / record["counting"]["profile_capture"]).stat().st_size > 0
     serial = {(p["variant"], p["n"]): p for p in record["serial_plans"]}
-    assert set(serial) == {(v, n) for v in ("before", "after", "distinct", "floor", "scan_floor") for n in grid}
+    assert set(serial) == {(v, n) for v in counted_variants for n in grid}
     assert all(plan["shared_blocks"] > 0 and len(plan["shape_hash"]) == 12 for plan in serial.values())
     checks = {c["name"]: c for c in record["derived"]["checks"] if c["at"].startswith("N=1,000 to")}
     assert checks["client instructions per event, optimized"]["result"] == "pass"

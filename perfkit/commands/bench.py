@@ -76,9 +76,10 @@ from perfkit.render.summary import render_summary
 FULL_GRID = (1_000, 10_000, 100_000, 1_000_000)
 QUICK_GRID = (1_000, 3_000, 10_000, 30_000)
 FLAMEGRAPH_MAX_N = 100_000
-CONCURRENT_VARIANTS = ("after", "after[serial]", "scan_floor")
+CONCURRENT_VARIANTS = ("after", "after[serial]", "scan_floor", "price_floor")
 """Timed under concurrent calls besides the candidates: the optimized query as planned and held to one
-core, and the scan floor, whose calls per second are the most any query reading these rows can serve."""
+core, the scan floor, whose calls per second are the most any query reading these rows can serve, and
+the price floor, the most calls per second any query returning the summary could serve."""
 SIDE_BY_SIDE = "memory and instructions, side by side"
 """The phase whose wall time is that of the memory and instruction phases taken at the same time."""
 
@@ -96,7 +97,7 @@ def _sampling(*, alternatives_budget: float, distinct_budget: float, legacy: Sam
         precision=MEDIAN_PRECISION,
     )
     plans = {name: judged_against(alternatives, AFTER.name, variant) for name, variant in VARIANTS.items()}
-    plans["floor"] = replace(alternatives, min_samples=10)  # information: no goal to decide
+    plans["floor"] = plans["price_floor"] = replace(alternatives, min_samples=10)  # information: nothing to decide
     plans["after"] = SamplingPlan(min_samples=100, max_samples=100, warmups=2)
     plans["distinct"] = judged_against(
         SamplingPlan(min_samples=3, max_samples=100, time_budget=distinct_budget, precision=MEDIAN_PRECISION),

@@ -110,16 +110,19 @@ def capacity_checks(record: BenchRecord, label: str, scope: str, n: int) -> Iter
                 "calls_per_second": cap.peak_calls_per_second,
             },
         )
-    after, floor = found.get("after"), found.get("scan_floor")
+    after, floor, prices = found.get("after"), found.get("scan_floor"), found.get("price_floor")
     if after is None or floor is None:
         return
     value = after.peak_calls_per_second / floor.peak_calls_per_second
+    bound = prices.peak_calls_per_second / floor.peak_calls_per_second if prices is not None else None
     yield Check.judged(
         THROUGHPUT,
         f"≥ {goals.MIN_THROUGHPUT_VS_SCAN_FLOOR:g}× (most calls per second of each)",
-        f"{value:.2f}× ({after.peak_calls_per_second:.1f} against {floor.peak_calls_per_second:.1f} calls/s)",
+        f"{value:.2f}× ({after.peak_calls_per_second:.1f} against {floor.peak_calls_per_second:.1f} calls/s)"
+        + (f"; the price floor: {bound:.2f}×" if bound is not None else ""),
         value >= goals.MIN_THROUGHPUT_VS_SCAN_FLOOR,
-        "under load the cores are the limit: calls per second measure the work of one call, parallel workers included",
+        "under load the cores are the limit: calls per second measure the work of one call, parallel workers "
+        "included; the price floor bounds what any query returning the summary can serve",
         label,
-        figures={"ratio": value},
+        figures={"ratio": value, "price_floor_ratio": bound},
     )

@@ -28,6 +28,7 @@ COLOURS = {
     "distinct": "#8e44ad",
     "floor": "#7f8c8d",
     "scan_floor": "#27ae60",
+    "price_floor": "#16a085",
 }
 CANDIDATE_COLOUR = "#e67e22"
 LABELS = {
@@ -36,6 +37,7 @@ LABELS = {
     "distinct": "DISTINCT rewrite",
     "floor": "count(*) floor",
     "scan_floor": "count(metadata) scan floor",
+    "price_floor": "price floor (counts, JSON-number prices)",
 }
 
 

@@ -36,6 +36,11 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
         "the least any query reading `type` or `metadata` must do without a covering index.",
     ),
     (
+        "price floor",
+        "the counts and the sum of the prices stored as JSON numbers, nothing else: any query returning the "
+        "summary does at least this (prices stored as text cost more); a reference, not a summary.",
+    ),
+    (
         "count(*) floor",
         "`count(*)` over the user's rows: finds them in the primary key index without reading them; shown"
         " as information.",
