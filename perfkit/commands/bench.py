@@ -150,6 +150,7 @@ class BenchConfig:
     candidates: tuple[str, ...] = ()  # variants judged against the optimized version, if any
     concurrency: ConcurrencyPlan | None = None  # calls under concurrent load, at the headline and these N
     concurrency_sizes: tuple[int, ...] = ()
+    loaded_candidates: tuple[str, ...] | None = None  # the candidates timed under load too (None: all)
 
     # The two presets set the same fields with other figures: alike on purpose.
     @classmethod
@@ -422,7 +423,8 @@ def _measure_concurrency(
     concurrent clients: after the latencies (never beside another phase, since it is timed)."""
     plan = config.concurrency
     assert plan is not None
-    names = [name for name in (*CONCURRENT_VARIANTS, *config.candidates) if name in variants]
+    loaded = config.candidates if config.loaded_candidates is None else config.loaded_candidates
+    names = [name for name in (*CONCURRENT_VARIANTS, *loaded) if name in variants]
     if not scenarios or not names:
         return
     record = run.record

@@ -244,12 +244,16 @@ def bench_with_candidates(
     names: Sequence[str] | str,
     results_base: Path,
     *,
+    under_load: Sequence[str] | str = "all",
     progress: bool = False,
     log: Callable[[str], None] = print,
 ) -> tuple[BenchRun, list[CandidateOutcome]]:
     """The bench of ``config`` with every candidate that agrees with the legacy version timed in it
     (`with_candidates`): what the report's scaling notebook runs, so that the optimized version and its
-    references are timed once for the whole report, not again beside the candidates."""
+    references are timed once for the whole report, not again beside the candidates. The candidates
+    ``under_load`` are also timed under concurrent calls (each adds minutes at full scale)."""
+    if under_load != "all":
+        config = replace(config, loaded_candidates=tuple(under_load))
 
     def bench(agreed: list[Candidate]) -> BenchRun:
         timed, variants = with_candidates(config, agreed)

@@ -213,6 +213,18 @@ def _jit_check(record: BenchRecord, scope: str, n: int, at: str) -> Iterator[Che
     jit = record.series("after[jit]", n, scope)
     if jit is None or not jit.seconds:
         return
+    assumed = record.parameters.get("session_settings", {}).get("jit") or record.environment.get("server", {}).get(
+        "settings", {}
+    ).get("jit")
+    if assumed == "on":
+        yield Check(
+            JIT_CHECK,
+            "information",
+            "the timed sessions compile already (jit = on): `bench --set jit=off` shows what JIT costs",
+            Result.INFO,
+            at=at,
+        )
+        return
     plans = record.plans.get(f"{scope} N={n:,}", {})
     compiled = plans.get("after[jit]", {}).get("shape", "").endswith("+ JIT")
     value = ratio(median(jit.seconds), record.median_seconds("after", n, scope))

@@ -28,7 +28,7 @@ COLOURS = {
     "distinct": "#8e44ad",
     "floor": "#7f8c8d",
     "scan_floor": "#27ae60",
-    "price_floor": "#16a085",
+    "price_floor": "#b7950b",
 }
 CANDIDATE_COLOUR = "#e67e22"
 LABELS = {
@@ -253,8 +253,11 @@ def concurrency_figure(record: BenchRecord) -> Figure:
         p99_ax.axhline(
             goals.P99_LIMIT_MS, color="black", linestyle=":", label=f"goal p99 < {goals.P99_LIMIT_MS:.0f} ms"
         )
+        tried = sorted({s.clients for series in variants.values() for s in series})
         for ax, what in ((p99_ax, "p99 latency (ms), 95% interval"), (rate_ax, "calls per second")):
             ax.set_xscale("log", base=2)
+            ax.set_xticks(tried, [str(c) for c in tried])
+            ax.minorticks_off()
             ax.set_xlabel("concurrent clients")
             ax.set_ylabel(what)
             ax.set_title(f"{scope} N={n:,}: {what}", fontsize=10)
