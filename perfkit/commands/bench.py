@@ -183,7 +183,7 @@ class BenchConfig:
             ),
             first_calls=10,
             concurrency=ConcurrencyPlan(
-                client_counts(os.cpu_count() or 1), min_samples=100, window=0.5, time_budget=2.0
+                client_counts(os.cpu_count() or 1), min_samples=100, window=0.5, time_budget=2.0, reference_budget=1.0
             ),
             concurrency_sizes=(30_000,),
             quick=True,
@@ -455,6 +455,7 @@ def _measure_concurrency(
                 n=n,
                 user_id=user_id,
                 cpu=server_cpu(kit.connections[0]),
+                fully=(AFTER.name,),
                 clock=clock,
                 progress=progress,
             )

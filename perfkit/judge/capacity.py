@@ -34,7 +34,8 @@ class Capacity:
 
     def describe(self) -> str:
         interval = f"{self.low}–{self.high}" if self.low != self.high else f"{self.low}"
-        holds = f"up to {self.clients} concurrent calls" if self.clients else "not even for one call at a time"
+        plural = "s" if self.clients > 1 else ""
+        holds = f"up to {self.clients} concurrent call{plural}" if self.clients else "not even for one call at a time"
         if self.clients and self.clients == self.tried[-1]:
             holds += ", the most tried"
         tried = ", ".join(str(c) for c in self.tried)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -46,12 +46,14 @@ def client_counts(cores: int) -> tuple[int, ...]:
 @dataclass(frozen=True)
 class ConcurrencyPlan:
     """How each (variant, client count) cell is sampled: bursts of ``window`` seconds until it holds
-    ``min_samples`` counted calls (100 for a p99 that is not a maximum) or has spent ``time_budget``."""
+    ``min_samples`` counted calls (100 for a p99 that is not a maximum) or has spent ``time_budget``
+    (``reference_budget`` for the variants that are not sampled fully)."""
 
     clients: tuple[int, ...]
     min_samples: int = 100
     window: float = 2.0
     time_budget: float = 30.0
+    reference_budget: float = 8.0  # a reference's cell: its calls per second need fewer calls than a p99
 
 
 @dataclass
@@ -234,12 +236,14 @@ def measure_concurrency(
     n: int,
     user_id: int,
     cpu: ServerCpu | None,
+    fully: Collection[str] = (),
     clock: Clock = time.perf_counter,
     progress: bool = False,
 ) -> list[ConcurrentSeries]:
     """Every variant at every client count of ``plan``, in interleaved rounds, until each cell has its
-    samples or has spent its time. Each variant calls through its own pool of ``pools`` (a candidate's
-    connects as the role that may only read); its plan, explained once, says whether it is parallel."""
+    samples or has spent its time (the variants ``fully`` names, the whole budget; the others, a
+    reference's). Each variant calls through its own pool of ``pools`` (a candidate's connects as the
+    role that may only read); its plan, explained once, says whether it is parallel."""
     cells: dict[Cell, ConcurrentSeries] = {}
     for name, variant in variants.items():
         pools[name].configure(variant, 1)
@@ -258,7 +262,8 @@ def measure_concurrency(
             )
 
     def open_cell(series: ConcurrentSeries) -> bool:
-        return len(series.seconds) < plan.min_samples and (series.elapsed < plan.time_budget or not series.bursts)
+        budget = plan.time_budget if series.variant in fully else plan.reference_budget
+        return len(series.seconds) < plan.min_samples and (series.elapsed < budget or not series.bursts)
 
     order = list(cells)
     total = len(order) * plan.min_samples

@@ -19,8 +19,10 @@ from perfkit.record.runs import INCOMPLETE, unwritable, write_new
 
 KEPT_SUFFIXES = (".md", ".json", ".csv", ".png")
 """Kept, PNG figures re-encoded with a palette and JSON records without indentation."""
-RAW_FIELDS = {"load.json": ("runs",)}
-"""Fields left out of a kept record: every request and RSS sample of the load test (its summaries and checks stay)."""
+RAW_FIELDS = {"load.json": ("runs",), "results.json": ("plans",)}
+"""Fields left out of a kept record: every request and RSS sample of the load test (its summaries and checks
+stay), and the raw EXPLAIN of every plan a bench captured (the page draws them and report.md tables them;
+the serial plans, which `diff` compares, stay)."""
 MAX_EVIDENCE_BYTES = 2 * 1024 * 1024
 
 
@@ -58,7 +60,8 @@ def curate(report: Path, into: Path = EVIDENCE_DIR, *, page: str | None = None) 
             f"{report.name}'s slim page would be {page_bytes / 1024 / 1024:.1f} MB (limit "
             f"{MAX_PAGE_BYTES / 1024 / 1024:.0f} MB): curate a report with fewer figures"
         )
-    size = sum(p.stat().st_size for p in chosen) + page_bytes
+    contents = {path.relative_to(report): _compacted(path, report) for path in chosen}
+    size = sum(len(data) for data in contents.values()) + page_bytes  # what the tree will hold
     if size > MAX_EVIDENCE_BYTES:
         raise ConfigurationError(
             f"{report.name} would add {size / 1024 / 1024:.1f} MB of evidence (limit "
@@ -67,7 +70,7 @@ def curate(report: Path, into: Path = EVIDENCE_DIR, *, page: str | None = None) 
     partial = target.parent / f".{target.name}.partial-{os.getpid()}"
     try:
         with unwritable(partial):
-            _copy(report, chosen, partial, page, size, left_out)
+            _copy(report, contents, partial, page, size, left_out)
             partial.rename(target)  # the curated folder appears whole, or not at all
     finally:
         shutil.rmtree(partial, ignore_errors=True)
@@ -100,21 +103,28 @@ def compact_json(text: str, raw: tuple[str, ...] = ()) -> str:
     return json.dumps(document, separators=(",", ":"), allow_nan=True) + "\n"
 
 
-def _copy(report: Path, chosen: list[Path], into: Path, page: str | None, size: int, left_out: list[str]) -> None:
+def _compacted(path: Path, report: Path) -> bytes:
+    """A kept file as the evidence holds it: PNGs re-encoded, records without indentation, and paths
+    inside the report relative to it (the machine that ran it is not the reader's)."""
+    if path.suffix == ".png":
+        return compact_png(path)
+    try:
+        text = path.read_text(encoding="utf-8").replace(f"{report}/", "")
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{path} is not UTF-8 text: a report's files are the kit's own") from None
+    if path.suffix == ".json":
+        text = compact_json(text, RAW_FIELDS.get(path.name, ()))
+    return text.encode("utf-8")
+
+
+def _copy(
+    report: Path, contents: dict[Path, bytes], into: Path, page: str | None, size: int, left_out: list[str]
+) -> None:
     """The kept files, the page and CURATED.md, into a folder that is renamed only once all are there."""
-    for path in chosen:
-        destination = into / path.relative_to(report)
+    for relative, data in contents.items():
+        destination = into / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".png":
-            destination.write_bytes(compact_png(path))
-            continue
-        try:  # paths inside the report become relative to it: the machine that ran it is not the reader's
-            text = path.read_text(encoding="utf-8").replace(f"{report}/", "")
-        except UnicodeDecodeError:
-            raise ConfigurationError(f"{path} is not UTF-8 text: a report's files are the kit's own") from None
-        if path.suffix == ".json":
-            text = compact_json(text, RAW_FIELDS.get(path.name, ()))
-        destination.write_text(text, encoding="utf-8")
+        destination.write_bytes(data)
     page_said = ""
     if page is not None:
         write_new(into / "report.html", page)

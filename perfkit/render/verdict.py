@@ -124,17 +124,23 @@ def _capacity(checks: Sequence[Check], at: str) -> list[str]:
     figures = after.figures
     interval = f"{figures['low']}–{figures['high']}" if figures["low"] != figures["high"] else f"{figures['low']}"
     line = (
-        f"Under concurrent calls there: p99 {after.goal.removeprefix('p99 ')} holds up to {figures['clients']} "
-        f"concurrent calls (95% interval {interval}) on this machine; the optimized query serves at most "
+        f"Under concurrent calls there: p99 {after.goal.removeprefix('p99 ')} {_holds(figures['clients'])} "
+        f"(95% interval {interval}) on this machine; the optimized query serves at most "
         f"{figures['calls_per_second']:.1f} calls/s"
     )
     if floor is not None:
         rate = floor.figures["calls_per_second"]
         line += (
             f", {figures['calls_per_second'] / rate:.2f}× the scan floor's {rate:.1f} (the most any query reading "
-            f"these rows serves here; its p99 holds up to {floor.figures['clients']} concurrent calls)"
+            f"these rows serves here; its p99 {_holds(floor.figures['clients'])})"
         )
     return [line + "."]
+
+
+def _holds(clients: int) -> str:
+    if clients == 0:
+        return "does not hold even for one call at a time"
+    return f"holds up to {clients} concurrent call{'s' if clients > 1 else ''}"
 
 
 def _targets(checks: Sequence[Check]) -> str:
