@@ -12,7 +12,7 @@ import pytest
 
 from perfkit.commands.notebooks import uncompared_outputs
 from perfkit.errors import ConfigurationError, MeasurementError
-from perfkit.record.evidence import curate
+from perfkit.record.evidence import MAX_EVIDENCE_BYTES, curate
 from perfkit.record.runs import INCOMPLETE, mark_complete, new_run_directory, read_manifest, write_manifest, write_new
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,12 +79,23 @@ def test_evidence_failing_midway_leaves_nothing_and_can_be_retried(tmp_path: Pat
     report = tmp_path / "reports" / "20260101T000000Z"
     report.mkdir(parents=True)
     (report / "report.json").write_text(json.dumps({"schema_version": 3, "kind": "report"}))
-    (report / "z-broken.md").write_bytes(b"caf\xe9")  # copied last: the rest is already in place
+    (report / "z-broken.md").write_bytes(b"caf\xe9")  # read last: the rest is already prepared
     with pytest.raises(ConfigurationError, match=r"z-broken\.md is not UTF-8 text"):
         curate(report, tmp_path / "evidence")
-    assert list((tmp_path / "evidence").iterdir()) == []
+    assert not (tmp_path / "evidence").exists() or list((tmp_path / "evidence").iterdir()) == []
     (report / "z-broken.md").write_text("café")
     assert (curate(report, tmp_path / "evidence") / "z-broken.md").read_text() == "café"
+
+
+def test_evidence_is_limited_by_what_it_will_hold_not_by_what_the_report_holds(tmp_path: Path) -> None:
+    """A record indented past the limit is kept: the evidence holds it without its indentation."""
+    report = tmp_path / "reports" / "20260101T000000Z"
+    report.mkdir(parents=True)
+    samples = {"schema_version": 3, "kind": "report", "seconds": [0.25] * 200_000}
+    (report / "report.json").write_text(json.dumps(samples, indent=40))
+    assert (report / "report.json").stat().st_size > MAX_EVIDENCE_BYTES
+    curated = curate(report, tmp_path / "evidence")
+    assert (curated / "report.json").stat().st_size < MAX_EVIDENCE_BYTES
 
 
 @pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
