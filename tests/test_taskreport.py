@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -99,4 +100,11 @@ def test_the_script_writes_a_report_that_follows_the_schema(tmp_path: Path) -> N
         assert set(instructions["after"]["backend_by_n"]) == {"1000", "3000", "10000", "30000"}
         assert {c["name"] for c in document["deterministic_checks"]} >= {"backend instructions linear in N, optimized"}
     assert {"parity_reference", "parity_generated", "one_round_trip"} <= set(document["pass_to_pass"])
+    # Under concurrent calls: the optimized query at every client count, and its capacity beside the scan floor's.
+    loaded = document["performance_benchmarks"]["after"]["under_load"]
+    assert [row["clients"] for row in loaded] == sorted({1, *(c * (os.cpu_count() or 1) for c in (1, 2, 4))})
+    assert all(row["calls_per_second"] > 0 and row["samples"] > 0 for row in loaded)
+    assert document["performance_benchmarks"]["before"]["under_load"] == []
+    capacity = {c["name"] for c in document["capacity"]}
+    assert {"capacity within the p99 goal, after", "capacity within the p99 goal, scan_floor"} <= capacity
     assert "fail to pass:" in completed.stdout

@@ -218,26 +218,11 @@ def _benchmarks(record: BenchRecord, implementation: str) -> list[dict[str, Any]
 def _under_load(record: BenchRecord, implementation: str) -> list[dict[str, Any]]:
     """The implementation's calls under concurrent clients (the legacy version is not loaded: its calls
     are Python loops the kit's client threads would serialize)."""
-    rows = []
-    for (scope, n), variants in loaded(record).items():
-        for series in sorted(variants.get(implementation, []), key=lambda s: s.clients):
-            percentiles = describe(series.seconds)
-            cpu = series.server_cpu_per_call
-            rows.append(
-                {
-                    "scope": scope,
-                    "n": n,
-                    "clients": series.clients,
-                    "samples": len(series.seconds),
-                    "p50_ms": percentiles["p50"].value * 1000,
-                    "p99_ms": percentiles["p99"].value * 1000,
-                    "p99_label": percentiles["p99"].label,
-                    "calls_per_second": series.calls_per_second,
-                    "server_cpu_ms_per_call": None if math.isnan(cpu) else cpu * 1000,
-                    "parallel_workers": series.parallel_workers,
-                }
-            )
-    return rows
+    return [
+        {"scope": scope, "n": n, **series.figures()}
+        for (scope, n), variants in loaded(record).items()
+        for series in sorted(variants.get(implementation, []), key=lambda s: s.clients)
+    ]
 
 
 def _p99_interval(seconds: list[float]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from perfkit.data import server
 from perfkit.data.implementations import apply_settings
 from perfkit.measure.plans import capture_plan, plan_summary
-from perfkit.measure.timing import Clock
+from perfkit.measure.timing import Clock, describe
 from perfkit.measure.variants import Variant
 
 ServerCpu = Callable[[], float]
@@ -85,6 +85,22 @@ class ConcurrentSeries:
         if self.server_cpu_seconds is None or not self.calls:
             return math.nan
         return self.server_cpu_seconds / self.calls
+
+    def figures(self) -> dict[str, Any]:
+        """What tables and the task's report show of the series: its percentiles with their sample
+        count, calls per second and the server's CPU per call (None where it was not visible)."""
+        percentiles = describe(self.seconds)
+        cpu = self.server_cpu_per_call
+        return {
+            "clients": self.clients,
+            "samples": len(self.seconds),
+            "p50_ms": percentiles["p50"].value * 1000,
+            "p99_ms": percentiles["p99"].value * 1000,
+            "p99_label": percentiles["p99"].label,
+            "calls_per_second": self.calls_per_second,
+            "server_cpu_ms_per_call": None if math.isnan(cpu) else cpu * 1000,
+            "parallel_workers": self.parallel_workers,
+        }
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

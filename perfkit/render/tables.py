@@ -14,7 +14,7 @@ from perfkit.judge.capacity import loaded
 from perfkit.judge.outcome import Check
 from perfkit.measure.plans import buffers, plan_summary
 from perfkit.measure.results import BenchRecord
-from perfkit.measure.timing import describe, percentile_interval
+from perfkit.measure.timing import percentile_interval
 
 CHECK_COLUMNS = ["at", "target", "goal", "measured", "result", "note"]
 
@@ -46,7 +46,7 @@ def checks_frame(checks: Sequence[Check]) -> pd.DataFrame:
 
 CONCURRENCY_COLUMNS = [
     "scenario", "variant", "clients", "samples", "p50_ms", "p99_ms", "p99_label", "p99_ci_ms",
-    "calls_per_s", "server_cpu_ms_per_call", "parallel_workers",
+    "calls_per_second", "server_cpu_ms_per_call", "parallel_workers",
 ]  # fmt: skip
 
 
@@ -57,21 +57,13 @@ def concurrency_table(record: BenchRecord) -> pd.DataFrame:
     for (scope, n), variants in loaded(record).items():
         for variant, series in variants.items():
             for s in sorted(series, key=lambda s: s.clients):
-                percentiles = describe(s.seconds)
                 low, high = percentile_interval(s.seconds, 99.0, confidence=goals.P99_CONFIDENCE)
                 rows.append(
                     {
                         "scenario": f"{scope} N={n:,}",
                         "variant": variant,
-                        "clients": s.clients,
-                        "samples": len(s.seconds),
-                        "p50_ms": percentiles["p50"].value * 1000,
-                        "p99_ms": percentiles["p99"].value * 1000,
-                        "p99_label": percentiles["p99"].label,
+                        **s.figures(),
                         "p99_ci_ms": f"{low * 1000:.1f}–{high * 1000:.1f}",
-                        "calls_per_s": s.calls_per_second,
-                        "server_cpu_ms_per_call": s.server_cpu_per_call * 1000,
-                        "parallel_workers": s.parallel_workers,
                     }
                 )
     return pd.DataFrame.from_records(rows, columns=CONCURRENCY_COLUMNS)
