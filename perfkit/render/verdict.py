@@ -94,8 +94,8 @@ def _latency(record: BenchRecord, checks: Sequence[Check]) -> list[str]:
     p99 = here[P99]
     lines = [
         f"Latency at the requirement's scale ({at}): {p99.measured}, goal {p99.goal}: {p99.result.value}; "
-        f"measured on {machine_line(record.environment)}. Times on a shared machine move by a third "
-        "between runs: compare versions within one run."
+        f"measured on {machine_line(record.environment)}{_assumed_settings(record)}. Times on a shared machine "
+        "move by a third between runs: compare versions within one run."
     ]
     ratios = [
         f"{here[name].measured.split(' ')[0]} {label}"
@@ -113,6 +113,19 @@ def _latency(record: BenchRecord, checks: Sequence[Check]) -> list[str]:
     if linear is not None:
         lines.append(f"What reproduces on any machine: the optimized query's backend work is {linear.measured}.")
     return lines
+
+
+VERDICT_SETTINGS = ("jit", "max_parallel_workers_per_gather", "random_page_cost")
+"""The settings a verdict on latency assumes, named beside it: each changes what the optimized query costs."""
+
+
+def _assumed_settings(record: BenchRecord) -> str:
+    settings = {
+        **record.environment.get("server", {}).get("settings", {}),
+        **record.parameters.get("session_settings", {}),
+    }
+    named = [f"{name} = {settings[name]}" for name in VERDICT_SETTINGS if name in settings]
+    return f" with {', '.join(named)}" if named else ""
 
 
 def _capacity(checks: Sequence[Check], at: str) -> list[str]:
