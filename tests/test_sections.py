@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from perfkit.judge.capacity import CAPACITY
 from perfkit.judge.outcome import Check, Result
 from perfkit.measure.results import BenchRecord
 from perfkit.render.plantree import drawn_plans, tree_text
@@ -120,4 +121,30 @@ def test_the_verdict_names_what_fails_and_why() -> None:
     parity["reports"][1]["mismatches"] = [7]
     assert verdict_lines(parity=parity, record=None, memory_fits={}, checks=[])[0] == (
         "NOT equivalent: 1 users differ, first in b (user 7); see Parity below."
+    )
+
+
+def test_the_verdict_says_how_many_concurrent_calls_the_goal_holds_for_and_the_settings_it_assumes() -> None:
+    at = "headline N=900,000 of 1,000,000 rows"
+    capacity = {"low": 1, "high": 2, "calls_per_second": 5.4}
+    checks = [
+        Check("p99 latency, optimized", "< 200 ms", "180.0 ms (p99 (n=100))", Result.PASS, at=at),
+        Check(f"{CAPACITY}, after", "p99 < 200 ms", "", Result.INFO, at=at, figures={**capacity, "clients": 1}),
+        Check(
+            f"{CAPACITY}, scan_floor",
+            "p99 < 200 ms",
+            "",
+            Result.INFO,
+            at=at,
+            figures={"clients": 0, "low": 0, "high": 0, "calls_per_second": 10.8},
+        ),
+    ]
+    machine = {"cpu_count": 2, "server": {"version": "PostgreSQL 15.18", "settings": {"jit": "on"}}}
+    record = BenchRecord(environment=machine, parameters={"session_settings": {"jit": "off"}})
+    lines = verdict_lines(parity=None, record=record, memory_fits={}, checks=checks)
+    assert "(given by the environment) with jit = off." in lines[1]
+    assert lines[2] == (
+        "Under concurrent calls there: p99 < 200 ms holds up to 1 concurrent call (95% interval 1–2) on this "
+        "machine; the optimized query serves at most 5.4 calls/s, 0.50× the scan floor's 10.8 (the most any query "
+        "reading these rows serves here; its p99 does not hold even for one call at a time)."
     )
