@@ -76,6 +76,19 @@ class RegressionError(KitError):
     exit_code = 10
 
 
+class SubjectError(KitError):
+    """A subject folder is missing or its description is malformed; the message names the file and field."""
+
+    exit_code = 11
+
+    def __init__(self, path: object, field: str, problem: str) -> None:
+        self.path = path
+        self.field = field
+        self.problem = problem
+        where = f"{path}: {field}" if field else f"{path}"
+        super().__init__(f"{where}: {problem}")
+
+
 def first_line(exc: BaseException) -> str:
     """What an exception says, on one line (psycopg's and libpq's messages run to several)."""
     text = str(exc).strip()

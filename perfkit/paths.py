@@ -10,8 +10,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # What the kit reads.
-INSTANCES_DIR = PROJECT_ROOT / "instances"
-CANDIDATES_DIR = PROJECT_ROOT / "candidates"
+SUBJECTS_DIR = PROJECT_ROOT / "subjects"
+"""One folder per subject: what is investigated, described as data (`perfkit.subject`)."""
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 README = PROJECT_ROOT / "README.md"
 

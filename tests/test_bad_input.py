@@ -13,7 +13,7 @@ import pytest
 from perfkit.commands.cli import main
 from perfkit.data import server as db
 from perfkit.data.datasets import dataset_schema, owned_schemas, seed_dataset
-from perfkit.data.instances import EventRow, Instance, literal_instance
+from perfkit.data.instances import Instance, literal_instance
 from perfkit.errors import DatabaseError
 from perfkit.measure.results import BenchRecord
 from perfkit.record.format import save_bench
@@ -188,16 +188,23 @@ def test_connection_lost_mid_run_keeps_partial_results(
 
 
 class _InterruptedInstance(Instance):
-    def rows(self) -> Iterator[EventRow]:
-        yield from super().rows()
+    def rows(self, table: str | None = None) -> Iterator[tuple[Any, ...]]:
+        yield from super().rows(table)
         raise KeyboardInterrupt
 
 
 @pytest.mark.db
 def test_ctrl_c_during_seeding_leaves_nothing_marked_complete(admin_conn: psycopg.Connection[Any]) -> None:
-    base = literal_instance("seedtest_interrupted", [{"id": i, "user_id": 1, "type": "click"} for i in range(50)])
+    base = literal_instance(
+        "seedtest_interrupted", {"events": [{"id": i, "user_id": 1, "type": "click"} for i in range(50)]}
+    )
     interrupted = _InterruptedInstance(
-        name=base.name, description="", source=base.source, events=base.events, fingerprint=base.fingerprint
+        name=base.name,
+        description="",
+        source=base.source,
+        body=base.body,
+        subject=base.subject,
+        fingerprint=base.fingerprint,
     )
     with pytest.raises(KeyboardInterrupt):
         seed_dataset(admin_conn, interrupted, progress=False)

@@ -12,7 +12,7 @@ import pytest
 from perfkit.commands.bench import SIDE_BY_SIDE
 from perfkit.commands.cli import main
 from perfkit.measure.timing import DECIDED, MAX_SAMPLES, SETTLED, TIME_BUDGET
-from perfkit.measure.variants import DISTINCT_QUERY
+from perfkit.subject import load_subject
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -178,7 +178,9 @@ def test_csv_is_tidy(bench_dir: Path) -> None:
 
 
 def test_distinct_rewrite_is_derived_from_the_optimized_query() -> None:
-    assert "SELECT DISTINCT id, type, metadata FROM events WHERE user_id = %(user_id)s" in DISTINCT_QUERY
+    rewrite = load_subject().reference("rewrite")
+    assert rewrite is not None
+    assert "SELECT DISTINCT id, type, metadata FROM events WHERE user_id = %(user_id)s" in rewrite.query
 
 
 def test_grid_sizes_missing_from_the_instance_are_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

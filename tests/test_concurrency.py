@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _instance(label: str, events: int = 500) -> object:
     return literal_instance(
-        f"{label}_{secrets.token_hex(3)}", [{"id": i, "user_id": 1, "type": "view"} for i in range(events)]
+        f"{label}_{secrets.token_hex(3)}", {"events": [{"id": i, "user_id": 1, "type": "view"} for i in range(events)]}
     )
 
 
@@ -131,4 +131,4 @@ def test_a_dataset_another_test_dropped_is_seeded_again(
     assert again.schema == first.schema
     assert not again.reused
     count = admin_conn.execute(sql.SQL("SELECT count(*) FROM {}.events").format(sql.Identifier(again.schema)))
-    assert count.fetchone() == (again.instance.total_events,)
+    assert count.fetchone() == (again.instance.total_rows,)

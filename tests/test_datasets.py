@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.db
 
 
 def _instance(tag: str) -> Instance:
-    return literal_instance(f"seedtest_{tag}", [{"id": 1, "user_id": 7, "type": "click"}])
+    return literal_instance(f"seedtest_{tag}", {"events": [{"id": 1, "user_id": 7, "type": "click"}]})
 
 
 def _count(conn: psycopg.Connection[Any], schema: str) -> int:
@@ -64,12 +65,13 @@ def test_incomplete_dataset_is_rebuilt(
 
 
 def test_failed_load_leaves_nothing_behind(admin_conn: psycopg.Connection[Any]) -> None:
-    instance = literal_instance("seedtest_fail", [{"id": 1, "user_id": 1, "type": "x"}])
+    instance = literal_instance("seedtest_fail", {"events": [{"id": 1, "user_id": 1, "type": "x"}]})
     broken = Instance(
         name=instance.name,
         description="",
         source="<broken>",
-        events=((1, 1, "x", "{not json"),),
+        body=replace(instance.body, events=((1, 1, "x", "{not json"),)),  # type: ignore[type-var]
+        subject=instance.subject,
         fingerprint=instance.fingerprint,
     )
     with pytest.raises(psycopg.errors.InvalidTextRepresentation):

@@ -100,7 +100,7 @@ COMMANDS = {
     "statement timeout beyond PostgreSQL's": (["bench", "--statement-timeout", "99999999999"], "PostgreSQL's limit"),
     "load for an infinite duration": (["loadtest", "--duration", "inf"], "a positive, finite number of seconds"),
     "load for nan seconds": (["loadtest", "--duration", "nan"], "a positive, finite number of seconds"),
-    "user outside bigint": (["compare", "small", "--users", "99999999999999999999"], "within the BIGINT range"),
+    "user outside bigint": (["compare", "small", "--keys", "99999999999999999999"], "within the BIGINT range"),
     "grid of zero": (["bench", "--grid", "0"], "expected a positive integer"),
     "unknown command": (["nope"], "invalid choice: 'nope'"),
 }

@@ -23,9 +23,9 @@ def test_generation_is_deterministic_and_matches_declared_counts() -> None:
     instance = read_instance("small")
     rows = list(instance.rows())
     assert rows == list(instance.rows())
-    assert len(rows) == instance.total_events
+    assert len(rows) == instance.total_rows
     assert len({(row[0], row[1]) for row in rows}) == len(rows)  # the primary key holds
-    for user_id, count in instance.event_counts.items():
+    for user_id, count in instance.sizes.items():
         assert sum(1 for row in rows if row[1] == user_id) == count
 
 
@@ -102,7 +102,7 @@ def test_malformed_documents_name_file_and_field(document: object, field: str, p
 
 def test_unknown_and_unparseable_files(tmp_path: Path) -> None:
     with pytest.raises(InstanceError, match=r"no such instance file.*known instances: .*small"):
-        read_instance("nope", directory=Path(__file__).parent.parent / "instances")
+        read_instance("nope")
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(InstanceError, match=r"broken.json: not valid JSON"):

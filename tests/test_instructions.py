@@ -11,12 +11,12 @@ import psycopg
 import pytest
 
 from perfkit.data import server as db
-from perfkit.data.datasets import Dataset, users_for_grid
+from perfkit.data.datasets import Dataset, keys_for_grid
 from perfkit.judge.bench import bench_checks
 from perfkit.judge.outcome import Result
 from perfkit.measure import instructions
 from perfkit.measure.results import BenchRecord
-from perfkit.measure.variants import AFTER, SCAN_FLOOR
+from perfkit.measure.variants import subject_variants
 
 SIZES = [1_000, 3_000, 10_000]
 
@@ -31,15 +31,19 @@ def counted(
     if reason is not None:
         pytest.skip(reason)
     data = seeded("quick")
-    backend = instructions.prepare_backend(admin_conn, data.schema, tmp_path_factory.mktemp("counting"))
-    users = users_for_grid(data.instance, SIZES)
+    backend = instructions.prepare_backend(
+        admin_conn, data.schema, data.instance.subject, tmp_path_factory.mktemp("counting")
+    )
+    variants = subject_variants(data.instance.subject)
+    users = keys_for_grid(data.instance, SIZES)
     settings = instructions.planner_settings(admin_conn)
     work = tmp_path_factory.mktemp("callgrind")
     results: dict[str, list[instructions.CountedCall]] = {}
     part = Path()
     # The second count of the optimized call runs on a backend that reuses the first one's directory.
-    reused = instructions.prepare_backend(admin_conn, data.schema, backend.directory.parent)
-    for name, variant, on in (("after", AFTER, backend), ("again", AFTER, reused), ("scan_floor", SCAN_FLOOR, backend)):
+    reused = instructions.prepare_backend(admin_conn, data.schema, data.instance.subject, backend.directory.parent)
+    after, scan_floor = variants["after"], variants["scan_floor"]
+    for name, variant, on in (("after", after, backend), ("again", after, reused), ("scan_floor", scan_floor, backend)):
         assert variant.sql is not None
         calls, found = instructions.count_calls(on, name, variant.sql, users, work, conn=admin_conn, settings=settings)
         results[name] = calls
@@ -93,13 +97,12 @@ def test_two_runs_at_once_share_the_counting_copy(
     if reason is not None:
         pytest.skip(reason)
     data = seeded("quick")
-    users = users_for_grid(data.instance, [1_000])
-    assert SCAN_FLOOR.sql is not None
-    query = SCAN_FLOOR.sql
+    users = keys_for_grid(data.instance, [1_000])
+    query = data.instance.subject.reference("scan_floor").query  # type: ignore[union-attr]
 
     def count(name: str) -> int:
         with db.connect(db.resolve_server().dsn, autocommit=True) as conn:  # connections are not shared by threads
-            backend = instructions.prepare_backend(conn, data.schema, tmp_path / "counting")
+            backend = instructions.prepare_backend(conn, data.schema, data.instance.subject, tmp_path / "counting")
             (call,), _ = instructions.count_calls(backend, name, query, users, tmp_path, conn=conn, settings={})
             return call.instructions
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from perfkit.data import server as db
-from perfkit.data.datasets import Dataset, users_for_grid
+from perfkit.data.datasets import Dataset, keys_for_grid
 from perfkit.measure.memory import MemoryMeasurement, measure_call_memory
 
 RUNS = 6
@@ -18,9 +18,19 @@ PEAK_SPREAD_BYTES = 1024  # a thousandth of the arena-sized noise this test guar
 def _measure(
     server: db.ServerTarget, data: Dataset, implementation: str, n: int, into: Path, **options: bool
 ) -> MemoryMeasurement:
-    user = users_for_grid(data.instance, [n])[n]
-    warm = data.user_without_events()
-    return measure_call_memory(server.dsn, data.schema, implementation, user, n, into, warm_user_id=warm, **options)
+    user = keys_for_grid(data.instance, [n])[n]
+    warm = data.key_without_rows()
+    return measure_call_memory(
+        server.dsn,
+        data.schema,
+        implementation,
+        user,
+        n,
+        into,
+        subject=data.instance.subject,
+        warm_user_id=warm,
+        **options,
+    )
 
 
 @pytest.mark.db

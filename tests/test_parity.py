@@ -58,7 +58,7 @@ def test_edges_of_the_supported_domain_agree(
         "999999999999999", "0.000000000000001", "-0.0", "+.5E+1",
     ]  # fmt: skip
     events = [{"id": i, "user_id": 1, "type": "purchase", "metadata": {"price": p}} for i, p in enumerate(prices)]
-    conn = connect_to(fresh_dataset(literal_instance("domain_edges", events)).schema)
+    conn = connect_to(fresh_dataset(literal_instance("domain_edges", {"events": events})).schema)
     summaries = _summaries(conn, 1)
     assert _typed(summaries["before"]) == _typed(summaries["after"])
     with localcontext(Context(prec=2000, Emin=-9999, Emax=9999)):
@@ -72,7 +72,7 @@ def test_generated_instance_agrees_for_every_user(
 ) -> None:
     dataset = seeded("small")
     conn = connect_to(dataset.schema)
-    for user_id in dataset.instance.user_ids:
+    for user_id in dataset.instance.keys:
         summaries = _summaries(conn, user_id)
         assert _typed(summaries["before"]) == _typed(summaries["after"]), user_id
 
@@ -158,7 +158,7 @@ def test_generated_events_agree(
     fresh_dataset: Callable[[Instance], Dataset],
     server: db.ServerTarget,
 ) -> None:
-    dataset = fresh_dataset(literal_instance("property", events))
+    dataset = fresh_dataset(literal_instance("property", {"events": events}))
     with db.connect(server.dsn) as conn:  # one connection per example, closed with it
         use_dataset(conn, dataset.schema)
         for user_id in range(0, 6):

@@ -12,8 +12,10 @@ import repository_after
 import repository_before
 from perfkit.data.datasets import Dataset
 from perfkit.measure.plans import capture_plan, plan_shape
-from perfkit.measure.variants import LEGACY_QUERY
+from perfkit.subject import load_subject
 from repository_after.summary import SUMMARY_QUERY
+
+LEGACY_QUERY = load_subject().implementations["before"].query
 
 pytestmark = pytest.mark.db
 

@@ -50,8 +50,8 @@ def instance_figures() -> set[str]:
     found: set[str] = set()
     for name in list_instances():
         instance = read_instance(name)
-        counts = instance.event_counts
-        found |= {str(instance.total_events), str(len(counts))}
+        counts = instance.sizes
+        found |= {str(instance.total_rows), str(len(counts))}
         found |= {str(n) for n in counts.values()} | {str(n) for n in Counter(counts.values()).values()}
     return found
 

@@ -50,7 +50,7 @@ def test_schema_and_indexes_identical_after_many_runs(
     assert "CREATE INDEX" not in before
     conn = connect_to(dataset.schema)
     for _ in range(25):
-        for user_id in dataset.instance.user_ids:
+        for user_id in dataset.instance.keys:
             repository_before.fetch_user_activity_summary(conn, user_id)
             repository_after.fetch_user_activity_summary(conn, user_id)
     conn.commit()

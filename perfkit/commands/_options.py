@@ -11,6 +11,7 @@ from typing import ClassVar
 from perfkit.data.instances import BIGINT_MAX, BIGINT_MIN
 from perfkit.judge.outcome import Check, tally
 from perfkit.paths import PROJECT_ROOT
+from perfkit.subject import DEFAULT_SUBJECT, list_subjects
 
 
 class Command:
@@ -48,9 +49,20 @@ def statement_timeout_ms(text: str) -> int:
     return _integer(text, 1, 2**31 - 1, f"milliseconds from 1 to {2**31 - 1} (PostgreSQL's limit)")
 
 
-def user_id(text: str) -> int:
-    """argparse type: a BIGINT, as the events table stores user ids."""
-    return _integer(text, BIGINT_MIN, BIGINT_MAX, "an integer user id within the BIGINT range")
+def key(text: str) -> int:
+    """argparse type: a key within BIGINT's range (the subject's own type is checked where it is called)."""
+    return _integer(text, BIGINT_MIN, BIGINT_MAX, "an integer key within the BIGINT range")
+
+
+def add_subject(parser: argparse.ArgumentParser) -> None:
+    known = ", ".join(list_subjects())
+    parser.add_argument(
+        "--subject",
+        metavar="NAME",
+        default=DEFAULT_SUBJECT,
+        help=f"the function under investigation: a folder of subjects/ ({known}) or the path of one "
+        f"(default: {DEFAULT_SUBJECT})",
+    )
 
 
 def _positive_float(text: str, expected: str) -> float:
@@ -92,7 +104,9 @@ def add_output(parser: argparse.ArgumentParser, default: Path, what: str = "pare
 
 def add_source_schema(parser: argparse.ArgumentParser, what: str = "") -> None:
     parser.add_argument(
-        "--source-schema", metavar="NAME", help=f"read the existing NAME.events table (never written){what}"
+        "--source-schema",
+        metavar="NAME",
+        help=f"read the subject's existing tables in schema NAME (never written){what}",
     )
 
 

@@ -23,6 +23,7 @@ from perfkit.commands._options import (
     add_quick,
     add_source_schema,
     add_statement_timeout,
+    add_subject,
     positive_int,
     print_checks,
     setting,
@@ -32,13 +33,12 @@ from perfkit.data.datasets import (
     CANDIDATE_ROLE,
     Dataset,
     candidate_reader,
-    nearest_users,
+    keys_for_grid,
+    nearest_keys,
     seed_dataset,
     source_dataset,
-    users_for_grid,
 )
 from perfkit.data.environment import collect_environment
-from perfkit.data.implementations import IMPLEMENTATIONS
 from perfkit.data.instances import Instance, read_instance
 from perfkit.errors import ConfigurationError, DatabaseError, KitError, MeasurementError
 from perfkit.judge import goals
@@ -66,15 +66,14 @@ from perfkit.measure.scenario import (
     time_scenario,
 )
 from perfkit.measure.timing import DECISION_MIN_SAMPLES, MEDIAN_PRECISION, Clock, SamplingPlan
-from perfkit.measure.variants import AFTER, BEFORE, DISTINCT, JIT, SCAN_FLOOR, VARIANTS, Variant
+from perfkit.measure.variants import JIT, Variant, subject_variants
 from perfkit.paths import RESULTS_DIR
 from perfkit.record.format import save_bench
 from perfkit.record.runs import mark_complete, new_run_directory, write_new
 from perfkit.render.figures import all_figures, save_figure
 from perfkit.render.summary import render_summary
+from perfkit.subject import IMPLEMENTATIONS, Subject, load_subject
 
-FULL_GRID = (1_000, 10_000, 100_000, 1_000_000)
-QUICK_GRID = (1_000, 3_000, 10_000, 30_000)
 FLAMEGRAPH_MAX_N = 100_000
 CONCURRENT_VARIANTS = ("after", "after[serial]", "scan_floor", "price_floor")
 """Timed under concurrent calls besides the candidates: the optimized query as planned and held to one
@@ -84,7 +83,9 @@ SIDE_BY_SIDE = "memory and instructions, side by side"
 """The phase whose wall time is that of the memory and instruction phases taken at the same time."""
 
 
-def _sampling(*, alternatives_budget: float, distinct_budget: float, legacy: SamplingPlan) -> dict[str, SamplingPlan]:
+def _sampling(
+    subject: Subject, *, alternatives_budget: float, distinct_budget: float, legacy: SamplingPlan
+) -> dict[str, SamplingPlan]:
     """100 samples of the optimized version at every N (enough for a real p99). Every other variant
     is judged by the ratio of its median to the optimized version's: it is sampled until that ratio
     is on one side of the goal it is judged by (`goal_boundaries`), its median is known to within
@@ -96,16 +97,18 @@ def _sampling(*, alternatives_budget: float, distinct_budget: float, legacy: Sam
         warmups=1,
         precision=MEDIAN_PRECISION,
     )
-    plans = {name: judged_against(alternatives, AFTER.name, variant) for name, variant in VARIANTS.items()}
-    plans["floor"] = plans["price_floor"] = replace(alternatives, min_samples=10)  # information: nothing to decide
-    plans["after"] = SamplingPlan(min_samples=100, max_samples=100, warmups=2)
-    plans["distinct"] = judged_against(
-        SamplingPlan(min_samples=3, max_samples=100, time_budget=distinct_budget, precision=MEDIAN_PRECISION),
-        AFTER.name,
-        DISTINCT,
-    )
-    plans["before"] = judged_against(legacy, AFTER.name, BEFORE)
-    return plans
+    rewrite = SamplingPlan(min_samples=3, max_samples=100, time_budget=distinct_budget, precision=MEDIAN_PRECISION)
+
+    def plan(variant: Variant) -> SamplingPlan:
+        if variant.alternative is not None:
+            return judged_against(alternatives, "after", variant)
+        if variant.role in ("floor", "price_floor"):
+            return replace(alternatives, min_samples=10)  # information: nothing to decide
+        if variant.role == "after":
+            return SamplingPlan(min_samples=100, max_samples=100, warmups=2)
+        return judged_against({"rewrite": rewrite, "before": legacy}.get(variant.role, alternatives), "after", variant)
+
+    return {name: plan(variant) for name, variant in subject_variants(subject).items()}
 
 
 def goal_boundaries(variant: Variant) -> tuple[float, ...]:
@@ -113,13 +116,13 @@ def goal_boundaries(variant: Variant) -> tuple[float, ...]:
     its verdict: a forced plan that fast would be plan regret, a scan floor that fast would put the
     optimized version over its floor, a rewrite or a legacy call that slow would meet the speed-up
     asked; a candidate is judged faster or slower than the optimized version."""
-    if variant.alternative is not None and variant.base != SCAN_FLOOR.name:
+    if variant.alternative is not None and variant.role != "scan_floor":
         return (1 / goals.MAX_PLAN_REGRET,)
     return {
-        DISTINCT.name: (goals.MIN_SPEEDUP_VS_DISTINCT,),
-        BEFORE.name: (goals.MIN_SPEEDUP_VS_LEGACY,),
-        SCAN_FLOOR.name: (1 / goals.SCAN_FLOOR_RATIO_LIMIT,),
-    }.get(variant.base, (1.0,))
+        "rewrite": (goals.MIN_SPEEDUP_VS_DISTINCT,),
+        "before": (goals.MIN_SPEEDUP_VS_LEGACY,),
+        "scan_floor": (1 / goals.SCAN_FLOOR_RATIO_LIMIT,),
+    }.get(variant.role, (1.0,))
 
 
 def judged_against(plan: SamplingPlan, versus: str, variant: Variant) -> SamplingPlan:
@@ -151,32 +154,39 @@ class BenchConfig:
     concurrency: ConcurrencyPlan | None = None  # calls under concurrent load, at the headline and these N
     concurrency_sizes: tuple[int, ...] = ()
     loaded_candidates: tuple[str, ...] | None = None  # the candidates timed under load too (None: all)
+    subject: Subject = field(default_factory=load_subject)
 
     # The two presets set the same fields with other figures: alike on purpose.
     @classmethod
-    def full(cls) -> BenchConfig:
+    def full(cls, subject: Subject | None = None) -> BenchConfig:
+        subject = subject or load_subject()
         return cls(
-            grid=FULL_GRID,
+            grid=subject.scale.grid,
             # The legacy call is dominated by Python work on rows the other variants have already
             # brought into cache: a warm-up would cost up to half a minute and change nothing.
             plans=_sampling(
+                subject,
                 alternatives_budget=4.0,
                 distinct_budget=10.0,
                 legacy=SamplingPlan(min_samples=1, max_samples=100, time_budget=20.0, warmups=0),
             ),
-            headline_instance="headline",
+            headline_instance=subject.scale.headline_instance,
+            headline_n=subject.scale.headline_n,
             concurrency=ConcurrencyPlan(client_counts(os.cpu_count() or 1), min_samples=100, window=2.0),
-            concurrency_sizes=(100_000,),
+            concurrency_sizes=subject.scale.loaded,
             # One size per candidate: its count against the optimized version's at that size
             # reproduces anywhere; three sizes each would add minutes of valgrind per candidate.
             candidate_instruction_max_n=10_000,
+            subject=subject,
         )
 
     @classmethod
-    def quick_config(cls) -> BenchConfig:
+    def quick_config(cls, subject: Subject | None = None) -> BenchConfig:
+        subject = subject or load_subject()
         return cls(
-            grid=QUICK_GRID,
+            grid=subject.scale.quick_grid,
             plans=_sampling(
+                subject,
                 alternatives_budget=0.5,
                 distinct_budget=1.0,
                 legacy=SamplingPlan(min_samples=3, max_samples=100, time_budget=2.0),
@@ -185,8 +195,9 @@ class BenchConfig:
             concurrency=ConcurrencyPlan(
                 client_counts(os.cpu_count() or 1), min_samples=100, window=0.5, time_budget=2.0, reference_budget=1.0
             ),
-            concurrency_sizes=(30_000,),
+            concurrency_sizes=subject.scale.quick_loaded,
             quick=True,
+            subject=subject,
         )
 
 
@@ -223,8 +234,12 @@ def run_bench(
             f"--set may not change {', '.join(refused)}: these bound what the measured code may do "
             "(use --statement-timeout for the time limit)"
         )
+    if instance is not None and instance.subject.fingerprint != config.subject.fingerprint:
+        raise ConfigurationError(
+            f"instance {instance.name} is one of subject {instance.subject.name}, the bench's is {config.subject.name}"
+        )
     dataset, users, config = _dataset_and_users(target, instance, config, source_schema, progress=progress)
-    known = {**VARIANTS, **(variants or {})}
+    known = {**subject_variants(config.subject), **(variants or {})}
     unknown = sorted(set(config.plans) - set(known))
     if unknown:
         raise ConfigurationError(f"no variant(s) {unknown} to time; known: {sorted(known)}")
@@ -275,12 +290,12 @@ def _dataset_and_users(
     """The dataset to read and the user measured at each N (the nearest ones in an existing table)."""
     if source_schema is not None:
         with server.connect(target.dsn, autocommit=True) as conn:
-            dataset = source_dataset(conn, source_schema)
-        users = nearest_users(dataset.instance.event_counts, list(config.grid))
+            dataset = source_dataset(conn, source_schema, config.subject)
+        users = nearest_keys(dataset.instance.sizes, list(config.grid))
         return dataset, users, replace(config, grid=sorted(users), headline_instance=None)
     if instance is None:
         raise ConfigurationError("run_bench needs an instance or a source schema")
-    users = users_for_grid(instance, config.grid)
+    users = keys_for_grid(instance, config.grid)
     return _seed(target, instance, progress=progress), users, config
 
 
@@ -289,11 +304,12 @@ def _parameters(
 ) -> dict[str, object]:
     instance = dataset.instance
     return {
+        "subject": config.subject.to_json(),
         "instance": instance.name,
         "instance_source": instance.source,
         "fingerprint": instance.fingerprint,
-        "seed": instance.generator.seed if instance.generator else None,
-        "table_rows": instance.total_events,
+        "seed": instance.body.seed,
+        "table_rows": instance.total_rows,
         "schema": dataset.schema,
         "grid": sorted(users),
         "source_schema": source_schema,
@@ -328,15 +344,15 @@ def _measure(
         settings["statement_timeout"] = str(config.statement_timeout_ms)
     scenarios: list[tuple[str, Dataset, int, int]] = [(GRID, dataset, n, user) for n, user in users.items()]
     if config.headline_instance is not None:
-        headline = _seed(target, read_instance(config.headline_instance), progress=progress)
+        headline = _seed(target, read_instance(config.headline_instance, config.subject), progress=progress)
         record.parameters["headline"] = {
             "instance": headline.instance.name,
             "fingerprint": headline.instance.fingerprint,
             "schema": headline.schema,
-            "table_rows": headline.instance.total_events,
+            "table_rows": headline.instance.total_rows,
             "n": config.headline_n,
         }
-        user = users_for_grid(headline.instance, [config.headline_n])[config.headline_n]
+        user = keys_for_grid(headline.instance, [config.headline_n])[config.headline_n]
         scenarios.append((HEADLINE, headline, config.headline_n, user))
         phases.lap("seeding")
     candidate_dsn = None
@@ -355,7 +371,7 @@ def _measure(
         ):
             last = index == len(scenarios) - 1
             if data.schema != current:
-                sessions.point_at(data.schema, data.user_without_events())
+                sessions.point_at(data.schema, data.key_without_rows())
                 current = data.schema
             counts = time_scenario(
                 record,
@@ -455,7 +471,7 @@ def _measure_concurrency(
                 n=n,
                 user_id=user_id,
                 cpu=server_cpu(kit.connections[0]),
-                fully=(AFTER.name,),
+                fully=("after",),
                 clock=clock,
                 progress=progress,
             )
@@ -505,7 +521,7 @@ def _count_instructions(
     seconds (20-50 times slower than running): enough sizes to show the count is linear in N."""
     record = run.record
     reason = instructions.counting_unavailable()
-    if dataset.instance.observed_counts is not None:  # read through --source-schema
+    if dataset.instance.observed:  # read through --source-schema
         reason = "the rows of a table the kit did not seed are not copied out of their server to be counted"
     if reason is not None:
         record.counting = {"unavailable": reason}
@@ -517,7 +533,7 @@ def _count_instructions(
     candidate_sizes = [n for n in sizes if cap is None or n <= cap] or sizes[:1]
     counted = [v for name, v in variants.items() if v.base == name and v.sql is not None]
     with server.connect(target.dsn, autocommit=True) as conn, tempfile.TemporaryDirectory() as work:
-        backend = instructions.prepare_backend(conn, dataset.schema)
+        backend = instructions.prepare_backend(conn, dataset.schema, config.subject)
         planner = {**instructions.planner_settings(conn), **config.session_settings}
         planner.pop("statement_timeout", None)
         record.counting = {
@@ -547,8 +563,9 @@ def _count_instructions(
         if not config.client_implementations:
             return
         client = instructions.count_client_calls(
-            target.dsn, dataset.schema, config.client_implementations, {n: users[n] for n in client_sizes},
-            dataset.user_without_events(), Path(work),
+            config.subject, target.dsn, dataset.schema, config.client_implementations,
+            {n: users[n] for n in client_sizes},
+            dataset.key_without_rows(), Path(work),
         )  # fmt: skip
         for label, counts in client.items():
             record.client_instructions += [
@@ -572,7 +589,7 @@ def _measure_memory(
     kind, at the smallest and largest N only: enough to show whether it grows, at half the
     processes (each probe's start-up costs more than the call it measures)."""
     record = run.record
-    warm_user = dataset.user_without_events()
+    warm_user = dataset.key_without_rows()
     drawn_at = flamegraph_size(users)
     ends = {min(users), max(users)}
     for n, user_id in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
@@ -589,6 +606,7 @@ def _measure_memory(
                 user_id,
                 n,
                 run.directory / "memray",
+                subject=config.subject,
                 warm_user_id=warm_user,
                 memory_limit_mb=config.legacy_memory_limit_mb if implementation == "before" else None,
                 drawn=drawn,
@@ -642,10 +660,13 @@ class BenchCommand(Command):
     help = "latency, memory and scaling of both versions over a grid of N, into a new results directory"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--instance", help="instance to seed and measure (default: scaling, quick with --quick)")
-        add_quick(parser, f"small grid {list(QUICK_GRID)}: about a minute")
         parser.add_argument(
-            "--grid", type=positive_int, nargs="+", metavar="N", help=f"sizes N (default {list(FULL_GRID)})"
+            "--instance", help="instance to seed and measure (default: the subject's, its quick one with --quick)"
+        )
+        add_subject(parser)
+        add_quick(parser, "the subject's small grid (subject.toml's quick_grid): about a minute")
+        parser.add_argument(
+            "--grid", type=positive_int, nargs="+", metavar="N", help="sizes N (default: the subject's grid)"
         )
         add_output(parser, RESULTS_DIR)
         parser.add_argument("--no-memory", action="store_true", help="skip the memray measurements")
@@ -672,7 +693,8 @@ class BenchCommand(Command):
         )
 
     def run(self, args: argparse.Namespace) -> int:
-        config = BenchConfig.quick_config() if args.quick else BenchConfig.full()
+        subject = load_subject(args.subject)
+        config = BenchConfig.quick_config(subject) if args.quick else BenchConfig.full(subject)
         overrides: dict[str, Any] = {
             "memory": not args.no_memory,
             "flamegraphs": not args.no_flamegraphs,
@@ -698,7 +720,8 @@ class BenchCommand(Command):
                 progress=sys.stderr.isatty(),
             )
         else:
-            instance = read_instance(args.instance or ("quick" if args.quick else "scaling"))
+            scale = subject.scale
+            instance = read_instance(args.instance or (scale.quick_instance if args.quick else scale.instance), subject)
             run = run_bench(server.resolve_server(), instance, config, args.output, progress=sys.stderr.isatty())
         print_checks(run.checks)
         print(f"bench: summary in {run.files['summary']}")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from perfkit.commands._options import Command, positive_int, user_id
+from perfkit.commands._options import Command, add_subject, key, positive_int
 from perfkit.data import server
 from perfkit.data.instances import read_instance
 from perfkit.measure.parity import check_parity, require_parity
+from perfkit.subject import load_subject
 
 
 class CompareCommand(Command):
@@ -17,18 +18,19 @@ class CompareCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("instance", help="instance name or path")
-        parser.add_argument("--users", type=user_id, nargs="+", help="user ids (default: all)")
+        parser.add_argument("--keys", type=key, nargs="+", help="the keys to compare (default: all)")
         parser.add_argument(
             "--max-events",
             type=positive_int,
             default=100_000,
-            help="skip users with more events than this (the legacy version is slow); default %(default)s",
+            help="skip keys of more rows than this (the legacy version is slow); default %(default)s",
         )
+        add_subject(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        instance = read_instance(args.instance)
-        counts = instance.event_counts
-        users = args.users or [u for u in instance.user_ids if counts[u] <= args.max_events]
+        instance = read_instance(args.instance, load_subject(args.subject))
+        counts = instance.sizes
+        users = args.keys or [u for u in instance.keys if counts[u] <= args.max_events]
         target = server.resolve_server()
         with server.connect(target.dsn, autocommit=True) as conn:
             (report,) = check_parity(conn, [instance], users=users, progress=sys.stderr.isatty())

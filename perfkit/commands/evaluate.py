@@ -21,7 +21,6 @@ from perfkit.commands._options import Command, add_output, add_quick
 from perfkit.commands.bench import BenchConfig, run_bench
 from perfkit.data import server
 from perfkit.data.environment import collect_environment
-from perfkit.data.implementations import IMPLEMENTATIONS
 from perfkit.data.instances import read_instance
 from perfkit.judge import goals
 from perfkit.judge.bench import bench_checks
@@ -32,6 +31,7 @@ from perfkit.measure.results import BenchRecord
 from perfkit.measure.timing import describe, median, percentile_interval
 from perfkit.paths import TASK_REPORTS_DIR
 from perfkit.record.runs import mark_complete, new_run_directory, write_new
+from perfkit.subject import IMPLEMENTATIONS
 
 TASK_REPORT_SCHEMA_VERSION = 2
 FAIL_TO_PASS = (Result.FAIL, Result.PASS)

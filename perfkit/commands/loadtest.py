@@ -14,12 +14,13 @@ from perfkit.commands._options import (
     add_output,
     add_quick,
     add_source_schema,
+    add_subject,
     positive_int,
     positive_seconds,
     print_checks,
 )
 from perfkit.data import server
-from perfkit.data.datasets import nearest_users, seed_dataset, source_dataset
+from perfkit.data.datasets import nearest_keys, seed_dataset, source_dataset
 from perfkit.data.environment import collect_environment
 from perfkit.data.instances import read_instance
 from perfkit.judge.load import load_checks
@@ -30,6 +31,7 @@ from perfkit.paths import RESULTS_DIR
 from perfkit.record.format import write_record
 from perfkit.record.runs import mark_complete, new_run_directory
 from perfkit.render.figures import load_latency_figure, rss_over_time_figure, save_figure
+from perfkit.subject import DEFAULT_SUBJECT, Subject, load_subject
 
 
 @dataclass(frozen=True)
@@ -39,15 +41,20 @@ class LoadConfig:
     legacy_duration: float
     workers: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
     legacy_limit_mb: int = 3072
-    source_schema: str | None = None  # read this schema's existing events table instead of the instance
+    source_schema: str | None = None  # read this schema's existing tables instead of the instance
+    subject: str = DEFAULT_SUBJECT  # a subject's name or folder
 
     @classmethod
-    def full(cls) -> LoadConfig:
-        return cls(instance="scaling", duration=60.0, legacy_duration=20.0)
+    def full(cls, subject: Subject | None = None) -> LoadConfig:
+        subject = subject or load_subject()
+        return cls(instance=subject.scale.instance, duration=60.0, legacy_duration=20.0, subject=str(subject.directory))
 
     @classmethod
-    def quick(cls) -> LoadConfig:
-        return cls(instance="quick", duration=4.0, legacy_duration=3.0)
+    def quick(cls, subject: Subject | None = None) -> LoadConfig:
+        subject = subject or load_subject()
+        return cls(
+            instance=subject.scale.quick_instance, duration=4.0, legacy_duration=3.0, subject=str(subject.directory)
+        )
 
 
 @dataclass
@@ -66,14 +73,15 @@ class LoadTestResult:
 def run_load_test(
     target: server.ServerTarget, config: LoadConfig, results_base: Path, *, log: Callable[[str], None] = print
 ) -> LoadTestResult:
+    subject = load_subject(config.subject)
     with server.connect(target.dsn, autocommit=True) as conn:
         if config.source_schema is not None:
-            dataset = source_dataset(conn, config.source_schema)
+            dataset = source_dataset(conn, config.source_schema, subject)
         else:
-            dataset = seed_dataset(conn, read_instance(config.instance), progress=False)
-        # The request mix: one user per decade of size (1 to 1,000,000 events), all equally likely,
-        # whatever the long tail of small users in the table.
-        chosen = nearest_users(dataset.instance.event_counts, [10**k for k in range(7)])
+            dataset = seed_dataset(conn, read_instance(config.instance, subject), progress=False)
+        # The request mix: one key per decade of size (1 to 1,000,000 rows), all equally likely,
+        # whatever the long tail of small keys in the table.
+        chosen = nearest_keys(dataset.instance.sizes, [10**k for k in range(7)])
         users = [(user, count) for count, user in chosen.items()]
         environment = collect_environment(conn, dsn=target.dsn, embedded=target.embedded)
     directory = new_run_directory(results_base, "load")
@@ -85,6 +93,7 @@ def run_load_test(
     ):
         log(f"load: {implementation} for {duration:g} s" + (f", capped at {limit} MB" if limit else ""))
         runs[implementation] = run_load(
+            subject,
             target.dsn,
             dataset.schema,
             implementation,
@@ -98,6 +107,7 @@ def run_load_test(
     body = {
         "parameters": {
             **asdict(config),
+            "subject": subject.to_json(),
             "users": users,
             "schema": dataset.schema,
             "fingerprint": dataset.instance.fingerprint,
@@ -135,9 +145,11 @@ class LoadTestCommand(Command):
         )
         add_source_schema(parser)
         add_output(parser, RESULTS_DIR)
+        add_subject(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        config = LoadConfig.quick() if args.quick else LoadConfig.full()
+        subject = load_subject(args.subject)
+        config = LoadConfig.quick(subject) if args.quick else LoadConfig.full(subject)
         overrides = {
             key: value
             for key, value in {

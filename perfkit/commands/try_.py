@@ -17,7 +17,14 @@ from typing import Any
 
 import psycopg
 
-from perfkit.commands._options import Command, add_output, add_quick, add_statement_timeout, print_checks
+from perfkit.commands._options import (
+    Command,
+    add_output,
+    add_quick,
+    add_statement_timeout,
+    add_subject,
+    print_checks,
+)
 from perfkit.commands.bench import BenchConfig, BenchRun, judged_against, run_bench
 from perfkit.data import server
 from perfkit.data.candidates import Candidate, list_candidates, load_candidate, shown
@@ -29,14 +36,17 @@ from perfkit.judge.candidates import CandidateOutcome, parity_check
 from perfkit.measure.containment import Containment, Watchdog, refusals
 from perfkit.measure.parity import check_parity, first_difference, random_instances
 from perfkit.measure.timing import DECISION_MIN_SAMPLES
-from perfkit.measure.variants import Variant, candidate_variants
+from perfkit.measure.variants import Variant, candidate_variants, subject_variants
 from perfkit.paths import RESULTS_DIR
+from perfkit.subject import Subject, load_subject
 
 Connection = psycopg.Connection[Any]
 
-REFERENCE_VARIANTS = ("after", "distinct", "floor", "scan_floor", "scan_floor[no_seqscan]", "scan_floor[no_index]")
-TRIAL_GRID = (10_000, 1_000_000)
-"""At full scale a candidate is timed at these N of the scaling instance and at the headline."""
+REFERENCE_VARIANTS = {
+    ("after", None), ("rewrite", None), ("floor", None),
+    ("scan_floor", None), ("scan_floor", "no_seqscan"), ("scan_floor", "no_index"),
+}  # fmt: skip
+"""Timed beside a candidate (by role and forced alternative): what its figures are read against."""
 CANDIDATE_MIN_SAMPLES = DECISION_MIN_SAMPLES
 """A candidate is judged, like the DISTINCT rewrite, by the ratio of its median to the optimized
 version's: it is sampled until that ratio is clearly below or above 1, its median is settled or its
@@ -54,10 +64,13 @@ def try_candidate(
     quick: bool,
     statement_timeout_ms: int = 60_000,
     progress: bool = True,
+    subject: Subject | None = None,
     log: Callable[[str], None] = print,
 ) -> tuple[Candidate, int, BenchRun]:
     """Load, check and bench one candidate; return it, the number of users parity covered, and the run."""
-    candidate, users = check_candidate(target, name_or_path, quick=quick, statement_timeout_ms=statement_timeout_ms)
+    candidate, users = check_candidate(
+        target, name_or_path, quick=quick, statement_timeout_ms=statement_timeout_ms, subject=subject
+    )
     log(f"try: {candidate.name}: parity holds for {users} users")
     run = bench_candidates(
         target, [candidate], results_base, quick=quick, statement_timeout_ms=statement_timeout_ms,
@@ -67,11 +80,16 @@ def try_candidate(
 
 
 def check_candidate(
-    target: server.ServerTarget, name_or_path: str | Path, *, quick: bool, statement_timeout_ms: int = 60_000
+    target: server.ServerTarget,
+    name_or_path: str | Path,
+    *,
+    quick: bool,
+    statement_timeout_ms: int = 60_000,
+    subject: Subject | None = None,
 ) -> tuple[Candidate, int]:
-    """Load a candidate and check its parity with the legacy version (`candidate_parity`); return it
-    and how many users agreed."""
-    candidate = load_candidate(name_or_path)
+    """Load a candidate of ``subject`` and check its parity with the legacy version (`candidate_parity`);
+    return it and how many keys agreed."""
+    candidate = load_candidate(name_or_path, subject)
     with (
         server.connect(target.dsn, autocommit=True, application_name="perfkit-try") as conn,
         server.connect(target.dsn, autocommit=True, application_name="perfkit-try") as observer,
@@ -95,8 +113,10 @@ def bench_candidates(
     log: Callable[[str], None] = print,
 ) -> BenchRun:
     """One bench of the candidates beside the optimized version and its references (`with_candidates`),
-    at `TRIAL_GRID` and the headline at full scale: what ``try`` runs when no scaling bench does."""
-    base = BenchConfig.quick_config() if quick else replace(BenchConfig.full(), grid=TRIAL_GRID)
+    at the subject's trial grid and the headline at full scale: what ``try`` runs when no scaling bench does."""
+    subject = candidates[0].subject
+    scale = subject.scale
+    base = BenchConfig.quick_config(subject) if quick else replace(BenchConfig.full(subject), grid=scale.trial_grid)
     base = replace(
         base,
         memory_implementations=("after",),
@@ -106,9 +126,12 @@ def bench_candidates(
         prefix=f"try-{candidates[0].name}" if len(candidates) == 1 else "try-candidates",
     )
     config, variants = with_candidates(base, candidates)
-    kept = {*REFERENCE_VARIANTS, *variants}
+    references = {
+        name for name, v in subject_variants(subject).items() if (v.role, v.alternative) in REFERENCE_VARIANTS
+    }
+    kept = {*references, *variants}
     config = replace(config, plans={name: plan for name, plan in config.plans.items() if name in kept})
-    instance = read_instance("quick" if quick else "scaling")
+    instance = read_instance(scale.quick_instance if quick else scale.instance, subject)
     return run_bench(target, instance, config, results_base, variants=variants, progress=progress, log=log)
 
 
@@ -124,7 +147,8 @@ def with_candidates(config: BenchConfig, candidates: Sequence[Candidate]) -> tup
     grid, and its backend instructions counted where the optimized version's are."""
     variants: dict[str, Variant] = {}
     plans = dict(config.plans)
-    reference, distinct = config.plans["after[no_seqscan]"], config.plans["distinct"]
+    rewrite = config.subject.reference("rewrite")
+    reference, distinct = config.plans["after[no_seqscan]"], config.plans[rewrite.name if rewrite else "after"]
     alternative = replace(
         reference,
         min_samples=CANDIDATE_ALTERNATIVE_MIN_SAMPLES,
@@ -181,8 +205,10 @@ def candidate_parity(
 
     The candidate is called on ``reader`` when given (a session of a role that may only read the
     datasets, granted each as parity reaches it), else inside the kit's read-only transaction."""
-    shipped = [instance for instance in map(read_instance, list_instances()) if instance.expected]
-    generated = random_instances(3 if quick else 20, 300 if quick else 5000, 0)
+    subject = candidate.subject
+    shipped = [read_instance(name, subject) for name in list_instances(subject)]
+    shipped = [instance for instance in shipped if instance.expected]
+    generated = random_instances(3 if quick else 20, 300 if quick else 5000, 0, subject)
     users = 0
     watchdog = Watchdog(time_limit)
     own = conn if reader is None else reader
@@ -207,7 +233,7 @@ def candidate_parity(
     with refusals(shown(candidate.path)), closing(watchdog):
         for instances, keep in ((shipped, True), (generated, False)):
             reports = check_parity(
-                conn, instances, subject=contained, keep_datasets=keep, stop_at_first_difference=True
+                conn, instances, implementation=contained, keep_datasets=keep, stop_at_first_difference=True
             )
             for report in reports:
                 difference = first_difference(report.rows, subject=candidate.name)
@@ -223,6 +249,7 @@ def try_candidates(
     results_base: Path,
     *,
     quick: bool,
+    subject: Subject | None = None,
     log: Callable[[str], None] = print,
 ) -> list[CandidateOutcome]:
     """Try each candidate (``"all"``: every one shipped in candidates/): parity one by one, then one
@@ -233,7 +260,7 @@ def try_candidates(
             return None
         return bench_candidates(target, agreed, results_base, quick=quick, progress=False, log=log)
 
-    outcomes, _ = _screen_then_bench(target, names, quick=quick, bench=bench, log=log)
+    outcomes, _ = _screen_then_bench(target, names, load_subject(subject), quick=quick, bench=bench, log=log)
     return outcomes
 
 
@@ -259,7 +286,7 @@ def bench_with_candidates(
         timed, variants = with_candidates(config, agreed)
         return run_bench(target, instance, timed, results_base, variants=variants, progress=progress, log=log)
 
-    outcomes, run = _screen_then_bench(target, names, quick=config.quick, bench=bench, log=log)
+    outcomes, run = _screen_then_bench(target, names, config.subject, quick=config.quick, bench=bench, log=log)
     assert run is not None
     return run, outcomes
 
@@ -267,6 +294,7 @@ def bench_with_candidates(
 def _screen_then_bench(
     target: server.ServerTarget,
     names: Sequence[str] | str,
+    subject: Subject,
     *,
     quick: bool,
     bench: Callable[[list[Candidate]], BenchRun | None],
@@ -276,12 +304,12 @@ def _screen_then_bench(
     outcome, and the bench runs again without it."""
     outcomes: dict[str, CandidateOutcome] = {}
     agreed: dict[str, tuple[Candidate, int]] = {}
-    order = list_candidates() if names == "all" else list(names)
+    order = list_candidates(subject) if names == "all" else list(names)
     for name in order:
         try:
-            agreed[name] = check_candidate(target, name, quick=quick)
+            agreed[name] = check_candidate(target, name, quick=quick, subject=subject)
         except (ParityError, CandidateError) as exc:
-            outcomes[name] = CandidateOutcome(name, _description(name), [parity_check(name, refusal=str(exc))])
+            outcomes[name] = CandidateOutcome(name, _description(name, subject), [parity_check(name, refusal=str(exc))])
             continue
         log(f"try: {agreed[name][0].name}: parity holds for {agreed[name][1]} users")
     while True:
@@ -304,9 +332,9 @@ def _screen_then_bench(
     return [outcomes[name] for name in order], run
 
 
-def _description(name: str) -> str:
+def _description(name: str, subject: Subject) -> str:
     try:
-        return load_candidate(name).description
+        return load_candidate(name, subject).description
     except KitError:
         return ""
 
@@ -320,6 +348,7 @@ class TryCommand(Command):
         add_quick(parser, "the quick instance and grid: about a minute")
         add_output(parser, RESULTS_DIR)
         add_statement_timeout(parser, "statement_timeout of every query the candidate runs", default=60_000)
+        add_subject(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         candidate, users, run = try_candidate(
@@ -329,6 +358,7 @@ class TryCommand(Command):
             quick=args.quick,
             statement_timeout_ms=args.statement_timeout,
             progress=sys.stderr.isatty(),
+            subject=load_subject(args.subject),
         )
         print(f"{candidate.name}: {candidate.description.splitlines()[0]}")
         print(f"parity: the legacy and {candidate.name} agree for all {users} users")

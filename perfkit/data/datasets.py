@@ -21,21 +21,13 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from tqdm import tqdm
 
-from perfkit.data.instances import Instance
+from perfkit.data.instances import Instance, Observed
 from perfkit.data.server import Dsn, DsnLike, plain
 from perfkit.errors import ConfigurationError, DatabaseError, OwnershipError
+from perfkit.subject import Subject, Table
 
 KIT_PREFIX = "perfkit_"
 REGISTRY_SCHEMA = "perfkit_registry"
-EVENTS_DDL = """
-CREATE TABLE {schema}.events (
-    id BIGINT NOT NULL,
-    user_id BIGINT NOT NULL,
-    type VARCHAR(32) NOT NULL,
-    metadata JSONB DEFAULT '{{}}'::jsonb,
-    PRIMARY KEY (id, user_id)
-)
-"""
 _COPY_BATCH_ROWS = 50_000
 
 
@@ -49,12 +41,12 @@ class Dataset:
     reused: bool
     seconds: float
 
-    def user_without_events(self) -> int:
-        """A user id just below the smallest one the dataset holds: a cheap call that finds no rows."""
-        user = min(self.instance.event_counts, default=1) - 1
-        while user in self.instance.event_counts:
-            user -= 1
-        return user
+    def key_without_rows(self) -> int:
+        """A key just below the smallest one the dataset holds: a cheap call that finds no rows."""
+        key = min(self.instance.sizes, default=1) - 1
+        while key in self.instance.sizes:
+            key -= 1
+        return key
 
 
 def dataset_schema(instance: Instance) -> str:
@@ -114,24 +106,30 @@ def seed_dataset(conn: psycopg.Connection[Any], instance: Instance, *, progress:
     ensure_registry(conn)
     with _advisory_lock(conn, schema):
         if owned_schemas(conn).get(schema):
-            return Dataset(instance, schema, instance.total_events, True, time.perf_counter() - started)
+            return Dataset(instance, schema, instance.total_rows, True, time.perf_counter() - started)
         drop_dataset_schema(conn, schema, missing_ok=True)
         _load(conn, instance, schema, progress=progress)
-        conn.execute(sql.SQL("VACUUM (FREEZE, ANALYZE) {}.events").format(sql.Identifier(schema)))
+        for table in instance.subject.tables:
+            conn.execute(sql.SQL("VACUUM (FREEZE, ANALYZE) {}.{}").format(*_identifiers(schema, table.name)))
         conn.execute(
             sql.SQL("UPDATE {}.owned_schemas SET completed_at = now() WHERE schema_name = %s").format(
                 sql.Identifier(REGISTRY_SCHEMA)
             ),
             (schema,),
         )
-    return Dataset(instance, schema, instance.total_events, False, time.perf_counter() - started)
+    return Dataset(instance, schema, instance.total_rows, False, time.perf_counter() - started)
+
+
+def _identifiers(*names: str) -> list[sql.Identifier]:
+    return [sql.Identifier(name) for name in names]
 
 
 def _load(conn: psycopg.Connection[Any], instance: Instance, schema: str, *, progress: bool) -> None:
-    """Create the schema and the table and COPY the rows, all in one transaction."""
+    """Create the schema and the subject's tables and COPY their rows, all in one transaction. The tables'
+    DDL runs with the schema first on the search_path, so it names them unqualified."""
     ident = sql.Identifier(schema)
     bar = tqdm(
-        total=instance.total_events,
+        total=instance.total_rows,
         desc=f"seeding {instance.name}",
         unit="row",
         unit_scale=True,
@@ -145,17 +143,22 @@ def _load(conn: psycopg.Connection[Any], instance: Instance, schema: str, *, pro
             (schema, instance.name, instance.fingerprint),
         )
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(ident))
-        conn.execute(sql.SQL(EVENTS_DDL).format(schema=ident))
-        copy_sql = sql.SQL("COPY {}.events (id, user_id, type, metadata) FROM STDIN").format(ident)
-        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-            pending = 0
-            for row in instance.rows():
-                copy.write_row(row)
-                pending += 1
-                if pending == _COPY_BATCH_ROWS:
-                    bar.update(pending)
-                    pending = 0
-            bar.update(pending)
+        conn.execute("SELECT set_config('search_path', %s, true)", (ident.as_string(conn),))
+        for table in instance.subject.tables:
+            conn.execute(table.ddl)  # the subject's own SQL
+        for table in instance.subject.tables:
+            copy_sql = sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
+                ident, sql.Identifier(table.name), sql.SQL(", ").join(_identifiers(*table.column_names))
+            )
+            with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+                pending = 0
+                for row in instance.rows(table.name):
+                    copy.write_row(row)
+                    pending += 1
+                    if pending == _COPY_BATCH_ROWS:
+                        bar.update(pending)
+                        pending = 0
+                bar.update(pending)
 
 
 def drop_dataset_schema(conn: psycopg.Connection[Any], schema: str, *, missing_ok: bool = False) -> None:
@@ -197,113 +200,115 @@ def _advisory_lock(conn: psycopg.Connection[Any], key: str) -> Iterator[None]:
 
 
 def use_dataset(conn: psycopg.Connection[Any], schema: str) -> None:
-    """Point ``conn``'s search_path at a dataset so unqualified ``events`` resolves there."""
+    """Point ``conn``'s search_path at a dataset so the subject's unqualified tables resolve there."""
     with conn.transaction():
         conn.execute("SELECT set_config('search_path', %s, false)", (sql.Identifier(schema).as_string(conn),))
 
 
-EXPECTED_COLUMNS = [
-    ("id", "bigint", True),
-    ("user_id", "bigint", True),
-    ("type", "character varying(32)", True),
-    ("metadata", "jsonb", False),
-]
-
-
-def verify_events_table(conn: psycopg.Connection[Any], schema: str) -> None:
-    """Refuse, naming the difference, an ``events`` table whose columns or key differ from production's."""
+def verify_table(conn: psycopg.Connection[Any], schema: str, table: Table) -> None:
+    """Refuse, naming the difference, a table whose columns or key differ from the subject's."""
+    qualified = f"{schema}.{table.name}"
     with conn.transaction():
         conn.execute("SET TRANSACTION READ ONLY")
-        relation = conn.execute("SELECT to_regclass(format('%%I.events', %s::text))", (schema,)).fetchone()
-        if relation is None or relation[0] is None:
-            raise ConfigurationError(f"there is no table {schema}.events (check --source-schema and the search rights)")
+        relation = conn.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text))", (schema, table.name))
+        found_relation = relation.fetchone()
+        if found_relation is None or found_relation[0] is None:
+            raise ConfigurationError(f"there is no table {qualified} (check --source-schema and the search rights)")
         columns = conn.execute(
             """SELECT attname::text, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute
-               WHERE attrelid = format('%%I.events', %s::text)::regclass AND attnum > 0 AND NOT attisdropped
+               WHERE attrelid = format('%%I.%%I', %s::text, %s::text)::regclass AND attnum > 0 AND NOT attisdropped
                ORDER BY attnum""",
-            (schema,),
+            (schema, table.name),
         ).fetchall()
         primary_key = conn.execute(
             """SELECT pg_get_constraintdef(oid) FROM pg_constraint
-               WHERE conrelid = format('%%I.events', %s::text)::regclass AND contype = 'p'""",
-            (schema,),
+               WHERE conrelid = format('%%I.%%I', %s::text, %s::text)::regclass AND contype = 'p'""",
+            (schema, table.name),
         ).fetchone()
     found = {name: (kind, not_null) for name, kind, not_null in columns}
     problems = []
-    for name, kind, not_null in EXPECTED_COLUMNS:
-        if name not in found:
-            problems.append(f"column {name} is missing")
-        elif found[name] != (kind, not_null):
-            actual_kind, actual_not_null = found[name]
+    for column in table.columns:
+        if column.name not in found:
+            problems.append(f"column {column.name} is missing")
+        elif found[column.name] != (column.sql_type, column.not_null):
+            actual_kind, actual_not_null = found[column.name]
             problems.append(
-                f"column {name} is {actual_kind}{' NOT NULL' if actual_not_null else ''}, "
-                f"expected {kind}{' NOT NULL' if not_null else ''}"
+                f"column {column.name} is {actual_kind}{' NOT NULL' if actual_not_null else ''}, "
+                f"expected {column.sql_type}{' NOT NULL' if column.not_null else ''}"
             )
-    extra = sorted(set(found) - {name for name, _, _ in EXPECTED_COLUMNS})
+    extra = sorted(set(found) - set(table.column_names))
     if extra:
         problems.append(f"unexpected column(s) {extra}")
-    if primary_key is None or primary_key[0] != "PRIMARY KEY (id, user_id)":
+    wanted_key = f"PRIMARY KEY ({', '.join(table.primary_key)})"
+    if primary_key is None or primary_key[0] != wanted_key:
         found_key = primary_key[0] if primary_key else "no primary key"
-        problems.append(f"{found_key}, expected PRIMARY KEY (id, user_id) (the optimized version relies on it)")
+        reason = f" ({table.primary_key_reason})" if table.primary_key_reason else ""
+        problems.append(f"{found_key}, expected {wanted_key}{reason}")
     if problems:
-        raise ConfigurationError(f"{schema}.events differs from the fixed schema: " + "; ".join(problems))
+        raise ConfigurationError(f"{qualified} differs from the fixed schema: " + "; ".join(problems))
 
 
-def source_dataset(conn: psycopg.Connection[Any], schema: str) -> Dataset:
-    """An existing ``events`` table the kit did not create, to be read and never written.
+def source_dataset(conn: psycopg.Connection[Any], schema: str, subject: Subject) -> Dataset:
+    """Existing tables the kit did not create, to be read and never written.
 
-    Counting events per user scans the table once, in a read-only transaction.
+    Counting the rows of each key scans the sized table once, in a read-only transaction.
     """
     started = time.perf_counter()
-    verify_events_table(conn, schema)
+    for table in subject.tables:
+        verify_table(conn, schema, table)
+    sized = subject.sized_table.name
     with conn.transaction():
         conn.execute("SET TRANSACTION READ ONLY")
         counts = conn.execute(
-            sql.SQL("SELECT user_id, count(*) FROM {}.events GROUP BY user_id").format(sql.Identifier(schema))
+            sql.SQL("SELECT {key}, count(*) FROM {schema}.{table} GROUP BY {key}").format(
+                key=sql.Identifier(subject.key.name), schema=sql.Identifier(schema), table=sql.Identifier(sized)
+            )
         ).fetchall()
     instance = Instance(
         name=f"source_{schema}",
-        description=f"the existing table {schema}.events, read only",
-        source=f"{schema}.events",
+        description=f"the existing tables of {schema}, read only",
+        source=f"{schema}.{sized}",
+        body=Observed(f"{schema}.{sized}", {int(key): int(count) for key, count in counts}),
+        subject=subject,
         fingerprint="source",
-        observed_counts={int(user): int(count) for user, count in counts},
     )
-    return Dataset(instance, schema, instance.total_events, True, time.perf_counter() - started)
+    return Dataset(instance, schema, instance.total_rows, True, time.perf_counter() - started)
 
 
-def nearest_users(counts: dict[int, int], sizes: list[int]) -> dict[int, int]:
-    """For each wanted size, the user whose event count is closest on a log scale: {count: user}."""
-    candidates = [(count, user) for user, count in counts.items() if count > 0]
+def nearest_keys(counts: dict[int, int], sizes: list[int]) -> dict[int, int]:
+    """For each wanted size, the key whose row count is closest on a log scale: {count: key}."""
+    candidates = [(count, key) for key, count in counts.items() if count > 0]
     if not candidates:
-        raise ConfigurationError("the table has no events")
+        raise ConfigurationError("the table has no rows")
     chosen: dict[int, int] = {}
     for size in sizes:
-        count, user = min(candidates, key=lambda c: (abs(math.log(c[0]) - math.log(size)), c[1]))
-        chosen[count] = user
+        count, key = min(candidates, key=lambda c: (abs(math.log(c[0]) - math.log(size)), c[1]))
+        chosen[count] = key
     return dict(sorted(chosen.items()))
 
 
-def users_for_grid(instance: Instance, grid: Sequence[int]) -> dict[int, int]:
-    """The user owning exactly N events, for each N of the grid."""
-    by_count = {count: user for user, count in instance.event_counts.items()}
+def keys_for_grid(instance: Instance, grid: Sequence[int]) -> dict[int, int]:
+    """The key of exactly N rows, for each N of the grid."""
+    by_count = {count: key for key, count in instance.sizes.items()}
     missing = [n for n in grid if n not in by_count]
     if missing:
         available = ", ".join(f"{c:,}" for c in sorted(by_count) if c > 0)
         wanted = ", ".join(f"{n:,}" for n in missing)
+        words = instance.subject.words
         raise ConfigurationError(
-            f"instance {instance.name} has no user with exactly {wanted} events "
-            f"(available: {available}); pick N from those or add users to the instance"
+            f"instance {instance.name} has no {words.key} with exactly {wanted} {words.rows} "
+            f"(available: {available}); pick N from those or add {words.keys} to the instance"
         )
     return {n: by_count[n] for n in grid}
 
 
 CANDIDATE_ROLE = "perfkit_candidate"
 """The login role candidates are timed under where the kit may create roles: it may read the
-datasets' ``events`` and nothing else, so a candidate holding its connection cannot write."""
+datasets' tables and nothing else, so a candidate holding its connection cannot write."""
 
 
 def candidate_reader(admin: psycopg.Connection[Any], dsn: DsnLike, schemas: Sequence[str]) -> Dsn | None:
-    """A connection string for `CANDIDATE_ROLE`, granted read access to ``schemas``' events, on the
+    """A connection string for `CANDIDATE_ROLE`, granted read access to ``schemas``' tables, on the
     embedded server (whose local connections are trusted and whose superuser is the kit); None where
     the kit's role may not create roles, and candidates are then contained by detection only."""
     row = admin.execute(
@@ -321,8 +326,8 @@ def candidate_reader(admin: psycopg.Connection[Any], dsn: DsnLike, schemas: Sequ
 
 
 def grant_reading(admin: psycopg.Connection[Any], schemas: Sequence[str]) -> None:
-    """Let `CANDIDATE_ROLE` read ``schemas``' events (and nothing else of them)."""
+    """Let `CANDIDATE_ROLE` read ``schemas``' tables (and do nothing else with them)."""
     role = sql.Identifier(CANDIDATE_ROLE)
     for schema in schemas:
         admin.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), role))
-        admin.execute(sql.SQL("GRANT SELECT ON {}.events TO {}").format(sql.Identifier(schema), role))
+        admin.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(schema), role))

@@ -6,7 +6,6 @@ child processes whose resident set is the measurement.
 
 from __future__ import annotations
 
-import importlib
 import resource
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,22 +13,22 @@ from typing import Any
 
 import psycopg
 
-MODULES = {"before": "repository_before", "after": "repository_after"}
-IMPLEMENTATIONS = tuple(MODULES)
+from perfkit.subject import IMPLEMENTATIONS, Subject
+
 DSN_VARIABLE = "PERFKIT_PROBE_DSN"
 """Children get the DSN through their environment, never their command line (visible to ``ps``)."""
 
-Fetch = Callable[[psycopg.Connection[Any], int], dict[str, Any]]
+Fetch = Callable[[psycopg.Connection[Any], int], Any]
 
 
-def fetch_function(implementation: str) -> Fetch:
-    """``fetch_user_activity_summary`` of ``before``, ``after``, or a candidate file given by its path."""
-    if implementation in MODULES:
-        fetch: Fetch = importlib.import_module(MODULES[implementation]).fetch_user_activity_summary
+def fetch_function(subject: Subject, implementation: str) -> Fetch:
+    """The subject's ``before`` or ``after``, or a candidate file given by its path."""
+    if implementation in IMPLEMENTATIONS:
+        fetch: Fetch = subject.fetch(implementation)
         return fetch
     from perfkit.data.candidates import load_candidate
 
-    return load_candidate(Path(implementation)).fetch
+    return load_candidate(Path(implementation), subject).fetch
 
 
 def prepare_session(conn: psycopg.Connection[Any], schema: str, settings: Mapping[str, str] | None = None) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 import psycopg
 
 from perfkit.data import server
-from perfkit.data.datasets import Dataset, seed_dataset, users_for_grid
-from perfkit.data.implementations import IMPLEMENTATIONS, fetch_function, prepare_session
+from perfkit.data.datasets import Dataset, keys_for_grid, seed_dataset
+from perfkit.data.implementations import Fetch, fetch_function, prepare_session
 from perfkit.data.instances import read_instance
 from perfkit.judge import goals
 from perfkit.judge.bench import p99_check
@@ -29,6 +29,7 @@ from perfkit.measure.parity import check_parity, random_instances
 from perfkit.measure.results import MB
 from perfkit.measure.scaling import fit_loglog
 from perfkit.measure.scenario import pooled_samples, statements_per_call
+from perfkit.subject import IMPLEMENTATIONS, Subject, load_subject
 
 
 @dataclass(frozen=True)
@@ -71,16 +72,20 @@ class Context:
     admin: psycopg.Connection[Any]
     datasets: dict[str, Dataset] = field(default_factory=dict)
     memory: dict[tuple[str, int], MemoryMeasurement] = field(default_factory=dict)
+    subject: Subject = field(default_factory=load_subject)
 
     def dataset(self, name: str) -> Dataset:
         if name not in self.datasets:
-            self.datasets[name] = seed_dataset(self.admin, read_instance(name), progress=False)
+            self.datasets[name] = seed_dataset(self.admin, read_instance(name, self.subject), progress=False)
         return self.datasets[name]
+
+    def fetch(self, implementation: str) -> Fetch:
+        return fetch_function(self.subject, implementation)
 
     def memory_sweep(self, implementation: str) -> list[MemoryMeasurement]:
         """memray peak and allocations of one call per size, each in a fresh process (taken once)."""
         data = self.dataset(self.scale.memory_instance)
-        by_count = {count: user for user, count in data.instance.event_counts.items()}
+        by_count = {count: key for key, count in data.instance.sizes.items()}
         for n in self.scale.memory_sizes:
             if (implementation, n) not in self.memory:
                 self.memory[implementation, n] = measure_call_memory(
@@ -90,7 +95,8 @@ class Context:
                     by_count[n],
                     n,
                     self.workdir / "memray",
-                    warm_user_id=data.user_without_events(),
+                    subject=self.subject,
+                    warm_user_id=data.key_without_rows(),
                 )
         return [self.memory[implementation, n] for n in self.scale.memory_sizes]
 
@@ -115,8 +121,8 @@ def _judged(name: str, implementation: str, passed: bool, measured: str, figures
 
 @requirement("parity_reference", "returns the hand-checked summaries of the literal instance")
 def _parity_reference(context: Context, implementation: str) -> Check:
-    literal = read_instance("parity_literal")
-    (report,) = check_parity(context.admin, [literal], subject=fetch_function(implementation))
+    literal = read_instance("parity_literal", context.subject)
+    (report,) = check_parity(context.admin, [literal], implementation=context.fetch(implementation))
     wrong = [row.user_id for row in report.rows if row.matches_expected is False]
     total = sum(row.matches_expected is not None for row in report.rows)
     measured = f"{total - len(wrong)} of {total} users match" + (f"; differ: {wrong}" if wrong else "")
@@ -125,7 +131,7 @@ def _parity_reference(context: Context, implementation: str) -> Check:
 
 @requirement("parity_generated", "returns what the other implementation returns, on random generated datasets")
 def _parity_generated(context: Context, implementation: str) -> Check:
-    instances = random_instances(context.scale.random_datasets, 2_000, seed=0)
+    instances = random_instances(context.scale.random_datasets, 2_000, seed=0, subject=context.subject)
     rows = [row for report in check_parity(context.admin, instances, keep_datasets=False) for row in report.rows]
     users, differ = len(rows), sum(not row.agree for row in rows)
     other = next(name for name in IMPLEMENTATIONS if name != implementation)
@@ -172,7 +178,8 @@ def _rss_at_scale(context: Context, implementation: str) -> Check:
         user,
         n,
         context.workdir / "rss",
-        warm_user_id=data.user_without_events(),
+        subject=context.subject,
+        warm_user_id=data.key_without_rows(),
         memory_limit_mb=8192 if implementation == "before" else None,
         tracked=False,
     )
@@ -188,11 +195,11 @@ def _rss_at_scale(context: Context, implementation: str) -> Check:
 def _p99_at_scale(context: Context, implementation: str) -> Check:
     data = context.dataset(context.scale.scale_instance)
     user, n = _user_of(data, context.scale.scale_n)
-    fetch = fetch_function(implementation)
+    fetch = context.fetch(implementation)
     budget = context.scale.legacy_time_budget if implementation == "before" else math.inf
     with server.connect(context.target.dsn, autocommit=True, application_name="perfkit-evaluate") as conn:
         prepare_session(conn, data.schema)
-        seconds = pooled_samples(conn, fetch, user, data.user_without_events(), time_budget=budget)
+        seconds = pooled_samples(conn, fetch, user, data.key_without_rows(), time_budget=budget)
     check = p99_check(seconds, f"N={n:,}")
     measured, result = check.measured, check.result
     if result is Result.INFO:  # too few samples for a p99: settled only when even the fastest call missed
@@ -210,7 +217,7 @@ def _p99_at_scale(context: Context, implementation: str) -> Check:
 def _one_round_trip(context: Context, implementation: str) -> Check:
     data = context.dataset(context.scale.memory_instance)
     user, _ = _user_of(data, max(context.scale.memory_sizes))
-    statements = statements_per_call(context.target.dsn, data.schema, fetch_function(implementation), user)
+    statements = statements_per_call(context.target.dsn, data.schema, context.fetch(implementation), user)
     return _judged(
         "one_round_trip", implementation, statements == 1, f"{statements} statement(s)", {"statements": statements}
     )
@@ -243,4 +250,4 @@ def run_requirements(
 
 
 def _user_of(data: Dataset, n: int) -> tuple[int, int]:
-    return users_for_grid(data.instance, [n])[n], n
+    return keys_for_grid(data.instance, [n])[n], n

@@ -16,16 +16,19 @@ import os
 import psycopg
 
 from perfkit.data import implementations as impl
+from perfkit.subject import load_subject
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--subject", required=True, help="the subject's folder")
     parser.add_argument("--schema", required=True)
     parser.add_argument("--implementations", required=True, help="names or candidate paths, comma-separated")
     parser.add_argument("--users", required=True, help="user ids, comma-separated")
     parser.add_argument("--warm-user-id", type=int, required=True)
     args = parser.parse_args()
-    fetches = [impl.fetch_function(name) for name in args.implementations.split(",")]
+    subject = load_subject(args.subject)
+    fetches = [impl.fetch_function(subject, name) for name in args.implementations.split(",")]
     with psycopg.connect(os.environ[impl.DSN_VARIABLE], autocommit=True) as conn:
         impl.prepare_session(conn, args.schema)
         for fetch in fetches:

@@ -17,12 +17,14 @@ import psutil
 import psycopg
 
 from perfkit.data import implementations as impl
+from perfkit.subject import IMPLEMENTATIONS, load_subject
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--subject", required=True, help="the subject's folder")
     parser.add_argument("--schema", required=True)
-    parser.add_argument("--implementation", required=True, help=f"one of {impl.IMPLEMENTATIONS} or a candidate's path")
+    parser.add_argument("--implementation", required=True, help=f"one of {IMPLEMENTATIONS} or a candidate's path")
     parser.add_argument("--user-id", type=int, required=True)
     parser.add_argument("--warm-user-id", type=int, required=True)
     parser.add_argument("--capture", help="memray capture file; without it the call runs untracked")
@@ -32,7 +34,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     impl.cap_address_space(args.memory_limit_mb)
-    fetch = impl.fetch_function(args.implementation)
+    fetch = impl.fetch_function(load_subject(args.subject), args.implementation)
     process = psutil.Process()
     with psycopg.connect(os.environ[impl.DSN_VARIABLE], autocommit=True) as conn:
         impl.prepare_session(conn, args.schema)

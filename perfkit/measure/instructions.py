@@ -32,12 +32,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from perfkit.data.datasets import EVENTS_DDL
-from perfkit.data.implementations import DSN_VARIABLE, IMPLEMENTATIONS
+from perfkit.data.implementations import DSN_VARIABLE
 from perfkit.data.server import DsnLike, file_lock, plain
 from perfkit.errors import MeasurementError
 from perfkit.measure.plans import call_parameters, plan_shape
 from perfkit.paths import COUNTING_DIR
+from perfkit.subject import IMPLEMENTATIONS, Subject
 
 COUNTING_SETTINGS = {"max_parallel_workers_per_gather": "0", "jit": "off", "shared_buffers": "1GB"}
 """Serial, interpreted, and every page of the table in shared buffers after the warming call."""
@@ -100,25 +100,29 @@ def counting_unavailable() -> str | None:
     return None
 
 
-def prepare_backend(conn: psycopg.Connection[Any], schema: str, root: Path = COUNTING_DIR) -> CountingBackend:
+def prepare_backend(
+    conn: psycopg.Connection[Any], schema: str, subject: Subject, root: Path = COUNTING_DIR
+) -> CountingBackend:
     """The counting data directory of the dataset in ``schema``, built once from its rows.
 
-    The rows are copied in their physical order, so the user's rows lie on as many pages as they
+    The rows are copied in their physical order, so the key's rows lie on as many pages as they
     do on the server that holds them; the directory is rebuilt when the row count differs.
     """
     reason = counting_unavailable()
     if reason is not None:
         raise MeasurementError(f"instructions cannot be counted: {reason}")
+    rows = 0
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("SELECT count(*) FROM {}.events").format(sql.Identifier(schema)), prepare=False)
-        (rows,) = cur.fetchone() or (0,)
+        for table in subject.tables:
+            cur.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(*_names(schema, table.name)), prepare=False)
+            rows += int((cur.fetchone() or (0,))[0])
     directory = root / schema
     root.mkdir(parents=True, exist_ok=True)
     with file_lock(root / f"{schema}.lock"):  # two kit runs at once: one builds, the other waits
         backend = _ready_backend(directory, schema, int(rows))
         if backend is not None:
             return backend
-        return _build_backend(conn, directory, schema, int(rows))
+        return _build_backend(conn, directory, schema, subject, int(rows))
 
 
 def drop_backend(schema: str, root: Path = COUNTING_DIR) -> None:
@@ -161,6 +165,7 @@ def count_calls(
 
 
 def count_client_calls(
+    subject: Subject,
     dsn: DsnLike,
     schema: str,
     implementations: Sequence[str],
@@ -176,7 +181,8 @@ def count_client_calls(
     run_dir.mkdir(parents=True)
     command = [
         "valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={run_dir / 'callgrind.out'}",
-        sys.executable, "-P", "-m", "perfkit.measure._instruction_probe", "--schema", schema,
+        sys.executable, "-P", "-m", "perfkit.measure._instruction_probe", "--subject", str(subject.directory),
+        "--schema", schema,
         "--implementations", ",".join(implementations), "--users", ",".join(str(users[n]) for n in sizes),
         "--warm-user-id", str(warm_user_id),
     ]  # fmt: skip
@@ -280,7 +286,13 @@ def _ready_backend(directory: Path, schema: str, rows: int) -> CountingBackend |
     return CountingBackend(directory, _bin_dir(), _os_user(), schema, rows, str(ready["server_version"]))
 
 
-def _build_backend(conn: psycopg.Connection[Any], directory: Path, schema: str, rows: int) -> CountingBackend:
+def _names(*names: str) -> list[sql.Identifier]:
+    return [sql.Identifier(name) for name in names]
+
+
+def _build_backend(
+    conn: psycopg.Connection[Any], directory: Path, schema: str, subject: Subject, rows: int
+) -> CountingBackend:
     """initdb, COPY the rows out of the server, load them in single-user mode, VACUUM (FREEZE, ANALYZE)."""
     drop_backend(schema, directory.parent)
     os_user = _os_user()
@@ -288,24 +300,30 @@ def _build_backend(conn: psycopg.Connection[Any], directory: Path, schema: str, 
     backend = CountingBackend(directory, _bin_dir(), os_user, schema, rows, "")
     initdb = [str(backend.bin_dir / "initdb"), "-D", str(backend.data), "-U", "postgres", "-A", "trust", "--no-sync"]
     _run(initdb, backend)
-    rows_file = directory / "events.copy"
-    with rows_file.open("wb") as out, conn.transaction(), conn.cursor() as cur:
+    load = [table.ddl for table in subject.tables]
+    files = []
+    with conn.transaction(), conn.cursor() as cur:
         # A sequential scan of a large table starts where the last one of that table stood (synchronized
         # scans): the rows would come in a rotated order, and the copy's index, built as they are
         # inserted, would differ from the timed one (a whole-index walk then costs 2% more or less).
         cur.execute("SET LOCAL synchronize_seqscans = off")
-        copy = sql.SQL("COPY {}.events (id, user_id, type, metadata) TO STDOUT").format(sql.Identifier(schema))
-        with cur.copy(copy) as source:
-            for block in source:
-                out.write(block)
-    rows_file.chmod(0o644)
-    load = [
-        sql.SQL(EVENTS_DDL).format(schema=sql.Identifier("public")).as_string(conn),
-        f"COPY events (id, user_id, type, metadata) FROM {_quote(rows_file)}",
-        "VACUUM (FREEZE, ANALYZE) events",
+        for table in subject.tables:
+            rows_file = directory / f"{table.name}.copy"
+            columns = sql.SQL(", ").join(_names(*table.column_names))
+            copy = sql.SQL("COPY {}.{} ({}) TO STDOUT").format(*_names(schema, table.name), columns)
+            with rows_file.open("wb") as out, cur.copy(copy) as source:
+                for block in source:
+                    out.write(block)
+            rows_file.chmod(0o644)
+            files.append(rows_file)
+            target = sql.SQL("{} ({})").format(sql.Identifier(table.name), columns).as_string(conn)
+            load.append(f"COPY {target} FROM {_quote(rows_file)}")
+    load += [
+        sql.SQL("VACUUM (FREEZE, ANALYZE) {}").format(sql.Identifier(t.name)).as_string(conn) for t in subject.tables
     ]
     _run_single_user(backend, _script(load), directory, settings=None, callgrind=False)  # under prepare's lock
-    rows_file.unlink()
+    for rows_file in files:
+        rows_file.unlink()
     version = _run([str(backend.bin_dir / "postgres"), "--version"], backend).strip()
     ready = {"schema": schema, "rows": rows, "server_version": version, "procedure": COPY_PROCEDURE}
     (directory / _READY).write_text(json.dumps(ready))

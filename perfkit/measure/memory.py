@@ -14,10 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from perfkit.data.implementations import DSN_VARIABLE, IMPLEMENTATIONS
+from perfkit.data.implementations import DSN_VARIABLE
 from perfkit.data.server import DsnLike, plain
 from perfkit.errors import MeasurementError
 from perfkit.measure.beside import Runner, run_process
+from perfkit.subject import IMPLEMENTATIONS, Subject
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ def measure_call_memory(
     n: int,
     capture_dir: Path,
     *,
+    subject: Subject,
     warm_user_id: int,
     memory_limit_mb: int | None = None,
     timeout: float = 1800.0,
@@ -79,7 +81,10 @@ def measure_call_memory(
     capture = capture_dir / f"memray-{label}-{n}.bin"
     if capture.exists():
         raise MeasurementError(f"{capture} exists already; every run writes a new directory")
-    probe = _Probe(dsn, schema, implementation, user_id, n, warm_user_id, memory_limit_mb, timeout, drawn, runner)
+    probe = _Probe(
+        subject.directory, dsn, schema, implementation, user_id, n, warm_user_id, memory_limit_mb, timeout, drawn,
+        runner,
+    )  # fmt: skip
     untracked = probe.run(None)
     traced = tracked and not untracked["limit_hit"]
     measured = probe.run(capture) if traced else untracked
@@ -101,6 +106,7 @@ def measure_call_memory(
 
 @dataclass(frozen=True)
 class _Probe:
+    subject: Path
     dsn: DsnLike
     schema: str
     implementation: str
@@ -115,6 +121,7 @@ class _Probe:
     def run(self, capture: Path | None) -> dict[str, Any]:
         command = [
             sys.executable, "-P", "-m", "perfkit.measure._memory_probe",
+            "--subject", str(self.subject),
             "--schema", self.schema,
             "--implementation", self.implementation,
             "--user-id", str(self.user_id),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,12 +10,11 @@ from typing import Any
 import pandas as pd
 import psycopg
 
-import repository_after
-import repository_before
 from perfkit.data.datasets import drop_dataset_schema, seed_dataset, use_dataset
 from perfkit.data.implementations import Fetch
-from perfkit.data.instances import METADATA_SHAPES, PRICE_ENCODINGS, Instance, parse_instance
+from perfkit.data.instances import Instance, parse_instance
 from perfkit.errors import ParityError
+from perfkit.subject import Subject, load_subject
 
 
 @dataclass(frozen=True)
@@ -48,25 +46,26 @@ def _comparable(value: Any) -> Any:
     return "NaN" if isinstance(value, float) and math.isnan(value) else value
 
 
-def compare_users(
+def compare_keys(
     conn: psycopg.Connection[Any],
-    user_ids: Iterable[int],
+    keys: Iterable[int],
     *,
-    event_counts: dict[int, int] | None = None,
-    expected: dict[int, dict[str, Any]] | None = None,
-    subject: Fetch = repository_after.fetch_user_activity_summary,
+    before: Fetch,
+    after: Fetch,
+    sizes: Mapping[int, int] | None = None,
+    expected: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> list[ParityRow]:
-    """The legacy summary and ``subject``'s (the optimized version unless a candidate is given)
-    for each user, read through ``conn``'s search_path."""
+    """The legacy result and ``after``'s for each key, read through ``conn``'s search_path."""
     rows = []
-    for user_id in user_ids:
+    for key in keys:
+        wanted = (expected or {}).get(key)
         rows.append(
             ParityRow(
-                user_id=user_id,
-                events=(event_counts or {}).get(user_id, -1),
-                before=repository_before.fetch_user_activity_summary(conn, user_id),
-                after=subject(conn, user_id),
-                expected=(expected or {}).get(user_id),
+                user_id=key,
+                events=(sizes or {}).get(key, -1),
+                before=before(conn, key),
+                after=after(conn, key),
+                expected=dict(wanted) if wanted is not None else None,
             )
         )
     return rows
@@ -164,20 +163,20 @@ def check_parity(
     conn: psycopg.Connection[Any],
     instances: Iterable[Instance],
     *,
-    subject: Fetch = repository_after.fetch_user_activity_summary,
+    implementation: Fetch | None = None,
     users: Iterable[int] | None = None,
     keep_datasets: bool = True,
     stop_at_first_difference: bool = False,
     progress: bool = False,
 ) -> list[ParityReport]:
     """The kit's one parity routine: for each instance, seeded in its kit schema (reused while
-    complete), the legacy summary and ``subject``'s (the optimized version unless a candidate or an
-    implementation is given) for ``users`` (default: every user of the instance), each compared with
+    complete), the legacy summary and ``implementation``'s (the optimized version unless a candidate
+    is given) for ``users`` (default: every user of the instance), each compared with
     the other and with the instance's hand-checked summaries where it has them.
 
     Both run in one read-only transaction, so a bug in either cannot write. ``conn`` must be in
     autocommit mode; its search_path is pointed at each dataset in turn. Without ``keep_datasets``
-    each dataset is dropped once compared, even when ``subject`` raises. With
+    each dataset is dropped once compared, even when ``implementation`` raises. With
     ``stop_at_first_difference`` the users are compared one at a time and the comparison ends at
     the first that differs, whose report is the last returned (a candidate being tried is refused
     on it, before a later user can fail it for another reason).
@@ -190,13 +189,14 @@ def check_parity(
             rows: list[ParityRow] = []
             with conn.transaction():
                 conn.execute("SET TRANSACTION READ ONLY")
-                for user in instance.user_ids if users is None else users:
-                    (row,) = compare_users(
+                for user in instance.keys if users is None else users:
+                    (row,) = compare_keys(
                         conn,
                         [user],
-                        event_counts=instance.event_counts,
-                        expected={user: dict(instance.expected[user])} if user in instance.expected else None,
-                        subject=subject,
+                        before=instance.subject.fetch("before"),
+                        after=implementation or instance.subject.fetch("after"),
+                        sizes=instance.sizes,
+                        expected=instance.expected,
                     )
                     rows.append(row)
                     if stop_at_first_difference and _differs(row):
@@ -214,28 +214,13 @@ def _differs(row: ParityRow) -> bool:
     return not row.agree or row.matches_expected is False
 
 
-def random_instances(count: int, events: int, seed: int) -> list[Instance]:
-    """``count`` generated datasets of about ``events`` events each, every encoding equally likely."""
-    rng = random.Random(seed)
-    instances = []
-    for index in range(count):
-        users = rng.randint(1, 5)
-        cuts = sorted(rng.randint(0, events) for _ in range(users - 1))
-        sizes = [b - a for a, b in zip([0, *cuts], [*cuts, events], strict=True)]
-        name = f"random_{seed}_{index}"
-        document: dict[str, Any] = {
-            "name": name,
-            "generator": {
-                "seed": rng.randrange(2**32),
-                "users": [{"user_id": 100 + u, "events": size} for u, size in enumerate(sizes)],
-                "type_mix": {"click": 1, "view": 1, "purchase": 2, "other": 0.5},
-                "metadata_shapes": dict.fromkeys(METADATA_SHAPES, 1),
-                "price_encodings": dict.fromkeys(PRICE_ENCODINGS, 1),
-                "odd_metadata": 0.05,
-            },
-        }
-        instances.append(parse_instance(document, source=f"<random seed {seed}>", default_name=name))
-    return instances
+def random_instances(count: int, rows: int, seed: int, subject: Subject | None = None) -> list[Instance]:
+    """``count`` generated datasets of about ``rows`` rows each, as the subject's module draws them."""
+    subject = subject or load_subject()
+    return [
+        parse_instance(document, source=f"<random seed {seed}>", default_name=document["name"], subject=subject)
+        for document in subject.code().random_documents(count, rows, seed)
+    ]
 
 
 def highlight_differences(frame: pd.DataFrame) -> Any:

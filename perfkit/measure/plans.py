@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -76,6 +77,9 @@ def jit_available(conn: psycopg.Connection[Any]) -> bool:
     return bool(row and row[0])
 
 
+_NAMED_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
 def serial_facts(conn: psycopg.Connection[Any], query: str, user_id: int) -> dict[str, Any]:
     """What one call's serial plan reads, from ``EXPLAIN (ANALYZE, BUFFERS)`` with parallelism off:
     figures that do not depend on the machine (the split of hits and reads does, on the cache; their
@@ -125,9 +129,10 @@ class CapturedPlan:
         return {**asdict(self), "shape": self.shape}
 
 
-def call_parameters(query: str, user_id: int) -> dict[str, int] | tuple[int]:
-    """The parameters of one call: the kit's queries name theirs, the legacy one is positional."""
-    return {"user_id": user_id} if "%(user_id)s" in query else (user_id,)
+def call_parameters(query: str, key: int) -> dict[str, int] | tuple[int]:
+    """The parameters of one call: a query names its key (``%(name)s``) or takes it positionally (``%s``)."""
+    named = set(_NAMED_PARAMETER.findall(query))
+    return dict.fromkeys(named, key) if named else (key,)
 
 
 def capture_plan(conn: psycopg.Connection[Any], query: str, user_id: int, *, analyze: bool = True) -> CapturedPlan:

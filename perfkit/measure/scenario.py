@@ -24,7 +24,7 @@ from perfkit.measure.containment import Containment, Watchdog
 from perfkit.measure.plans import CapturedPlan, capture_plan, serial_facts
 from perfkit.measure.results import FRESH, BenchRecord, LatencySeries
 from perfkit.measure.timing import Clock, SamplingPlan, sample_interleaved
-from perfkit.measure.variants import AFTER, Variant
+from perfkit.measure.variants import Variant
 
 PLAN_CACHE_WARMUP = 12
 CANDIDATE_TIME_LIMIT = 60.0
@@ -164,9 +164,10 @@ def time_scenario(
                 facts = serial_facts(sessions.connections[name], variant.sql, user_id)
             record.serial_plans.append({"scope": scope, "n": n, "variant": name, **facts})
     if first_calls:
-        seconds, plan = _first_calls(fresh, AFTER, user_id, first_calls, clock)
-        record.latency.append(LatencySeries(AFTER.name, n, user_id, seconds, [], scope, FRESH))
-        record.plans[key][f"{AFTER.name}@{FRESH}"] = _plan_record(plan, plan, 1)
+        after = sessions.variants["after"]
+        seconds, plan = _first_calls(fresh, after, user_id, first_calls, clock)
+        record.latency.append(LatencySeries(after.name, n, user_id, seconds, [], scope, FRESH))
+        record.plans[key][f"{after.name}@{FRESH}"] = _plan_record(plan, plan, 1)
     return {name: len(taken.seconds) for name, taken in samples.items()}
 
 

@@ -19,14 +19,16 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from perfkit.data import implementations as impl
+from perfkit.subject import IMPLEMENTATIONS, load_subject
 
 
 def main() -> int:
     """One function on purpose: the serving process imports as little as possible, and its worker
     threads close over this run's pool, clock and request log."""
     parser = argparse.ArgumentParser()
+    parser.add_argument("--subject", required=True, help="the subject's folder")
     parser.add_argument("--schema", required=True)
-    parser.add_argument("--implementation", choices=impl.IMPLEMENTATIONS, required=True)
+    parser.add_argument("--implementation", choices=IMPLEMENTATIONS, required=True)
     parser.add_argument("--users", required=True, help="JSON list of [user_id, events, weight]")
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--duration", type=float, required=True)
@@ -35,7 +37,7 @@ def main() -> int:
     parser.add_argument("--requests-file", required=True, help="where the request log is written at the end")
     args = parser.parse_args()
     impl.cap_address_space(args.memory_limit_mb)
-    fetch = impl.fetch_function(args.implementation)
+    fetch = impl.fetch_function(load_subject(args.subject), args.implementation)
     users: list[list[int]] = json.loads(args.users)
     requests: list[dict[str, Any]] = []
     stop = threading.Event()

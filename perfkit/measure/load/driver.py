@@ -17,6 +17,7 @@ from perfkit.data.implementations import DSN_VARIABLE
 from perfkit.data.server import DsnLike, plain
 from perfkit.errors import MeasurementError
 from perfkit.measure.load.analysis import LoadRun
+from perfkit.subject import Subject
 
 RssSampler = Callable[[int], int]
 """Resident set size in bytes of the process with this pid."""
@@ -27,6 +28,7 @@ def process_rss(pid: int) -> int:
 
 
 def run_load(
+    subject: Subject,
     dsn: DsnLike,
     schema: str,
     implementation: str,
@@ -44,6 +46,7 @@ def run_load(
     sample that process's RSS every ``sample_interval`` seconds."""
     command = [
         sys.executable, "-P", "-m", "perfkit.measure.load._server",
+        "--subject", str(subject.directory),
         "--schema", schema,
         "--implementation", implementation,
         "--users", json.dumps([[user, events, 1] for user, events in users]),

@@ -1,0 +1,453 @@
+"""The subject: everything about the function under investigation, as data in one folder.
+
+A subject folder (``subjects/<name>/``, or any folder given by its path) holds ``subject.toml``:
+the key and what N counts, the tables, the two implementations, what one call returns, the
+reference queries by role and the scale; and, for what must be code, a Python module named there
+(``subject.py``: the instance format and its generator). The stages take a `Subject` and never
+name a table, a column or a function themselves, as asv's commands take a project's config.
+
+Kept light (no pandas): the memory and instruction probes load the subject in their child process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import re
+import sys
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from perfkit.errors import SubjectError, first_line
+from perfkit.paths import SUBJECTS_DIR
+
+DEFAULT_SUBJECT = "activity_summary"
+SUBJECT_FILE = "subject.toml"
+IMPLEMENTATIONS = ("before", "after")
+"""The legacy version and the optimized one: every subject has both."""
+ROLES = {
+    "rewrite": "an alternative rewrite of the optimized version, judged by how much slower it is",
+    "floor": "finding the key's rows and reading none of them: information",
+    "scan_floor": "reading the key's rows and computing nothing: the least a query over them must do",
+    "price_floor": "the least work any query returning the result must do: bounds calls per second",
+}
+"""What a reference query can be, and what the kit does with it."""
+KEY_TYPES = {"bigint": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+
+Fetch = Callable[..., Any]
+"""An implementation: ``(conn, key) -> result``."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """The argument the function takes: its name (the parameter ``%(name)s`` of every query) and SQL type."""
+
+    name: str
+    sql_type: str
+    table: str  # N counts the key's rows in this table
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        return KEY_TYPES[self.sql_type]
+
+    @property
+    def parameter(self) -> str:
+        return f"%({self.name})s"
+
+
+@dataclass(frozen=True)
+class Words:
+    """How the subject's messages, tables and figures name a key and the rows N counts."""
+
+    key: str = "key"
+    keys: str = "keys"
+    row: str = "row"
+    rows: str = "rows"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str  # as PostgreSQL's format_type() writes it
+    not_null: bool
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    ddl: str  # run with the dataset's schema first on the search_path
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    primary_key_reason: str = ""
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+
+@dataclass(frozen=True)
+class Implementation:
+    name: str
+    call: str  # module:function
+    query: str  # the statement that does the work, for its plan, buffers and instructions
+    prepared_by_default: bool
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A query timed beside the implementations for what it tells about them (`ROLES`)."""
+
+    name: str
+    role: str
+    query: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Scale:
+    grid: tuple[int, ...]
+    quick_grid: tuple[int, ...]
+    instance: str
+    quick_instance: str
+    headline_instance: str | None
+    headline_n: int
+    loaded: tuple[int, ...]  # N timed under concurrent calls besides the headline
+    quick_loaded: tuple[int, ...]
+    trial_grid: tuple[int, ...]  # where `try` times a candidate at full scale, besides the headline
+
+
+@dataclass(frozen=True)
+class Subject:
+    name: str
+    directory: Path
+    title: str
+    description: str
+    key: Key
+    tables: tuple[Table, ...]
+    result_columns: tuple[str, ...]
+    words: Words
+    implementations: Mapping[str, Implementation]
+    references: tuple[Reference, ...]
+    scale: Scale
+    instances_dir: Path
+    candidates_dir: Path
+    fingerprint: str  # of every file of the folder: changes whenever the description does
+    module: ModuleType | None = field(default=None, compare=False)
+
+    @property
+    def sized_table(self) -> Table:
+        """The table whose rows of the key N counts."""
+        return next(table for table in self.tables if table.name == self.key.table)
+
+    @property
+    def function_name(self) -> str:
+        """The optimized version's function name: what a Python candidate defines."""
+        return self.implementations["after"].call.rpartition(":")[2]
+
+    def reference(self, role: str) -> Reference | None:
+        return next((reference for reference in self.references if reference.role == role), None)
+
+    def fetch(self, implementation: str) -> Fetch:
+        """The callable of ``before`` or ``after``."""
+        function: Fetch = _attribute(self, self.implementations[implementation].call, "implementations")
+        return function
+
+    def code(self) -> ModuleType:
+        """The subject's Python module, where the kit needs what only code can say."""
+        if self.module is None:
+            raise SubjectError(self.directory, "module", "names no Python module, and this needs one")
+        return self.module
+
+    def to_json(self) -> dict[str, str]:
+        """What a record keeps: which subject, and which version of its description."""
+        return {"name": self.name, "fingerprint": self.fingerprint}
+
+
+def list_subjects(directory: Path = SUBJECTS_DIR) -> list[str]:
+    return sorted(path.parent.name for path in directory.glob(f"*/{SUBJECT_FILE}"))
+
+
+_LOADED: dict[tuple[Path, str], Subject] = {}
+
+
+def load_subject(name_or_path: Subject | str | Path | None = None, directory: Path = SUBJECTS_DIR) -> Subject:
+    """A subject by name (``subjects/<name>/``) or by the path of its folder; the default without either.
+
+    Loaded once per process and fingerprint: its module is imported once, as any module is.
+    """
+    if isinstance(name_or_path, Subject):
+        return name_or_path
+    folder = Path(name_or_path or DEFAULT_SUBJECT)
+    if not (folder / SUBJECT_FILE).is_file() and not folder.is_absolute() and len(folder.parts) == 1:
+        folder = directory / folder
+    if not (folder / SUBJECT_FILE).is_file():
+        known = ", ".join(list_subjects(directory)) or "none"
+        raise SubjectError(
+            folder, "", f"no {SUBJECT_FILE} here: name a subject of {directory} ({known}) or the folder of one"
+        )
+    folder = folder.resolve()
+    fingerprint = _fingerprint(folder)
+    cached = _LOADED.get((folder, fingerprint))
+    if cached is None:
+        cached = _LOADED[(folder, fingerprint)] = _read(folder, fingerprint)
+    return cached
+
+
+def _fingerprint(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _read(folder: Path, fingerprint: str) -> Subject:
+    path = folder / SUBJECT_FILE
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SubjectError(path, "", f"not valid TOML: {exc}") from None
+    reader = _Reader(path)
+    fields = {"name", "title", "description", "module", "instances", "candidates", "key", "tables", "result", "words"}
+    reader.only(document, "", fields | {"implementations", "references", "scale"})
+    name = reader.text(document, "name", pattern=_NAME)
+    tables = tuple(_table(reader, entry, f"tables[{i}]") for i, entry in enumerate(reader.items(document, "tables")))
+    table_names = [table.name for table in tables]
+    if len(set(table_names)) != len(table_names):
+        reader.fail("tables", f"table names must be distinct: {table_names}")
+    key_doc = reader.mapping(document, "key")
+    reader.only(key_doc, "key", {"name", "type", "table"})
+    key = Key(
+        reader.text(key_doc, "name", "key", pattern=_IDENTIFIER),
+        reader.choice(key_doc, "type", KEY_TYPES, "key"),
+        reader.choice(key_doc, "table", table_names, "key"),
+    )
+    result = reader.mapping(document, "result")
+    reader.only(result, "result", {"columns"})
+    module = _module(folder, name, reader.text(document, "module")) if "module" in document else None
+    partial = Subject(
+        name=name,
+        directory=folder,
+        title=reader.text(document, "title"),
+        description=reader.text(document, "description"),
+        key=key,
+        tables=tables,
+        result_columns=tuple(reader.texts(result, "columns", "result")),
+        words=_words(reader, reader.mapping(document, "words", required=False)),
+        implementations={},
+        references=(),
+        scale=_scale(reader, reader.mapping(document, "scale")),
+        instances_dir=(folder / reader.text(document, "instances")).resolve(),
+        candidates_dir=(folder / str(document.get("candidates", "candidates"))).resolve(),
+        fingerprint=fingerprint,
+        module=module,
+    )
+    implementations = reader.mapping(document, "implementations")
+    reader.only(implementations, "implementations", set(IMPLEMENTATIONS))
+    references = reader.mapping(document, "references", required=False)
+    subject = Subject(
+        **{
+            **vars(partial),
+            "implementations": {
+                name: _implementation(reader, partial, name, reader.mapping(implementations, name, "implementations"))
+                for name in IMPLEMENTATIONS
+            },
+            "references": tuple(
+                _reference(reader, partial, name, reader.mapping(references, name, "references")) for name in references
+            ),
+        }
+    )
+    roles = [reference.role for reference in subject.references]
+    if len(set(roles)) != len(roles):
+        reader.fail("references", f"one reference per role: {roles}")
+    for implementation in IMPLEMENTATIONS:
+        subject.fetch(implementation)  # named functions exist: say so now, not mid-run
+    return subject
+
+
+def _table(reader: _Reader, entry: Mapping[str, Any], where: str) -> Table:
+    reader.only(entry, where, {"name", "ddl", "columns", "primary_key", "primary_key_reason"})
+    columns = []
+    for index, column in enumerate(reader.array(entry, "columns", where)):
+        if (
+            not isinstance(column, list)
+            or len(column) != 3
+            or not all(isinstance(part, str) for part in column[:2])
+            or not isinstance(column[2], bool)
+        ):
+            reader.fail(f"{where}.columns[{index}]", 'expected ["name", "format_type", not_null]')
+        columns.append(Column(column[0], column[1], column[2]))
+    table = Table(
+        name=reader.text(entry, "name", where, pattern=_IDENTIFIER),
+        ddl=reader.text(entry, "ddl", where).strip(),
+        columns=tuple(columns),
+        primary_key=tuple(reader.texts(entry, "primary_key", where)),
+        primary_key_reason=str(entry.get("primary_key_reason", "")),
+    )
+    missing = sorted(set(table.primary_key) - set(table.column_names))
+    if missing:
+        reader.fail(f"{where}.primary_key", f"names no column of the table: {missing}")
+    return table
+
+
+def _implementation(reader: _Reader, subject: Subject, name: str, entry: Mapping[str, Any]) -> Implementation:
+    where = f"implementations.{name}"
+    reader.only(entry, where, {"call", "query", "prepared"})
+    call = reader.text(entry, "call", where)
+    if ":" not in call:
+        reader.fail(f"{where}.call", f"expected module:function, found {call!r}")
+    prepared = entry.get("prepared", False)
+    if not isinstance(prepared, bool):
+        reader.fail(f"{where}.prepared", "expected true or false")
+    return Implementation(name, call, _query(reader, subject, entry, where), prepared)
+
+
+def _reference(reader: _Reader, subject: Subject, name: str, entry: Mapping[str, Any]) -> Reference:
+    where = f"references.{name}"
+    reader.only(entry, where, {"role", "query", "description"})
+    if not _NAME.fullmatch(name) or name in IMPLEMENTATIONS:
+        reader.fail(where, "a reference's name is lower-case letters, digits and '_', and not before or after")
+    query = _query(reader, subject, entry, where)
+    if subject.key.parameter not in query:
+        reader.fail(f"{where}.query", f"takes no {subject.key.parameter}: name the key in the query")
+    return Reference(name, reader.choice(entry, "role", ROLES, where), query, reader.text(entry, "description", where))
+
+
+def _query(reader: _Reader, subject: Subject, entry: Mapping[str, Any], where: str) -> str:
+    """SQL text, or ``module:NAME`` of a string defined in code (``subject:NAME`` in the subject's module)."""
+    text = reader.text(entry, "query", where)
+    if re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", text):
+        value = _attribute(subject, text, f"{where}.query")
+        if not isinstance(value, str):
+            reader.fail(f"{where}.query", f"{text} is not a string of SQL")
+        return str(value)
+    return text
+
+
+def _words(reader: _Reader, entry: Mapping[str, Any]) -> Words:
+    reader.only(entry, "words", set(vars(Words())))
+    return Words(**{name: reader.text(entry, name, "words") for name in entry})
+
+
+def _scale(reader: _Reader, entry: Mapping[str, Any]) -> Scale:
+    reader.only(entry, "scale", {"grid", "quick_grid", "instance", "quick_instance", "headline_instance",
+                                 "headline_n", "loaded", "quick_loaded", "trial_grid"})  # fmt: skip
+    grids = {}
+    for name in ("grid", "quick_grid", "loaded", "quick_loaded", "trial_grid"):
+        values = reader.array(entry, name, "scale")
+        if not values or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in values):
+            reader.fail(f"scale.{name}", "expected a non-empty list of positive integers")
+        grids[name] = tuple(sorted(set(values)))
+    headline_n = entry.get("headline_n", 0)
+    if isinstance(headline_n, bool) or not isinstance(headline_n, int) or headline_n < 0:
+        reader.fail("scale.headline_n", "expected a positive integer")
+    return Scale(
+        grid=grids["grid"],
+        quick_grid=grids["quick_grid"],
+        instance=reader.text(entry, "instance", "scale"),
+        quick_instance=reader.text(entry, "quick_instance", "scale"),
+        headline_instance=reader.text(entry, "headline_instance", "scale") if "headline_instance" in entry else None,
+        headline_n=headline_n,
+        loaded=grids["loaded"],
+        quick_loaded=grids["quick_loaded"],
+        trial_grid=grids["trial_grid"],
+    )
+
+
+def _module(folder: Path, name: str, file_name: str) -> ModuleType:
+    path = folder / file_name
+    if not path.is_file() or path.suffix != ".py":
+        raise SubjectError(folder / SUBJECT_FILE, "module", f"{file_name}: expected a .py file of the folder")
+    spec = importlib.util.spec_from_file_location(f"perfkit_subject_{name}", path)
+    if spec is None or spec.loader is None:
+        raise SubjectError(path, "", "cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling find a module by its name
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # whatever the file does wrong at import, its author fixes it
+        del sys.modules[spec.name]
+        raise SubjectError(path, "", f"does not import: {type(exc).__name__}: {first_line(exc)}") from None
+    return module
+
+
+def _attribute(subject: Subject, reference: str, where: str) -> Any:
+    module_name, _, attribute = reference.partition(":")
+    try:
+        module = subject.code() if module_name == "subject" else importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SubjectError(subject.directory / SUBJECT_FILE, where, f"{reference}: {first_line(exc)}") from None
+    if not hasattr(module, attribute):
+        raise SubjectError(subject.directory / SUBJECT_FILE, where, f"{reference}: the module has no {attribute}")
+    return getattr(module, attribute)
+
+
+class _Reader:
+    """Typed access to subject.toml that names the file and the field of every problem."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, problem: str) -> Any:
+        raise SubjectError(self.path, where, problem)
+
+    @staticmethod
+    def _at(parent: str, key: str) -> str:
+        return f"{parent}.{key}" if parent else key
+
+    def only(self, entry: Mapping[str, Any], where: str, allowed: set[str]) -> None:
+        unknown = sorted(set(entry) - allowed)
+        if unknown:
+            self.fail(where, f"unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+
+    def mapping(self, entry: Mapping[str, Any], key: str, where: str = "", *, required: bool = True) -> dict[str, Any]:
+        value = entry.get(key, None if required else {})
+        if not isinstance(value, dict):
+            self.fail(self._at(where, key), "expected a table" if value is not None else "missing")
+        assert isinstance(value, dict)
+        return value
+
+    def array(self, entry: Mapping[str, Any], key: str, where: str = "") -> list[Any]:
+        value = entry.get(key)
+        if not isinstance(value, list):
+            self.fail(self._at(where, key), "expected a list" if value is not None else "missing")
+        assert isinstance(value, list)
+        return value
+
+    def items(self, entry: Mapping[str, Any], key: str) -> Iterator[dict[str, Any]]:
+        for index, value in enumerate(self.array(entry, key)):
+            if not isinstance(value, dict):
+                self.fail(f"{key}[{index}]", "expected a table")
+            yield value
+
+    def text(
+        self, entry: Mapping[str, Any], key: str, where: str = "", *, pattern: re.Pattern[str] | None = None
+    ) -> str:
+        value = entry.get(key)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(self._at(where, key), "expected a non-empty string" if value is not None else "missing")
+        assert isinstance(value, str)
+        if pattern is not None and not pattern.fullmatch(value):
+            self.fail(self._at(where, key), f"{value!r}: expected lower-case letters, digits and '_'")
+        return value
+
+    def texts(self, entry: Mapping[str, Any], key: str, where: str = "") -> list[str]:
+        values = self.array(entry, key, where)
+        if not values or not all(isinstance(value, str) and value for value in values):
+            self.fail(self._at(where, key), "expected a non-empty list of strings")
+        return values
+
+    def choice(
+        self, entry: Mapping[str, Any], key: str, allowed: Mapping[str, Any] | list[str], where: str = ""
+    ) -> str:
+        value = self.text(entry, key, where)
+        if value not in allowed:
+            self.fail(self._at(where, key), f"{value!r}: expected one of {sorted(allowed)}")
+        return value
