@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         NotebookError,
         OwnershipError,
         ParityError,
+        SubjectError,
     )
     from perfkit.judge.bench import bench_checks, growth_verdict, memory_verdicts, plan_regret
     from perfkit.judge.candidates import CandidateOutcome
@@ -78,6 +79,7 @@ if TYPE_CHECKING:
         profile_table,
         serial_plans_table,
     )
+    from perfkit.subject import Subject, list_subjects, load_subject
 
 _MODULES: dict[str, tuple[str, ...]] = {
     "perfkit.commands.bench": (
@@ -94,6 +96,11 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "bench_with_candidates",
         "try_candidate",
         "try_candidates",
+    ),
+    "perfkit.subject": (
+        "Subject",
+        "list_subjects",
+        "load_subject",
     ),
     "perfkit.data.candidates": (
         "Candidate",
@@ -128,6 +135,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "NotebookError",
         "OwnershipError",
         "ParityError",
+        "SubjectError",
     ),
     "perfkit.judge.bench": (
         "bench_checks",
@@ -223,6 +231,8 @@ __all__ = [
     "ParityReport",
     "Result",
     "ServerTarget",
+    "Subject",
+    "SubjectError",
     "all_figures",
     "bench_checks",
     "bench_with_candidates",
@@ -244,6 +254,7 @@ __all__ = [
     "latency_table",
     "list_candidates",
     "list_instances",
+    "list_subjects",
     "literal_instance",
     "load_bench",
     "load_candidate",
@@ -252,6 +263,7 @@ __all__ = [
     "load_latency_figure",
     "load_latency_table",
     "load_run",
+    "load_subject",
     "markdown_table",
     "memory_figure",
     "memory_table",

@@ -165,6 +165,11 @@ class Subject:
             raise SubjectError(self.directory, "module", "names no Python module, and this needs one")
         return self.module
 
+    @property
+    def argument(self) -> str:
+        """What names it to `load_subject`: its name for a folder of ``subjects/``, else its path."""
+        return self.name if self.directory.parent == SUBJECTS_DIR.resolve() else str(self.directory)
+
     def to_json(self) -> dict[str, str]:
         """What a record keeps: which subject, and which version of its description."""
         return {"name": self.name, "fingerprint": self.fingerprint}

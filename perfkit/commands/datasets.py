@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from perfkit.commands._options import Command
+from perfkit.commands._options import Command, add_subject
 from perfkit.data import server
 from perfkit.data.datasets import dataset_schema, drop_dataset_schema, owned_schemas, seed_dataset
 from perfkit.data.instances import list_instances, read_instance
 from perfkit.measure.instructions import drop_backend
+from perfkit.subject import load_subject
 
 
 class SeedCommand(Command):
@@ -17,14 +18,16 @@ class SeedCommand(Command):
     help = "load instances into kit-owned schemas (reused while complete)"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("instances", nargs="*", help="instance names (default: all)")
+        parser.add_argument("instances", nargs="*", help="instance names (default: all of the subject's)")
+        add_subject(parser)
 
     def run(self, args: argparse.Namespace) -> int:
+        subject = load_subject(args.subject)
         with server.connect(server.resolve_server().dsn, autocommit=True) as conn:
-            for name in args.instances or list_instances():
-                dataset = seed_dataset(conn, read_instance(name), progress=sys.stderr.isatty())
+            for name in args.instances or list_instances(subject):
+                dataset = seed_dataset(conn, read_instance(name, subject), progress=sys.stderr.isatty())
                 state = "reused" if dataset.reused else f"loaded in {dataset.seconds:.1f} s"
-                print(f"{name}: {dataset.rows:,} events in {dataset.schema} ({state})")
+                print(f"{name}: {dataset.rows:,} rows in {dataset.schema} ({state})")
         return 0
 
 
@@ -39,6 +42,7 @@ class DatasetsCommand(Command):
             metavar="INSTANCE",
             help="drop these instances' schemas (none named: all)",
         )
+        add_subject(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         with server.connect(server.resolve_server().dsn, autocommit=True) as conn:
@@ -47,7 +51,8 @@ class DatasetsCommand(Command):
                 for schema, complete in sorted(owned.items()):
                     print(f"{schema}\t{'complete' if complete else 'incomplete'}")
                 return 0
-            targets = [dataset_schema(read_instance(n)) for n in args.drop] if args.drop else list(owned)
+            subject = load_subject(args.subject)
+            targets = [dataset_schema(read_instance(n, subject)) for n in args.drop] if args.drop else list(owned)
             for schema in targets:
                 drop_dataset_schema(conn, schema)
                 drop_backend(schema)

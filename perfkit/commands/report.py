@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from perfkit.commands._kernel import execute_notebook
-from perfkit.commands._options import Command, add_output, add_quick
+from perfkit.commands._options import Command, add_output, add_quick, add_subject
 from perfkit.data.server import resolve_server
 from perfkit.errors import ConfigurationError, NotebookError
 from perfkit.judge.diff import RunDiff, diff_runs
@@ -30,6 +30,7 @@ from perfkit.record.history import finished_reports, previous_durations, report_
 from perfkit.record.runs import mark_complete, new_run_directory, read_manifest, write_new
 from perfkit.render.diff import diff_markdown
 from perfkit.render.report import ReportInputs, collect_inputs, write_report
+from perfkit.subject import load_subject
 
 # Parameters of each notebook in the batch; notebooks absent here run with their own defaults
 # (the CI-scale ones, also used by `make report QUICK=1`).
@@ -101,10 +102,11 @@ def run_batch(
     log: Callable[[str], None] = print,
     stdout: TextIO | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    subject: str | None = None,
 ) -> BatchRun:
     """Execute the notebooks into ``reports_base/<UTC timestamp>/``, each with an absolute
     ``output_dir`` of its own inside it, and return what happened to each, with the outputs it
-    declared in its manifest."""
+    declared in its manifest. ``subject`` (a name or folder) is every notebook's subject parameter."""
     from papermill.exceptions import PapermillExecutionError
 
     selected = notebooks if notebooks is not None else discover_notebooks()
@@ -115,7 +117,9 @@ def run_batch(
     if unknown:
         raise ConfigurationError(f"parameters given for notebook(s) {unknown} that are not run")
     # Refuse bad parameters before anything runs.
-    plans = {nb: notebook_parameters(nb, quick, overrides.get(nb.stem)) for nb in selected}
+    investigated = load_subject(subject)  # a malformed subject is refused before anything runs
+    chosen = {} if subject is None else {"subject": investigated.argument}
+    plans = {nb: notebook_parameters(nb, quick, {**chosen, **overrides.get(nb.stem, {})}) for nb in selected}
     # The batch joins the embedded server for its whole length (a no-op for a configured one): the
     # server stays up between notebooks, and the batch's exit stops it even when a kernel was killed.
     resolve_server()
@@ -209,7 +213,8 @@ def assemble_report(run: BatchRun) -> dict[str, Path]:
     inputs = collect_inputs(run)
     if inputs.bench_dir is None:
         return write_report(run, inputs, None)
-    earlier = finished_reports(run.directory.parent, before=run.directory.name, quick=run.quick)
+    measured = load_run(inputs.bench_dir).record.subject["name"]
+    earlier = finished_reports(run.directory.parent, before=run.directory.name, quick=run.quick, subject=measured)
     comparison = compare_with_previous(run.directory, inputs, earlier)
     current = replace(load_run(inputs.bench_dir), name=run.directory.name)
     history = report_history(earlier, current, datetime.now(UTC).isoformat(timespec="seconds"))
@@ -232,6 +237,7 @@ class ReportCommand(Command):
             metavar="NOTEBOOK:NAME=VALUE",
             help="override a notebook parameter, e.g. 01_parity:random_datasets=5 (VALUE read as JSON if it parses)",
         )
+        add_subject(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         notebooks = None
@@ -248,6 +254,7 @@ class ReportCommand(Command):
             progress=sys.stderr.isatty(),
             stdout=sys.stdout,
             overrides=_parse_parameters(args.param),
+            subject=args.subject,
         )
         paths = assemble_report(run)
         print(f"report: {paths['markdown']}")

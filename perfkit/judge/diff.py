@@ -16,6 +16,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from perfkit.errors import ConfigurationError
 from perfkit.judge.goals import INSTRUCTION_THRESHOLD_PERCENT, NOISE_BAND
 from perfkit.judge.outcome import Check
 from perfkit.measure.results import POOLED, BenchRecord
@@ -113,6 +114,13 @@ def as_optimized(run: Run, candidate: str) -> Run:
 
 
 def diff_runs(a: Run, b: Run) -> RunDiff:
+    """Run B against run A: refused when they measured different subjects."""
+    subject_a, subject_b = a.record.subject["name"], b.record.subject["name"]
+    if subject_a != subject_b:
+        raise ConfigurationError(
+            f"{a.name} measured subject {subject_a} and {b.name} subject {subject_b}: "
+            "only runs of one subject compare; diff two runs of the same --subject"
+        )
     result = RunDiff(a.name, b.name, environment=_environment(a.record, b.record))
     latency, latency_comparisons = [], []
     for series in sorted(b.record.latency, key=lambda s: (s.scope, s.n, s.connection, s.variant)):
@@ -243,6 +251,9 @@ def _environment(a: BenchRecord, b: BenchRecord) -> list[dict[str, Any]]:
     session_a, session_b = a.parameters.get("session_settings"), b.parameters.get("session_settings")
     if session_a != session_b:
         rows.append({"field": "session settings", "a": session_a, "b": session_b})
+    fingerprint_a, fingerprint_b = a.subject["fingerprint"], b.subject["fingerprint"]
+    if fingerprint_a != fingerprint_b:
+        rows.append({"field": "subject description", "a": fingerprint_a, "b": fingerprint_b})
     for name in ("fingerprint", "table_rows"):
         if a.parameters.get(name) != b.parameters.get(name):
             rows.append({"field": f"instance {name}", "a": a.parameters.get(name), "b": b.parameters.get(name)})

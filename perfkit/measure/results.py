@@ -13,6 +13,7 @@ import pandas as pd
 
 from perfkit.measure.scaling import LinearFit, LogLogFit, fit_line, fit_loglog
 from perfkit.measure.timing import describe, median
+from perfkit.subject import DEFAULT_SUBJECT
 
 MB = 1024 * 1024
 
@@ -59,6 +60,12 @@ class BenchRecord:
     concurrency: list[dict[str, Any]] = field(default_factory=list)  # `concurrency.ConcurrentSeries` records
     complete: bool = False
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def subject(self) -> dict[str, Any]:
+        """The subject measured: name and description fingerprint (records older than subjects: the default's)."""
+        found: dict[str, Any] = self.parameters.get("subject") or {"name": DEFAULT_SUBJECT, "fingerprint": None}
+        return found
 
     @property
     def grid(self) -> list[int]:

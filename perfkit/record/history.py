@@ -23,18 +23,19 @@ from perfkit.record.runs import INCOMPLETE
 MB = 1024 * 1024
 
 
-def finished_reports(folder: Path, *, before: str, quick: bool | None = None) -> list[Path]:
-    """The finished reports of ``folder`` named before ``before``, oldest first (of one scale if ``quick`` is given)."""
+def finished_reports(folder: Path, *, before: str, quick: bool | None = None, subject: str | None = None) -> list[Path]:
+    """The finished reports of ``folder`` named before ``before``, oldest first (of one scale if ``quick``
+    is given, of one subject if ``subject`` is)."""
     found = []
     for directory in sorted(p for p in folder.iterdir() if p.is_dir() and p.name < before):
         if not (directory / "report.json").is_file() or (directory / INCOMPLETE).exists():
             continue
         try:
             document = read_record(directory / "report.json", "report")
-            load_run(directory)
+            measured = load_run(directory).record.subject["name"]
         except (KitError, KeyError, ValueError):  # an older format, or a report without a bench
             continue
-        if quick is None or bool(document.get("quick")) == quick:
+        if (quick is None or bool(document.get("quick")) == quick) and subject in (None, measured):
             found.append(directory)
     return found
 
