@@ -17,7 +17,7 @@ import importlib.util
 import re
 import sys
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -37,6 +37,8 @@ ROLES = {
     "price_floor": "the least work any query returning the result must do: bounds calls per second",
 }
 """What a reference query can be, and what the kit does with it."""
+COMPARISONS = ("typed", "ordered", "multiset")
+"""How results are compared: a mapping key by key with types; rows in order, or in any order, by value."""
 KEY_TYPES = {"bigint": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
@@ -94,10 +96,18 @@ class Table:
 
 @dataclass(frozen=True)
 class Implementation:
+    """A Python callable ``(conn, key)`` named ``module:function``, or a SQL file that installs a function
+    called as ``SELECT * FROM function(key)`` (`install` holds the file's text)."""
+
     name: str
-    call: str  # module:function
-    query: str  # the statement that does the work, for its plan, buffers and instructions
+    call: str  # module:function, or the SQL function's name
+    query: str  # the statement that does the work, for its plan and buffers
     prepared_by_default: bool
+    install: str | None = None
+
+    @property
+    def in_sql(self) -> bool:
+        return self.install is not None
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,8 @@ class Subject:
     key: Key
     tables: tuple[Table, ...]
     result_columns: tuple[str, ...]
+    comparison: str  # typed, ordered or multiset (`perfkit.measure.comparison`)
+    errors_compared: bool  # an error is a result, compared by SQLSTATE
     words: Words
     implementations: Mapping[str, Implementation]
     references: tuple[Reference, ...]
@@ -155,7 +167,7 @@ class Subject:
         return next((reference for reference in self.references if reference.role == role), None)
 
     def fetch(self, implementation: str) -> Fetch:
-        """The callable of ``before`` or ``after``."""
+        """The Python callable of ``before`` or ``after`` (a SQL function is called by `fetch_function`)."""
         function: Fetch = _attribute(self, self.implementations[implementation].call, "implementations")
         return function
 
@@ -235,7 +247,10 @@ def _read(folder: Path, fingerprint: str) -> Subject:
         reader.choice(key_doc, "table", table_names, "key"),
     )
     result = reader.mapping(document, "result")
-    reader.only(result, "result", {"columns"})
+    reader.only(result, "result", {"columns", "compare", "errors"})
+    errors = result.get("errors", "raise")
+    if errors not in ("raise", "sqlstate"):
+        reader.fail("result.errors", f"{errors!r}: expected raise (an error stops parity) or sqlstate (compared)")
     module = _module(folder, name, reader.text(document, "module")) if "module" in document else None
     partial = Subject(
         name=name,
@@ -245,6 +260,8 @@ def _read(folder: Path, fingerprint: str) -> Subject:
         key=key,
         tables=tables,
         result_columns=tuple(reader.texts(result, "columns", "result")),
+        comparison=reader.choice(result, "compare", COMPARISONS, "result") if "compare" in result else "typed",
+        errors_compared=errors == "sqlstate",
         words=_words(reader, reader.mapping(document, "words", required=False)),
         implementations={},
         references=(),
@@ -273,7 +290,8 @@ def _read(folder: Path, fingerprint: str) -> Subject:
     if len(set(roles)) != len(roles):
         reader.fail("references", f"one reference per role: {roles}")
     for implementation in IMPLEMENTATIONS:
-        subject.fetch(implementation)  # named functions exist: say so now, not mid-run
+        if not subject.implementations[implementation].in_sql:
+            subject.fetch(implementation)  # named functions exist: say so now, not mid-run
     return subject
 
 
@@ -304,13 +322,23 @@ def _table(reader: _Reader, entry: Mapping[str, Any], where: str) -> Table:
 
 def _implementation(reader: _Reader, subject: Subject, name: str, entry: Mapping[str, Any]) -> Implementation:
     where = f"implementations.{name}"
-    reader.only(entry, where, {"call", "query", "prepared"})
-    call = reader.text(entry, "call", where)
-    if ":" not in call:
-        reader.fail(f"{where}.call", f"expected module:function, found {call!r}")
+    reader.only(entry, where, {"call", "query", "prepared", "install", "function"})
     prepared = entry.get("prepared", False)
     if not isinstance(prepared, bool):
         reader.fail(f"{where}.prepared", "expected true or false")
+    if "install" in entry:
+        if "call" in entry:
+            reader.fail(where, "either call (a Python callable) or install and function (a SQL file), not both")
+        path = subject.directory / reader.text(entry, "install", where)
+        if not path.is_file():
+            reader.fail(f"{where}.install", f"{path.name}: no such file in the subject's folder")
+        function = reader.text(entry, "function", where, pattern=_IDENTIFIER)
+        call = f"SELECT * FROM {function}({subject.key.parameter})"
+        query = _query(reader, subject, entry, where) if "query" in entry else call
+        return Implementation(name, function, query, prepared, path.read_text(encoding="utf-8"))
+    call = reader.text(entry, "call", where)
+    if ":" not in call:
+        reader.fail(f"{where}.call", f"expected module:function, found {call!r}")
     return Implementation(name, call, _query(reader, subject, entry, where), prepared)
 
 
@@ -450,7 +478,7 @@ class _Reader:
         return values
 
     def choice(
-        self, entry: Mapping[str, Any], key: str, allowed: Mapping[str, Any] | list[str], where: str = ""
+        self, entry: Mapping[str, Any], key: str, allowed: Mapping[str, Any] | Sequence[str], where: str = ""
     ) -> str:
         value = self.text(entry, key, where)
         if value not in allowed:

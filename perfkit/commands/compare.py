@@ -28,7 +28,8 @@ class CompareCommand(Command):
         add_subject(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        instance = read_instance(args.instance, load_subject(args.subject))
+        subject = load_subject(args.subject)
+        instance = read_instance(args.instance, subject)
         counts = instance.sizes
         users = args.keys or [u for u in instance.keys if counts[u] <= args.max_events]
         target = server.resolve_server()
@@ -36,6 +37,6 @@ class CompareCommand(Command):
             (report,) = check_parity(conn, [instance], users=users, progress=sys.stderr.isatty())
         print(f"{instance.name} ({target.display}, schema {report.schema})")
         print(report.frame().to_string(index=False, float_format=lambda v: repr(float(v))))
-        require_parity(report.rows)
-        print(f"parity: {len(report.rows)} users, before == after for every one")
+        require_parity(report.rows, subject.words.key)
+        print(f"parity: {len(report.rows)} {subject.words.keys}, before == after for every one")
         return 0

@@ -236,7 +236,7 @@ def candidate_parity(
                 conn, instances, implementation=contained, keep_datasets=keep, stop_at_first_difference=True
             )
             for report in reports:
-                difference = first_difference(report.rows, subject=candidate.name)
+                difference = first_difference(report.rows, subject=candidate.name, key=subject.words.key)
                 if difference is not None:
                     raise ParityError(f"{shown(candidate.path)}: differs from the legacy version: {difference}")
                 users += len(report.rows)

@@ -21,6 +21,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from tqdm import tqdm
 
+from perfkit.data.implementations import function_schema
 from perfkit.data.instances import Instance, Observed
 from perfkit.data.server import Dsn, DsnLike, plain
 from perfkit.errors import ConfigurationError, DatabaseError, OwnershipError
@@ -103,7 +104,7 @@ def seed_dataset(conn: psycopg.Connection[Any], instance: Instance, *, progress:
         raise ValueError("seed_dataset needs an autocommit connection")
     schema = dataset_schema(instance)
     started = time.perf_counter()
-    ensure_registry(conn)
+    install_functions(conn, instance.subject)
     with _advisory_lock(conn, schema):
         if owned_schemas(conn).get(schema):
             return Dataset(instance, schema, instance.total_rows, True, time.perf_counter() - started)
@@ -118,6 +119,31 @@ def seed_dataset(conn: psycopg.Connection[Any], instance: Instance, *, progress:
             (schema,),
         )
     return Dataset(instance, schema, instance.total_rows, False, time.perf_counter() - started)
+
+
+def install_functions(conn: psycopg.Connection[Any], subject: Subject) -> None:
+    """The subject's SQL implementations, each installed once in its kit-owned schema (`function_schema`)
+    and registered as the kit's. ``conn`` must be in autocommit mode."""
+    ensure_registry(conn)
+    for name, implementation in subject.implementations.items():
+        if implementation.install is None:
+            continue
+        schema = function_schema(subject, name)
+        with _advisory_lock(conn, schema):
+            if owned_schemas(conn).get(schema):
+                continue
+            drop_dataset_schema(conn, schema, missing_ok=True)
+            with conn.transaction():
+                conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {}.owned_schemas (schema_name, instance, fingerprint, completed_at) "
+                        "VALUES (%s, %s, %s, now())"
+                    ).format(sql.Identifier(REGISTRY_SCHEMA)),
+                    (schema, f"{subject.name}:{name}", subject.fingerprint),
+                )
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+                conn.execute("SELECT set_config('search_path', %s, true)", (sql.Identifier(schema).as_string(conn),))
+                conn.execute(implementation.install)  # the subject's own SQL
 
 
 def _identifiers(*names: str) -> list[sql.Identifier]:
@@ -256,6 +282,7 @@ def source_dataset(conn: psycopg.Connection[Any], schema: str, subject: Subject)
     started = time.perf_counter()
     for table in subject.tables:
         verify_table(conn, schema, table)
+    install_functions(conn, subject)
     sized = subject.sized_table.name
     with conn.transaction():
         conn.execute("SET TRANSACTION READ ONLY")

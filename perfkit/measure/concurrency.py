@@ -263,7 +263,7 @@ def measure_concurrency(
     cells: dict[Cell, ConcurrentSeries] = {}
     for name, variant in variants.items():
         pools[name].configure(variant, 1)
-        query = variant.sql
+        query = variant.planned
         captured = capture_plan(pools[name].connections[0], query, user_id, analyze=False) if query else None
         for clients in plan.clients:
             cells[name, clients] = ConcurrentSeries(

@@ -32,7 +32,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from perfkit.data.implementations import DSN_VARIABLE
+from perfkit.data.implementations import DSN_VARIABLE, function_schema
 from perfkit.data.server import DsnLike, file_lock, plain
 from perfkit.errors import MeasurementError
 from perfkit.measure.plans import call_parameters, plan_shape
@@ -119,7 +119,7 @@ def prepare_backend(
     directory = root / schema
     root.mkdir(parents=True, exist_ok=True)
     with file_lock(root / f"{schema}.lock"):  # two kit runs at once: one builds, the other waits
-        backend = _ready_backend(directory, schema, int(rows))
+        backend = _ready_backend(directory, schema, subject, int(rows))
         if backend is not None:
             return backend
         return _build_backend(conn, directory, schema, subject, int(rows))
@@ -274,12 +274,32 @@ def _new_dir(path: Path, os_user: str | None) -> Path:
     return path
 
 
-def _ready_backend(directory: Path, schema: str, rows: int) -> CountingBackend | None:
+def _functions(subject: Subject) -> list[str]:
+    """The schemas of the subject's SQL implementations: a counting copy holds them too."""
+    return [function_schema(subject, name) for name, i in subject.implementations.items() if i.in_sql]
+
+
+def _installs(subject: Subject) -> list[str]:
+    """Statements that install the SQL implementations as on the server, for the single-user backend,
+    which ends a statement at a semicolon and an empty line: the files' empty lines are left out."""
+    statements = []
+    for name, implementation in subject.implementations.items():
+        if implementation.install is None:
+            continue
+        schema = sql.Identifier(function_schema(subject, name)).as_string()
+        body = "\n".join(line for line in implementation.install.splitlines() if line.strip())
+        statements += [f"CREATE SCHEMA {schema}", f"SET search_path = {schema}", body, "RESET search_path"]
+    return statements
+
+
+def _ready_backend(directory: Path, schema: str, subject: Subject, rows: int) -> CountingBackend | None:
     try:
         ready = json.loads((directory / _READY).read_text())
     except (OSError, ValueError):
         ready = None
     if not isinstance(ready, dict) or (ready.get("rows"), ready.get("schema")) != (rows, schema):
+        return None
+    if ready.get("functions", []) != _functions(subject):
         return None
     if ready.get("procedure") != COPY_PROCEDURE:
         return None
@@ -325,7 +345,10 @@ def _build_backend(
     for rows_file in files:
         rows_file.unlink()
     version = _run([str(backend.bin_dir / "postgres"), "--version"], backend).strip()
-    ready = {"schema": schema, "rows": rows, "server_version": version, "procedure": COPY_PROCEDURE}
+    ready = {
+        "schema": schema, "rows": rows, "server_version": version, "procedure": COPY_PROCEDURE,
+        "functions": _functions(subject),
+    }  # fmt: skip
     (directory / _READY).write_text(json.dumps(ready))
     return CountingBackend(directory, backend.bin_dir, os_user, schema, rows, version)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,104 +10,105 @@ import pandas as pd
 import psycopg
 
 from perfkit.data.datasets import drop_dataset_schema, seed_dataset, use_dataset
-from perfkit.data.implementations import Fetch
+from perfkit.data.implementations import Fetch, fetch_function
 from perfkit.data.instances import Instance, parse_instance
 from perfkit.errors import ParityError
-from perfkit.subject import Subject, load_subject
+from perfkit.measure.comparison import comparable, difference, jsonable, outcome, same
+from perfkit.subject import Subject, Words, load_subject
 
 
 @dataclass(frozen=True)
 class ParityRow:
-    user_id: int
-    events: int
-    before: dict[str, Any]
-    after: dict[str, Any]
-    expected: dict[str, Any] | None
+    user_id: int | None  # the key
+    events: int  # its N
+    before: Any
+    after: Any
+    expected: Any | None
+    compare: str = "typed"  # how results are compared (`perfkit.measure.comparison`)
 
     @property
     def agree(self) -> bool:
-        return typed_summary(self.before) == typed_summary(self.after)
+        return same(self.before, self.after, self.compare)
 
     @property
     def matches_expected(self) -> bool | None:
         if self.expected is None:
             return None
-        return typed_summary(self.after) == typed_summary(self.expected)
+        return same(self.after, self.expected, self.compare)
 
 
-def typed_summary(summary: Mapping[str, Any]) -> list[tuple[str, type, Any]]:
+def typed_summary(summary: Mapping[str, Any]) -> Any:
     """A summary compared key by key, type included: 0 and 0.0 differ, as do False and 0, and a
     NaN total (+Infinity and -Infinity prices together) equals a NaN total."""
-    return [(key, type(value), _comparable(value)) for key, value in summary.items()]
-
-
-def _comparable(value: Any) -> Any:
-    return "NaN" if isinstance(value, float) and math.isnan(value) else value
+    return comparable(summary, "typed")
 
 
 def compare_keys(
     conn: psycopg.Connection[Any],
-    keys: Iterable[int],
+    keys: Iterable[int | None],
     *,
     before: Fetch,
     after: Fetch,
     sizes: Mapping[int, int] | None = None,
-    expected: Mapping[int, Mapping[str, Any]] | None = None,
+    expected: Mapping[int, Any] | None = None,
+    compare: str = "typed",
+    errors_compared: bool = False,
 ) -> list[ParityRow]:
-    """The legacy result and ``after``'s for each key, read through ``conn``'s search_path."""
+    """The legacy result and ``after``'s for each key, read through ``conn``'s search_path; with
+    ``errors_compared`` an error is a result (`Raised`), each call in a savepoint of its own."""
     rows = []
     for key in keys:
-        wanted = (expected or {}).get(key)
+        wanted = (expected or {}).get(key) if key is not None else None
+        results = [outcome(call, conn, key) if errors_compared else call(conn, key) for call in (before, after)]
         rows.append(
             ParityRow(
                 user_id=key,
-                events=(sizes or {}).get(key, -1),
-                before=before(conn, key),
-                after=after(conn, key),
-                expected=dict(wanted) if wanted is not None else None,
+                events=(sizes or {}).get(key, -1) if key is not None else 0,
+                before=results[0],
+                after=results[1],
+                expected=dict(wanted) if isinstance(wanted, Mapping) else wanted,
+                compare=compare,
             )
         )
     return rows
 
 
-def first_difference(rows: Iterable[ParityRow], subject: str = "after") -> str | None:
-    """The first user and key where ``subject`` differs from the legacy (or expected) summary, side by side."""
+def first_difference(rows: Iterable[ParityRow], subject: str = "after", key: str = "key") -> str | None:
+    """The first ``key`` where ``subject`` differs from the legacy (or expected) result, side by side."""
     for row in rows:
-        for reference, summary in (("legacy", row.before), ("expected", row.expected)):
-            if summary is None:
+        for reference, result in (("legacy", row.before), ("expected", row.expected)):
+            if result is None:
                 continue
-            for key in sorted(set(summary) | set(row.after)):
-                mine, theirs = row.after.get(key, "<missing>"), summary.get(key, "<missing>")
-                if (type(mine), _comparable(mine)) != (type(theirs), _comparable(theirs)):
-                    return (
-                        f"user {row.user_id}, key {key}: {reference} {theirs!r} ({type(theirs).__name__}), "
-                        f"{subject} {mine!r} ({type(mine).__name__})"
-                    )
+            found = difference(row.after, result, row.compare)
+            if found is not None:
+                where, theirs, mine = found
+                return f"{key} {row.user_id}, {where}: {reference} {theirs}, {subject} {mine}"
     return None
 
 
-def parity_frame(rows: list[ParityRow]) -> pd.DataFrame:
-    """One row per user and implementation: the side-by-side table the notebook and CLI show."""
+def parity_frame(rows: list[ParityRow], words: Words) -> pd.DataFrame:
+    """One row per key and implementation: the side-by-side table the notebook and CLI show."""
     records = []
     for row in rows:
-        for version, summary in (("before", row.before), ("after", row.after)):
+        for version, result in (("before", row.before), ("after", row.after)):
+            shown = dict(result) if isinstance(result, Mapping) else {"result": repr(result)}
             records.append(
                 {
-                    "user_id": row.user_id,
-                    "events": row.events,
+                    _key_column(words): row.user_id,
+                    words.rows: row.events,
                     "version": version,
-                    **summary,
+                    **shown,
                     "agree": row.agree,
                 }
             )
     return pd.DataFrame.from_records(records)
 
 
-def require_parity(rows: list[ParityRow]) -> None:
-    """Raise `ParityError` naming every user whose summaries differ (or miss the expected one)."""
-    problems = [f"user {row.user_id}: before={row.before} after={row.after}" for row in rows if not row.agree]
+def require_parity(rows: list[ParityRow], key: str = "key") -> None:
+    """Raise `ParityError` naming every key whose results differ (or miss the expected one)."""
+    problems = [f"{key} {row.user_id}: before={row.before} after={row.after}" for row in rows if not row.agree]
     problems += [
-        f"user {row.user_id}: expected={row.expected} after={row.after}"
+        f"{key} {row.user_id}: expected={row.expected} after={row.after}"
         for row in rows
         if row.matches_expected is False
     ]
@@ -118,11 +118,12 @@ def require_parity(rows: list[ParityRow]) -> None:
 
 @dataclass(frozen=True)
 class ParityReport:
-    """Both versions over every user of one dataset."""
+    """Both versions over every key of one dataset."""
 
     instance: str
     schema: str
     rows: list[ParityRow]
+    words: Words
 
     @property
     def mismatches(self) -> list[ParityRow]:
@@ -131,13 +132,14 @@ class ParityReport:
     @property
     def verdict(self) -> str:
         checked = sum(row.matches_expected is not None for row in self.rows)
-        expected = f", {checked} against hand-checked summaries" if checked else ""
+        expected = f", {checked} against hand-checked results" if checked else ""
+        keys = self.words.keys
         if self.mismatches:
-            return f"{self.instance}: {len(self.mismatches)} of {len(self.rows)} users DIFFER{expected}"
-        return f"{self.instance}: before == after for all {len(self.rows)} users{expected}"
+            return f"{self.instance}: {len(self.mismatches)} of {len(self.rows)} {keys} DIFFER{expected}"
+        return f"{self.instance}: before == after for all {len(self.rows)} {keys}{expected}"
 
     def frame(self) -> pd.DataFrame:
-        return parity_frame(self.rows)
+        return parity_frame(self.rows, self.words)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,13 +152,17 @@ class ParityReport:
                 {
                     "user_id": r.user_id,
                     "events": r.events,
-                    "before": r.before,
-                    "after": r.after,
+                    "before": jsonable(r.before),
+                    "after": jsonable(r.after),
                     "agree": r.agree,
                 }
                 for r in self.rows
             ],
         }
+
+
+def _key_column(words: Words) -> str:
+    return f"{words.key}_id" if words.key.isidentifier() else words.key
 
 
 def check_parity(
@@ -183,6 +189,7 @@ def check_parity(
     """
     reports = []
     for instance in instances:
+        subject = instance.subject
         dataset = seed_dataset(conn, instance, progress=progress)
         try:
             use_dataset(conn, dataset.schema)
@@ -193,10 +200,12 @@ def check_parity(
                     (row,) = compare_keys(
                         conn,
                         [user],
-                        before=instance.subject.fetch("before"),
-                        after=implementation or instance.subject.fetch("after"),
+                        before=fetch_function(subject, "before"),
+                        after=implementation or fetch_function(subject, "after"),
                         sizes=instance.sizes,
                         expected=instance.expected,
+                        compare=subject.comparison,
+                        errors_compared=subject.errors_compared,
                     )
                     rows.append(row)
                     if stop_at_first_difference and _differs(row):
@@ -204,7 +213,7 @@ def check_parity(
         finally:
             if not keep_datasets:
                 drop_dataset_schema(conn, dataset.schema)
-        reports.append(ParityReport(instance.name, dataset.schema, rows))
+        reports.append(ParityReport(instance.name, dataset.schema, rows, subject.words))
         if stop_at_first_difference and any(_differs(row) for row in rows):
             break
     return reports

@@ -77,7 +77,7 @@ class Sessions:
         return {name: (c.before_call, c.after_call) for name, c in self.containments.items()}
 
     def plan(self, name: str, user_id: int, *, analyze: bool = True) -> CapturedPlan | None:
-        query = self.variants[name].sql
+        query = self.variants[name].planned
         if query is None:
             return None
         with self.checked(name):  # EXPLAIN ANALYZE runs the candidate's query
@@ -159,9 +159,9 @@ def time_scenario(
             record.plans[key][name] = _plan_record(end, first, sessions.calls[name])
     for name in names:
         variant = sessions.variants[name]
-        if variant.base == name and variant.sql is not None:
+        if variant.base == name and variant.planned is not None:
             with sessions.checked(name):
-                facts = serial_facts(sessions.connections[name], variant.sql, user_id)
+                facts = serial_facts(sessions.connections[name], variant.planned, user_id)
             record.serial_plans.append({"scope": scope, "n": n, "variant": name, **facts})
     if first_calls:
         after = sessions.variants["after"]
@@ -189,9 +189,9 @@ def _first_calls(
             started = clock()
             variant.call(conn, user_id)
             seconds.append(clock() - started)
-    assert variant.sql is not None
+    assert variant.planned is not None
     with fresh() as conn:
-        return seconds, capture_plan(conn, variant.sql, user_id)
+        return seconds, capture_plan(conn, variant.planned, user_id)
 
 
 def fresh_connection(

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from perfkit.data.candidates import Candidate, shown
+from perfkit.data.implementations import call_statement, fetch_function
 from perfkit.errors import CandidateError
 from perfkit.subject import IMPLEMENTATIONS, Subject
 
@@ -47,6 +48,12 @@ class Variant:
     settings: Mapping[str, str] = field(default_factory=dict)
     contained: str | None = None  # a candidate's file: its calls are bounded and checked (`containment`)
     role: str = CANDIDATE  # before, after, a reference's role (`perfkit.subject.ROLES`) or a candidate
+    plan_sql: str | None = None  # the statement that does the work, where the call shows only a Function Scan
+
+    @property
+    def planned(self) -> str | None:
+        """The statement whose plan is captured: the work a SQL function does, else what is sent."""
+        return self.plan_sql or self.sql
 
     @property
     def alternative(self) -> str | None:
@@ -76,10 +83,13 @@ FORCED_ROLES = ("scan_floor",)
 def subject_variants(subject: Subject) -> dict[str, Variant]:
     """The subject's variants in the order they are interleaved: both implementations (the optimized one
     under each forced alternative too), then its references in the order its description gives them."""
-    implementations = [
-        Variant(name, name, i.query, subject.fetch(name), i.prepared_by_default, role=name)
-        for name, i in ((name, subject.implementations[name]) for name in IMPLEMENTATIONS)
-    ]
+    implementations = []
+    for name in IMPLEMENTATIONS:
+        own = subject.implementations[name]
+        sent = call_statement(subject, name) if own.in_sql else own.query
+        planned = own.query if own.in_sql and own.query != own.call else None
+        call = fetch_function(subject, name)
+        implementations.append(Variant(name, name, sent, call, own.prepared_by_default, role=name, plan_sql=planned))
     before, after = implementations
     variants = [before, after, *_forced(after)]
     for reference in subject.references:
