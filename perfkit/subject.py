@@ -72,6 +72,12 @@ class Words:
     keys: str = "keys"
     row: str = "row"
     rows: str = "rows"
+    result: str = "result"  # what one call returns
+    results: str = "results"
+
+
+MEASUREMENTS = ("memory", "client_instructions", "load")
+"""Measurements of the Python process a subject may turn off where they say nothing of its versions."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,7 @@ class Implementation:
 
     name: str
     call: str  # module:function, or the SQL function's name
-    query: str  # the statement that does the work, for its plan and buffers
+    query: str | None  # the statement that does the work, for its plan and buffers (a SQL function: if given)
     prepared_by_default: bool
     install: str | None = None
 
@@ -121,6 +127,22 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Difference:
+    """A case where the optimized version differs from the legacy on purpose (a bug fixed, an error code
+    corrected): checked to differ as declared, and listed in the report, never silent."""
+
+    name: str
+    description: str
+    instance: str
+    key: int | None  # None: the function called with NULL
+    before: str  # what the legacy returns there: "rows", "no rows" or "error SQLSTATE"
+    after: str
+
+
+EXPECTATION = re.compile(r"rows|no rows|error [0-9A-Z]{5}")
+
+
+@dataclass(frozen=True)
 class Scale:
     grid: tuple[int, ...]
     quick_grid: tuple[int, ...]
@@ -131,6 +153,7 @@ class Scale:
     loaded: tuple[int, ...]  # N timed under concurrent calls besides the headline
     quick_loaded: tuple[int, ...]
     trial_grid: tuple[int, ...]  # where `try` times a candidate at full scale, besides the headline
+    parity_instance: str  # the instance with hand-checked results the parity notebook opens with
 
 
 @dataclass(frozen=True)
@@ -145,8 +168,10 @@ class Subject:
     comparison: str  # typed, ordered or multiset (`perfkit.measure.comparison`)
     errors_compared: bool  # an error is a result, compared by SQLSTATE
     words: Words
+    measured: frozenset[str]  # of `MEASUREMENTS`: those that apply
     implementations: Mapping[str, Implementation]
     references: tuple[Reference, ...]
+    differences: tuple[Difference, ...]
     scale: Scale
     instances_dir: Path
     candidates_dir: Path
@@ -232,7 +257,8 @@ def _read(folder: Path, fingerprint: str) -> Subject:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SubjectError(path, "", f"not valid TOML: {exc}") from None
     reader = _Reader(path)
-    fields = {"name", "title", "description", "module", "instances", "candidates", "key", "tables", "result", "words"}
+    fields = {"name", "title", "description", "module", "instances", "candidates", "key", "tables", "result", "words",
+              "measure", "differences"}  # fmt: skip
     reader.only(document, "", fields | {"implementations", "references", "scale"})
     name = reader.text(document, "name", pattern=_NAME)
     tables = tuple(_table(reader, entry, f"tables[{i}]") for i, entry in enumerate(reader.items(document, "tables")))
@@ -263,8 +289,13 @@ def _read(folder: Path, fingerprint: str) -> Subject:
         comparison=reader.choice(result, "compare", COMPARISONS, "result") if "compare" in result else "typed",
         errors_compared=errors == "sqlstate",
         words=_words(reader, reader.mapping(document, "words", required=False)),
+        measured=_measured(reader, reader.mapping(document, "measure", required=False)),
         implementations={},
         references=(),
+        differences=tuple(
+            _difference(reader, entry, f"differences[{index}]")
+            for index, entry in enumerate(reader.items(document, "differences") if "differences" in document else [])
+        ),
         scale=_scale(reader, reader.mapping(document, "scale")),
         instances_dir=(folder / reader.text(document, "instances")).resolve(),
         candidates_dir=(folder / str(document.get("candidates", "candidates"))).resolve(),
@@ -333,8 +364,7 @@ def _implementation(reader: _Reader, subject: Subject, name: str, entry: Mapping
         if not path.is_file():
             reader.fail(f"{where}.install", f"{path.name}: no such file in the subject's folder")
         function = reader.text(entry, "function", where, pattern=_IDENTIFIER)
-        call = f"SELECT * FROM {function}({subject.key.parameter})"
-        query = _query(reader, subject, entry, where) if "query" in entry else call
+        query = _query(reader, subject, entry, where) if "query" in entry else None
         return Implementation(name, function, query, prepared, path.read_text(encoding="utf-8"))
     call = reader.text(entry, "call", where)
     if ":" not in call:
@@ -369,9 +399,40 @@ def _words(reader: _Reader, entry: Mapping[str, Any]) -> Words:
     return Words(**{name: reader.text(entry, name, "words") for name in entry})
 
 
+def _difference(reader: _Reader, entry: Mapping[str, Any], where: str) -> Difference:
+    reader.only(entry, where, {"name", "description", "instance", "key", "before", "after"})
+    key = entry.get("key")
+    if key != "null" and (isinstance(key, bool) or not isinstance(key, int)):
+        reader.fail(f"{where}.key", 'expected a key (an integer) or "null"')
+    expectations = []
+    for side in ("before", "after"):
+        expectation = reader.text(entry, side, where)
+        if not EXPECTATION.fullmatch(expectation):
+            reader.fail(f"{where}.{side}", f'{expectation!r}: expected "rows", "no rows" or "error SQLSTATE"')
+        expectations.append(expectation)
+    if expectations[0] == expectations[1] == "no rows" or expectations[0] == expectations[1] != "rows":
+        reader.fail(where, "before and after are declared alike: a declared difference must differ")
+    return Difference(
+        name=reader.text(entry, "name", where, pattern=_NAME),
+        description=reader.text(entry, "description", where),
+        instance=reader.text(entry, "instance", where),
+        key=None if key == "null" else key,
+        before=expectations[0],
+        after=expectations[1],
+    )
+
+
+def _measured(reader: _Reader, entry: Mapping[str, Any]) -> frozenset[str]:
+    reader.only(entry, "measure", set(MEASUREMENTS))
+    for name, value in entry.items():
+        if not isinstance(value, bool):
+            reader.fail(f"measure.{name}", "expected true or false")
+    return frozenset(name for name in MEASUREMENTS if entry.get(name, True))
+
+
 def _scale(reader: _Reader, entry: Mapping[str, Any]) -> Scale:
     reader.only(entry, "scale", {"grid", "quick_grid", "instance", "quick_instance", "headline_instance",
-                                 "headline_n", "loaded", "quick_loaded", "trial_grid"})  # fmt: skip
+                                 "headline_n", "loaded", "quick_loaded", "trial_grid", "parity_instance"})  # fmt: skip
     grids = {}
     for name in ("grid", "quick_grid", "loaded", "quick_loaded", "trial_grid"):
         values = reader.array(entry, name, "scale")
@@ -391,6 +452,7 @@ def _scale(reader: _Reader, entry: Mapping[str, Any]) -> Scale:
         loaded=grids["loaded"],
         quick_loaded=grids["quick_loaded"],
         trial_grid=grids["trial_grid"],
+        parity_instance=reader.text(entry, "parity_instance", "scale"),
     )
 
 

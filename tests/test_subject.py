@@ -146,6 +146,7 @@ quick_instance = "tiny"
 loaded = [100]
 quick_loaded = [100]
 trial_grid = [100]
+parity_instance = "tiny"
 """
 
 TINY_MODULE = '''

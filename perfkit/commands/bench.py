@@ -75,10 +75,11 @@ from perfkit.render.summary import render_summary
 from perfkit.subject import IMPLEMENTATIONS, Subject, load_subject
 
 FLAMEGRAPH_MAX_N = 100_000
-CONCURRENT_VARIANTS = ("after", "after[serial]", "scan_floor", "price_floor")
-"""Timed under concurrent calls besides the candidates: the optimized query as planned and held to one
-core, the scan floor, whose calls per second are the most any query reading these rows can serve, and
-the price floor, the most calls per second any query returning the summary could serve."""
+CONCURRENT_VARIANTS = {("after", None), ("after", "serial"), ("scan_floor", None), ("price_floor", None)}
+"""Timed under concurrent calls besides the candidates (by role and forced alternative): the optimized
+query as planned and held to one core, the scan floor, whose calls per second are the most any query
+reading these rows can serve, and the price floor, the most calls per second any query returning the
+result could serve."""
 SIDE_BY_SIDE = "memory and instructions, side by side"
 """The phase whose wall time is that of the memory and instruction phases taken at the same time."""
 
@@ -177,7 +178,7 @@ class BenchConfig:
             # One size per candidate: its count against the optimized version's at that size
             # reproduces anywhere; three sizes each would add minutes of valgrind per candidate.
             candidate_instruction_max_n=10_000,
-            subject=subject,
+            **_measured(subject),
         )
 
     @classmethod
@@ -197,8 +198,19 @@ class BenchConfig:
             ),
             concurrency_sizes=subject.scale.quick_loaded,
             quick=True,
-            subject=subject,
+            **_measured(subject),
         )
+
+
+def _measured(subject: Subject) -> dict[str, Any]:
+    """The presets' fields the subject decides: itself, and which measurements of the Python process apply."""
+    implementations = IMPLEMENTATIONS if "memory" in subject.measured else ()
+    return {
+        "subject": subject,
+        "memory": "memory" in subject.measured,
+        "memory_implementations": implementations,
+        "client_implementations": IMPLEMENTATIONS if "client_instructions" in subject.measured else (),
+    }
 
 
 @dataclass
@@ -440,7 +452,8 @@ def _measure_concurrency(
     plan = config.concurrency
     assert plan is not None
     loaded = config.candidates if config.loaded_candidates is None else config.loaded_candidates
-    names = [name for name in (*CONCURRENT_VARIANTS, *loaded) if name in variants]
+    references = [name for name, v in variants.items() if (v.role, v.alternative) in CONCURRENT_VARIANTS]
+    names = [name for name in (*references, *loaded) if name in variants]
     if not scenarios or not names:
         return
     record = run.record
@@ -678,7 +691,8 @@ class BenchCommand(Command):
         parser.add_argument(
             "--no-concurrency",
             action="store_true",
-            help="skip the calls under concurrent clients (1 to 4 × the CPU count, at the headline and N=100,000)",
+            help="skip the calls under concurrent clients (1 to 4 × the CPU count, at the headline and the "
+            "subject's loaded N)",
         )
         add_source_schema(parser, " instead of seeding an instance")
         add_statement_timeout(parser, "statement_timeout of the measurements")
@@ -696,7 +710,7 @@ class BenchCommand(Command):
         subject = load_subject(args.subject)
         config = BenchConfig.quick_config(subject) if args.quick else BenchConfig.full(subject)
         overrides: dict[str, Any] = {
-            "memory": not args.no_memory,
+            "memory": config.memory and not args.no_memory,
             "flamegraphs": not args.no_flamegraphs,
             "instructions": not args.no_instructions,
             "session_settings": dict(args.set),

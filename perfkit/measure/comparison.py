@@ -64,7 +64,7 @@ def difference(mine: Any, theirs: Any, mode: str) -> tuple[str, str, str] | None
     if same(mine, theirs, mode):
         return None
     if isinstance(mine, Raised) or isinstance(theirs, Raised):
-        return "result", _shown(theirs), _shown(mine)
+        return "result", shown(theirs), shown(mine)
     if mode == "typed":
         for key in sorted(set(theirs) | set(mine)):
             a, b = mine.get(key, "<missing>"), theirs.get(key, "<missing>")
@@ -74,7 +74,7 @@ def difference(mine: Any, theirs: Any, mode: str) -> tuple[str, str, str] | None
         for index, (a, b) in enumerate(zip(mine, theirs, strict=False)):
             if tuple(map(_by_value, a)) != tuple(map(_by_value, b)):
                 return f"row {index + 1}", repr(tuple(b)), repr(tuple(a))
-    return f"{len(theirs)} row(s) against {len(mine)}", _shown(theirs), _shown(mine)
+    return f"{len(theirs)} row(s) against {len(mine)}", shown(theirs), shown(mine)
 
 
 def jsonable(result: Any) -> Any:
@@ -95,7 +95,8 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _shown(result: Any) -> str:
+def shown(result: Any) -> str:
+    """A result in a line of text: an error by its SQLSTATE, rows cut at 200 characters."""
     if isinstance(result, Raised):
         return f"error {result.sqlstate} ({result.message})"
     text = repr(result if isinstance(result, Mapping) else [tuple(row) for row in result])

@@ -341,6 +341,7 @@ def _build_backend(
     load += [
         sql.SQL("VACUUM (FREEZE, ANALYZE) {}").format(sql.Identifier(t.name)).as_string(conn) for t in subject.tables
     ]
+    load += _installs(subject)
     _run_single_user(backend, _script(load), directory, settings=None, callgrind=False)  # under prepare's lock
     for rows_file in files:
         rows_file.unlink()

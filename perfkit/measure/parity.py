@@ -11,10 +11,10 @@ import psycopg
 
 from perfkit.data.datasets import drop_dataset_schema, seed_dataset, use_dataset
 from perfkit.data.implementations import Fetch, fetch_function
-from perfkit.data.instances import Instance, parse_instance
+from perfkit.data.instances import Instance, parse_instance, read_instance
 from perfkit.errors import ParityError
-from perfkit.measure.comparison import comparable, difference, jsonable, outcome, same
-from perfkit.subject import Subject, Words, load_subject
+from perfkit.measure.comparison import Raised, comparable, difference, jsonable, outcome, same, shown
+from perfkit.subject import Difference, Subject, Words, load_subject
 
 
 @dataclass(frozen=True)
@@ -91,13 +91,13 @@ def parity_frame(rows: list[ParityRow], words: Words) -> pd.DataFrame:
     records = []
     for row in rows:
         for version, result in (("before", row.before), ("after", row.after)):
-            shown = dict(result) if isinstance(result, Mapping) else {"result": repr(result)}
+            values = dict(result) if isinstance(result, Mapping) else {"result": shown(result)}
             records.append(
                 {
                     _key_column(words): row.user_id,
                     words.rows: row.events,
                     "version": version,
-                    **shown,
+                    **values,
                     "agree": row.agree,
                 }
             )
@@ -132,7 +132,7 @@ class ParityReport:
     @property
     def verdict(self) -> str:
         checked = sum(row.matches_expected is not None for row in self.rows)
-        expected = f", {checked} against hand-checked results" if checked else ""
+        expected = f", {checked} against hand-checked {self.words.results}" if checked else ""
         keys = self.words.keys
         if self.mismatches:
             return f"{self.instance}: {len(self.mismatches)} of {len(self.rows)} {keys} DIFFER{expected}"
@@ -217,6 +217,79 @@ def check_parity(
         if stop_at_first_difference and any(_differs(row) for row in rows):
             break
     return reports
+
+
+@dataclass(frozen=True)
+class DifferenceOutcome:
+    """A declared difference, run: what each version returned there and whether that is as declared."""
+
+    difference: Difference
+    before: Any
+    after: Any
+    compare: str = "typed"
+    key_word: str = "key"
+
+    @property
+    def confirmed(self) -> bool:
+        declared = self.difference
+        return (
+            _as_declared(self.before, declared.before)
+            and _as_declared(self.after, declared.after)
+            and not same(self.before, self.after, self.compare)
+        )
+
+    @property
+    def line(self) -> str:
+        d = self.difference
+        state = "confirmed" if self.confirmed else f"NOT as declared (legacy: {d.before}, optimized: {d.after})"
+        return (
+            f"{d.name} ({d.instance}, {self.key_word} {'NULL' if d.key is None else d.key}): "
+            f"legacy {shown(self.before)}; "
+            f"optimized {shown(self.after)}: {state}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.difference
+        return {
+            "name": d.name,
+            "description": d.description,
+            "instance": d.instance,
+            "key": d.key,
+            "declared": {"before": d.before, "after": d.after},
+            "before": jsonable(self.before),
+            "after": jsonable(self.after),
+            "confirmed": self.confirmed,
+            "line": self.line,
+        }
+
+
+def check_differences(conn: psycopg.Connection[Any], subject: Subject) -> list[DifferenceOutcome]:
+    """Each of the subject's declared differences run on its instance, both versions in one read-only
+    transaction, each call in a savepoint (an error is what some declare)."""
+    outcomes = []
+    for declared in subject.differences:
+        dataset = seed_dataset(conn, read_instance(declared.instance, subject), progress=False)
+        use_dataset(conn, dataset.schema)
+        with conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            before, after = (outcome(fetch_function(subject, side), conn, declared.key) for side in ("before", "after"))
+        outcomes.append(DifferenceOutcome(declared, before, after, subject.comparison, subject.words.key))
+    return outcomes
+
+
+def require_differences(outcomes: Iterable[DifferenceOutcome]) -> None:
+    """Raise `ParityError` naming every declared difference that did not show as declared."""
+    wrong = [outcome.line for outcome in outcomes if not outcome.confirmed]
+    if wrong:
+        raise ParityError("declared differences not as declared: " + "; ".join(wrong))
+
+
+def _as_declared(result: Any, expectation: str) -> bool:
+    if expectation.startswith("error "):
+        return isinstance(result, Raised) and result.sqlstate == expectation.removeprefix("error ")
+    if isinstance(result, Raised):
+        return False
+    return (len(result) == 0) == (expectation == "no rows")
 
 
 def _differs(row: ParityRow) -> bool:

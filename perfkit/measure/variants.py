@@ -87,7 +87,7 @@ def subject_variants(subject: Subject) -> dict[str, Variant]:
     for name in IMPLEMENTATIONS:
         own = subject.implementations[name]
         sent = call_statement(subject, name) if own.in_sql else own.query
-        planned = own.query if own.in_sql and own.query != own.call else None
+        planned = own.query if own.in_sql else None
         call = fetch_function(subject, name)
         implementations.append(Variant(name, name, sent, call, own.prepared_by_default, role=name, plan_sql=planned))
     before, after = implementations

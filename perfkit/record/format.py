@@ -24,7 +24,7 @@ from perfkit.judge.bench import growth_verdict
 from perfkit.judge.candidates import CandidateOutcome
 from perfkit.judge.diff import Run
 from perfkit.judge.outcome import Check
-from perfkit.measure.parity import ParityReport
+from perfkit.measure.parity import DifferenceOutcome, ParityReport
 from perfkit.measure.results import BenchRecord, LatencySeries, latency_table, tidy
 from perfkit.record.runs import INCOMPLETE, write_new
 
@@ -156,13 +156,20 @@ def load_run(path: Path) -> Run:
 
 
 def save_parity_reports(
-    directory: Path, reports: list[ParityReport], *, environment: dict[str, Any] | None = None
+    directory: Path,
+    reports: list[ParityReport],
+    *,
+    differences: Sequence[DifferenceOutcome] = (),
+    environment: dict[str, Any] | None = None,
 ) -> Path:
     """parity.json in ``directory`` (created if needed); refuses to overwrite."""
     directory.mkdir(parents=True, exist_ok=True)
     body = {
         "all_agree": all(not report.mismatches for report in reports),
         "reports": [report.to_json() for report in reports],
+        "differences": [outcome.to_json() for outcome in differences],
+        "differences_confirmed": all(outcome.confirmed for outcome in differences),
+        "words": asdict(reports[0].words) if reports else None,
     }
     return write_record(directory, "parity", body, environment=environment)
 

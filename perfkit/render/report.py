@@ -148,7 +148,9 @@ def report_sections(
     )
     if inputs.parity:
         verdicts = [report["verdict"] for report in inputs.parity["reports"]]
-        sections.append(Section("Parity", [Text([*verdicts, f"all agree: {inputs.parity['all_agree']}"])]))
+        declared = [f"declared difference {d['line']}" for d in inputs.parity.get("differences") or []]
+        lines = [*verdicts, f"all agree: {inputs.parity['all_agree']}", *declared]
+        sections.append(Section("Parity", [Text(lines)]))
     else:
         sections.append(Section("Parity", [Text(["No parity results: the parity notebook did not finish."], False)]))
     if inputs.bench is not None and inputs.bench_dir is not None and record is not None:

@@ -7,12 +7,14 @@ Every line is read from the records and checks of the run; nothing here judges a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from perfkit.judge.bench import LINEAR, P99
 from perfkit.judge.capacity import CAPACITY
 from perfkit.judge.outcome import Check, Result
 from perfkit.measure.results import BenchRecord
+from perfkit.subject import load_subject
 
 MB = 1024 * 1024
 LISTED_FAILURES = 6
@@ -38,16 +40,31 @@ def _equivalence(parity: Mapping[str, Any] | None) -> str:
     if parity is None:
         return "Equivalence: not known (the parity notebook did not finish)."
     reports = parity["reports"]
+    words = parity.get("words") or asdict(load_subject().words)  # records older than subjects: the default's
     users = sum(int(report["users"]) for report in reports)
     differing = [(report["instance"], report["mismatches"]) for report in reports if report["mismatches"]]
+    declared = parity.get("differences") or []
+    wrong = [d["name"] for d in declared if not d["confirmed"]]
+    if wrong:
+        return f"NOT as declared: the declared difference(s) {', '.join(wrong)} did not show; see Parity below."
+    on_purpose = (
+        f" It differs on purpose in {len(declared)} declared case(s), each confirmed: "
+        + ", ".join(d["name"] for d in declared)
+        + "."
+        if declared
+        else ""
+    )
     if not differing:
         return (
-            f"Equivalent: the optimized version returns the legacy version's summary for all {users:,} users "
-            f"of {len(reports)} datasets (hand-checked instances and random ones)."
+            f"Equivalent: the optimized version returns the legacy version's {words.get('result', 'result')} for all {users:,} "
+            f"{words['keys']} of {len(reports)} datasets (hand-checked instances and random ones).{on_purpose}"
         )
     instance, mismatches = differing[0]
     count = sum(len(found) for _, found in differing)
-    return f"NOT equivalent: {count} users differ, first in {instance} (user {mismatches[0]}); see Parity below."
+    return (
+        f"NOT equivalent: {count} {words['keys']} differ, first in {instance} ({words['key']} {mismatches[0]}); "
+        "see Parity below."
+    )
 
 
 def _memory(record: BenchRecord, fits: Mapping[str, Mapping[str, Any]]) -> list[str]:
