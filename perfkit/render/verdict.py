@@ -56,8 +56,9 @@ def _equivalence(parity: Mapping[str, Any] | None) -> str:
     )
     if not differing:
         return (
-            f"Equivalent: the optimized version returns the legacy version's {words.get('result', 'result')} for all {users:,} "
-            f"{words['keys']} of {len(reports)} datasets (hand-checked instances and random ones).{on_purpose}"
+            f"Equivalent: the optimized version returns the legacy version's {words.get('result', 'result')} "
+            f"for all {users:,} {words['keys']} of {len(reports)} datasets (hand-checked instances and random ones)."
+            + on_purpose
         )
     instance, mismatches = differing[0]
     count = sum(len(found) for _, found in differing)
