@@ -39,10 +39,13 @@ if TYPE_CHECKING:
     from perfkit.judge.outcome import Check, Result
     from perfkit.measure.load.analysis import LoadRun
     from perfkit.measure.parity import (
+        DifferenceOutcome,
         ParityReport,
+        check_differences,
         check_parity,
         highlight_differences,
         random_instances,
+        require_differences,
         require_parity,
     )
     from perfkit.measure.plans import capture_plan, plan_shape, plan_summary
@@ -151,6 +154,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ),
     "perfkit.measure.load.analysis": ("LoadRun",),
     "perfkit.measure.parity": (
+        "DifferenceOutcome",
+        "check_differences",
+        "require_differences",
         "ParityReport",
         "check_parity",
         "highlight_differences",
@@ -218,6 +224,7 @@ __all__ = [
     "ConfigurationError",
     "DatabaseError",
     "Dataset",
+    "DifferenceOutcome",
     "Instance",
     "InstanceError",
     "KitError",
@@ -238,6 +245,7 @@ __all__ = [
     "bench_with_candidates",
     "candidates_frame",
     "capture_plan",
+    "check_differences",
     "check_parity",
     "checks_frame",
     "compare_samples",
@@ -278,6 +286,7 @@ __all__ = [
     "read_instance",
     "read_record",
     "redact_dsn",
+    "require_differences",
     "require_parity",
     "resolve_server",
     "rss_over_time_figure",

@@ -209,7 +209,7 @@ class Subject:
 
     def to_json(self) -> dict[str, str]:
         """What a record keeps: which subject, and which version of its description."""
-        return {"name": self.name, "fingerprint": self.fingerprint}
+        return {"name": self.name, "fingerprint": self.fingerprint, "title": self.title}
 
 
 def list_subjects(directory: Path = SUBJECTS_DIR) -> list[str]:

@@ -41,7 +41,7 @@ def test_the_default_subject_is_found_by_name_and_described_whole() -> None:
     assert subject.key.table == "events"
     assert subject.function_name == "fetch_user_activity_summary"
     assert [r.role for r in subject.references] == ["rewrite", "floor", "scan_floor", "price_floor"]
-    assert subject.to_json() == {"name": DEFAULT_SUBJECT, "fingerprint": subject.fingerprint}
+    assert subject.to_json() == {"name": DEFAULT_SUBJECT, "fingerprint": subject.fingerprint, "title": subject.title}
     assert subject.argument == DEFAULT_SUBJECT
 
 

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from perfkit.commands._kernel import execute_notebook
 from perfkit.commands._options import Command, add_output, add_quick, add_subject
+from perfkit.data.candidates import list_candidates
 from perfkit.data.server import resolve_server
 from perfkit.errors import ConfigurationError, NotebookError
 from perfkit.judge.diff import RunDiff, diff_runs
@@ -30,7 +31,7 @@ from perfkit.record.history import finished_reports, previous_durations, report_
 from perfkit.record.runs import mark_complete, new_run_directory, read_manifest, write_new
 from perfkit.render.diff import diff_markdown
 from perfkit.render.report import ReportInputs, collect_inputs, write_report
-from perfkit.subject import load_subject
+from perfkit.subject import Subject, load_subject
 
 # Parameters of each notebook in the batch; notebooks absent here run with their own defaults
 # (the CI-scale ones, also used by `make report QUICK=1`).
@@ -41,6 +42,20 @@ FULL_PARAMETERS: dict[str, dict[str, Any]] = {
     "03_load": {"quick": False},
     "04_candidates": {"candidates": "all", "quick": False},
 }
+
+
+NEEDS = {"03_load": "load"}
+"""Notebooks that measure what a subject may turn off (`Subject.measured`): not run for a subject without it."""
+
+
+def not_applicable(notebook: Path, subject: Subject) -> str | None:
+    """Why ``notebook`` says nothing of ``subject``, or None when it applies."""
+    needed = NEEDS.get(notebook.stem)
+    if needed is not None and needed not in subject.measured:
+        return f"subject {subject.name} does not measure {needed}"
+    if notebook.stem == CANDIDATES_TIMED_IN[0] and not list_candidates(subject):
+        return f"subject {subject.name} has no candidates"
+    return None
 
 
 CANDIDATES_TIMED_IN = ("04_candidates", "timed_in", "02_scaling", "candidates")
@@ -119,6 +134,11 @@ def run_batch(
     # Refuse bad parameters before anything runs.
     investigated = load_subject(subject)  # a malformed subject is refused before anything runs
     chosen = {} if subject is None else {"subject": investigated.argument}
+    for notebook in list(selected):
+        reason = not_applicable(notebook, investigated)
+        if reason is not None:
+            log(f"report: {notebook.name} not run: {reason}")
+            selected = [nb for nb in selected if nb != notebook]
     plans = {nb: notebook_parameters(nb, quick, {**chosen, **overrides.get(nb.stem, {})}) for nb in selected}
     # The batch joins the embedded server for its whole length (a no-op for a configured one): the
     # server stays up between notebooks, and the batch's exit stops it even when a kernel was killed.

@@ -47,6 +47,7 @@ from perfkit.render.tables import (
     serial_plans_table,
 )
 from perfkit.render.verdict import verdict_lines
+from perfkit.subject import load_subject
 
 BENCH_FIGURES = ("latency_vs_n", "memory_vs_n", "ratios_vs_n")
 LOAD_FIGURES = ("rss_over_time", "latency_under_load")
@@ -324,9 +325,11 @@ def _notebooks_frame(run: BatchRun) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=["notebook", "result", "seconds", "executed", "parameters"])
 
 
-def title(run: BatchRun) -> str:
+def title(run: BatchRun, record: BenchRecord | None) -> str:
+    """The page's title: the subject's function (from its bench record), before against after."""
     scale = "quick, CI-scale parameters" if run.quick else "full scale"
-    return f"fetch_user_activity_summary: before vs after — report {run.directory.name} ({scale})"
+    measured = (record.subject if record is not None else {}).get("title") or load_subject().title
+    return f"{measured}: before vs after — report {run.directory.name} ({scale})"
 
 
 def write_report(
@@ -349,7 +352,8 @@ def write_report(
         "history": [asdict(point) for point in history],
     }
     paths = {"json": write_record(directory, "report", body, environment=inputs.environment)}
-    return paths | write_pages(directory, "report", title(run), report_sections(run, inputs, comparison, history))
+    sections = report_sections(run, inputs, comparison, history)
+    return paths | write_pages(directory, "report", title(run, inputs.record), sections)
 
 
 def report_verdict(report: Path) -> list[str]:
@@ -367,8 +371,9 @@ def slim_page(report: Path) -> str:
     if (report / "diff.json").is_file():
         compared = read_record(report / "diff.json", "diff")
         comparison = RunDiff(**{f.name: compared[f.name] for f in fields(RunDiff) if f.name in compared})
-    sections = report_sections(run, collect_inputs(run), comparison, history, notebooks=False)
-    return to_html(title(run), sections, link_figures=True)
+    inputs = collect_inputs(run)
+    sections = report_sections(run, inputs, comparison, history, notebooks=False)
+    return to_html(title(run, inputs.record), sections, link_figures=True)
 
 
 def _relative_dir(path: Path | None, directory: Path) -> str | None:
