@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 QUICK ?=
+SUBJECT ?=
 
 .PHONY: report test lint lab clean-datasets notebooks patch
 
@@ -14,9 +15,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name summary-perfkit --display-name "Python (summary-perfkit)"
 	touch $(STAMP)
 
-## report: the main job (QUICK=1 for CI-scale parameters)
+## report: the main job (QUICK=1 for CI-scale parameters, SUBJECT=NAME for another subject)
 report: $(STAMP)
-	$(PY) -m evaluation report $(if $(QUICK),--quick)
+	$(PY) -m evaluation report $(if $(QUICK),--quick) $(if $(SUBJECT),--subject $(SUBJECT))
 
 ## test: lint, type-check, the test suite against a real PostgreSQL, and the notebooks through nbval
 test: $(STAMP) lint
