@@ -18,7 +18,7 @@ import re
 import sys
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -76,6 +76,26 @@ class Words:
     results: str = "results"
 
 
+GOALS = (
+    "p99_ms",
+    "target_n",
+    "rss_mb",
+    "min_memory_reduction",
+    "reduction_from_n",
+    "max_memory_growth_mb",
+    "min_speedup_vs_legacy",
+    "legacy_from_n",
+    "min_speedup_vs_rewrite",
+    "rewrite_from_n",
+    "max_scan_floor_ratio",
+    "min_throughput_vs_scan_floor",
+    "max_plan_regret",
+    "max_client_instructions_per_row",
+    "warm_growth_mb",
+    "attributable_mb",
+    "legacy_visible_growth_mb",
+)
+"""The goals a subject may state (docs/subjects.md says what each judges); one it does not state is not judged."""
 MEASUREMENTS = ("memory", "client_instructions", "load")
 """Measurements of the Python process a subject may turn off where they say nothing of its versions."""
 
@@ -124,6 +144,8 @@ class Reference:
     role: str
     query: str
     description: str
+    label: str  # how targets, tables and figures name it ("count(metadata)")
+    note: str  # what a target measured against it notes ("the cheapest way to read the user's rows")
 
 
 @dataclass(frozen=True)
@@ -169,6 +191,7 @@ class Subject:
     errors_compared: bool  # an error is a result, compared by SQLSTATE
     words: Words
     measured: frozenset[str]  # of `MEASUREMENTS`: those that apply
+    goals: Mapping[str, float]  # of `GOALS`: those judged
     implementations: Mapping[str, Implementation]
     references: tuple[Reference, ...]
     differences: tuple[Difference, ...]
@@ -207,9 +230,16 @@ class Subject:
         """What names it to `load_subject`: its name for a folder of ``subjects/``, else its path."""
         return self.name if self.directory.parent == SUBJECTS_DIR.resolve() else str(self.directory)
 
-    def to_json(self) -> dict[str, str]:
-        """What a record keeps: which subject, and which version of its description."""
-        return {"name": self.name, "fingerprint": self.fingerprint, "title": self.title}
+    def to_json(self) -> dict[str, Any]:
+        """What a record keeps: which subject, which version of its description, and the goals it judges by."""
+        return {
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "title": self.title,
+            "goals": dict(self.goals),
+            "words": asdict(self.words),
+            "references": {r.name: {"role": r.role, "label": r.label, "note": r.note} for r in self.references},
+        }
 
 
 def list_subjects(directory: Path = SUBJECTS_DIR) -> list[str]:
@@ -258,7 +288,7 @@ def _read(folder: Path, fingerprint: str) -> Subject:
         raise SubjectError(path, "", f"not valid TOML: {exc}") from None
     reader = _Reader(path)
     fields = {"name", "title", "description", "module", "instances", "candidates", "key", "tables", "result", "words",
-              "measure", "differences"}  # fmt: skip
+              "measure", "differences", "goals"}  # fmt: skip
     reader.only(document, "", fields | {"implementations", "references", "scale"})
     name = reader.text(document, "name", pattern=_NAME)
     tables = tuple(_table(reader, entry, f"tables[{i}]") for i, entry in enumerate(reader.items(document, "tables")))
@@ -290,6 +320,7 @@ def _read(folder: Path, fingerprint: str) -> Subject:
         errors_compared=errors == "sqlstate",
         words=_words(reader, reader.mapping(document, "words", required=False)),
         measured=_measured(reader, reader.mapping(document, "measure", required=False)),
+        goals=_goals(reader, reader.mapping(document, "goals", required=False)),
         implementations={},
         references=(),
         differences=tuple(
@@ -374,13 +405,20 @@ def _implementation(reader: _Reader, subject: Subject, name: str, entry: Mapping
 
 def _reference(reader: _Reader, subject: Subject, name: str, entry: Mapping[str, Any]) -> Reference:
     where = f"references.{name}"
-    reader.only(entry, where, {"role", "query", "description"})
+    reader.only(entry, where, {"role", "query", "description", "label", "note"})
     if not _NAME.fullmatch(name) or name in IMPLEMENTATIONS:
         reader.fail(where, "a reference's name is lower-case letters, digits and '_', and not before or after")
     query = _query(reader, subject, entry, where)
     if subject.key.parameter not in query:
         reader.fail(f"{where}.query", f"takes no {subject.key.parameter}: name the key in the query")
-    return Reference(name, reader.choice(entry, "role", ROLES, where), query, reader.text(entry, "description", where))
+    return Reference(
+        name,
+        reader.choice(entry, "role", ROLES, where),
+        query,
+        reader.text(entry, "description", where),
+        str(entry.get("label", name)),
+        str(entry.get("note", "")),
+    )
 
 
 def _query(reader: _Reader, subject: Subject, entry: Mapping[str, Any], where: str) -> str:
@@ -420,6 +458,14 @@ def _difference(reader: _Reader, entry: Mapping[str, Any], where: str) -> Differ
         before=expectations[0],
         after=expectations[1],
     )
+
+
+def _goals(reader: _Reader, entry: Mapping[str, Any]) -> dict[str, float]:
+    reader.only(entry, "goals", set(GOALS))
+    for name, value in entry.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            reader.fail(f"goals.{name}", f"expected a non-negative number, found {value!r}")
+    return {name: float(entry[name]) for name in GOALS if name in entry}
 
 
 def _measured(reader: _Reader, entry: Mapping[str, Any]) -> frozenset[str]:

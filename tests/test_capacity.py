@@ -57,7 +57,7 @@ def test_calls_per_second_follow_littles_law() -> None:
 
 
 def test_capacity_is_the_most_clients_below_the_goal_counting_up() -> None:
-    found = capacity([_series(8, 0.4), _series(1, 0.05), _series(4, 0.15), _series(2, 0.1)])
+    found = capacity([_series(8, 0.4), _series(1, 0.05), _series(4, 0.15), _series(2, 0.1)], 200.0)
     assert (found.clients, found.low, found.high, found.tried) == (4, 4, 4, (1, 2, 4, 8))
     assert (found.peak_calls_per_second, found.peak_at) == (pytest.approx(26.67, abs=0.01), 4)
     assert found.supported
@@ -66,17 +66,17 @@ def test_capacity_is_the_most_clients_below_the_goal_counting_up() -> None:
 
 def test_a_p99_whose_interval_straddles_the_goal_widens_the_capacity() -> None:
     straddling = ConcurrentSeries("after", "grid", 100_000, 1, 2, [0.1] * 97 + [0.19, 0.21, 0.25], calls=100)
-    found = capacity([_series(1, 0.05), straddling, _series(4, 0.5)])
+    found = capacity([_series(1, 0.05), straddling, _series(4, 0.5)], 200.0)
     assert (found.low, found.high) == (1, 2)
 
 
 def test_no_client_within_the_goal_is_a_capacity_of_zero() -> None:
-    found = capacity([_series(1, 0.3), _series(2, 0.5)])
+    found = capacity([_series(1, 0.3), _series(2, 0.5)], 200.0)
     assert (found.clients, found.low, found.high) == (0, 0, 0)
     assert "not even for one call at a time" in found.describe()
 
 
 def test_a_p99_of_few_calls_is_flagged_as_a_maximum() -> None:
-    found = capacity([_series(1, 0.05, count=20)])
+    found = capacity([_series(1, 0.05, count=20)], 200.0)
     assert not found.supported
     assert "maxima of fewer than 100 calls" in found.describe()

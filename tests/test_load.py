@@ -11,6 +11,7 @@ from perfkit.commands.loadtest import LoadConfig, run_load_test
 from perfkit.data.server import ServerTarget
 from perfkit.judge.load import load_checks
 from perfkit.measure.load.analysis import LoadRun
+from perfkit.subject import load_subject
 
 MB = 1024 * 1024
 
@@ -34,7 +35,7 @@ def test_flat_memory_has_zero_slope_and_passes() -> None:
     assert summary["rss_growth_once_warm_mb"] == pytest.approx(0.0)
     assert summary["rss_rise_mb_per_million_events_per_request"] == pytest.approx(0.0, abs=1e-9)
     assert summary["requests"] == 10
-    checks = load_checks({"after": summary})
+    checks = load_checks({"after": summary}, load_subject().goals)
     assert [check.result for check in checks] == ["pass"] * 4, checks
 
 
@@ -47,7 +48,8 @@ def test_memory_tracking_events_is_measured_and_the_limit_reported() -> None:
     assert summary["limit_hit"] == "before exceeded 100 MB at 1,000,000 events"
     assert summary["rss_rise_mb_per_million_events_per_request"] > 1_000
     assert summary["errors"] == 1
-    checks = {check.name: check for check in load_checks({"after": _run(0.0).summary(), "before": summary})}
+    both = {"after": _run(0.0).summary(), "before": summary}
+    checks = {check.name: check for check in load_checks(both, load_subject().goals)}
     legacy = checks["serving RSS, legacy, above optimized"]
     assert legacy.passed is True
     assert legacy.note == "before exceeded 100 MB at 1,000,000 events"

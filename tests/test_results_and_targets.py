@@ -166,13 +166,13 @@ def test_targets_are_judged_at_every_n() -> None:
 
 
 def test_p99_is_pass_fail_or_inconclusive_by_its_interval() -> None:
-    assert p99_check([0.150] * 100, "N=1").result == "pass"
-    assert p99_check([0.250] * 100, "N=1").result == "FAIL"
+    assert p99_check([0.150] * 100, "N=1", 200.0).result == "pass"
+    assert p99_check([0.250] * 100, "N=1", 200.0).result == "FAIL"
     straddling = [0.150] * 97 + [0.190, 0.210, 0.230]
-    check = p99_check(straddling, "N=1")
+    check = p99_check(straddling, "N=1", 200.0)
     assert check.result == "inconclusive", check.measured
     assert "95% CI" in check.measured
-    assert p99_check([0.150] * 20, "N=1").result == "info"  # 20 samples carry no p99
+    assert p99_check([0.150] * 20, "N=1", 200.0).result == "info"  # 20 samples carry no p99
 
 
 def test_a_plan_the_planner_should_not_have_chosen_is_regret() -> None:

@@ -41,7 +41,15 @@ def test_the_default_subject_is_found_by_name_and_described_whole() -> None:
     assert subject.key.table == "events"
     assert subject.function_name == "fetch_user_activity_summary"
     assert [r.role for r in subject.references] == ["rewrite", "floor", "scan_floor", "price_floor"]
-    assert subject.to_json() == {"name": DEFAULT_SUBJECT, "fingerprint": subject.fingerprint, "title": subject.title}
+    recorded = subject.to_json()
+    assert (recorded["name"], recorded["fingerprint"], recorded["title"]) == (DEFAULT_SUBJECT, subject.fingerprint,
+                                                                               subject.title)  # fmt: skip
+    assert recorded["goals"]["p99_ms"] == 200.0
+    assert recorded["references"]["scan_floor"] == {
+        "role": "scan_floor",
+        "label": "count(metadata)",
+        "note": "count(metadata) under its fastest plan: the cheapest way to read the user's rows",
+    }
     assert subject.argument == DEFAULT_SUBJECT
 
 

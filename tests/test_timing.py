@@ -11,7 +11,6 @@ import pytest
 from perfkit.commands.bench import BenchConfig
 from perfkit.commands.try_ import with_candidates
 from perfkit.data.candidates import load_candidate
-from perfkit.judge import goals
 from perfkit.measure.timing import (
     DECIDED,
     DECISION_MIN_SAMPLES,
@@ -182,11 +181,12 @@ def test_the_median_interval_holds_the_median_and_narrows_with_samples(count: in
 def test_each_variant_of_the_full_bench_stops_at_the_boundary_of_the_goal_it_is_judged_by() -> None:
     config, _ = with_candidates(BenchConfig.full(), [load_candidate("collate_c")])
     boundaries = {name: (plan.versus, plan.boundaries) for name, plan in config.plans.items()}
-    regret = 1 / goals.MAX_PLAN_REGRET
+    stated = config.subject.goals
+    regret = 1 / stated["max_plan_regret"]
     assert boundaries["after[no_index]"] == ("after", (regret,))
-    assert boundaries["scan_floor[serial]"] == ("after", (1 / goals.SCAN_FLOOR_RATIO_LIMIT,))
-    assert boundaries["distinct"] == ("after", (goals.MIN_SPEEDUP_VS_DISTINCT,))
-    assert boundaries["before"] == ("after", (goals.MIN_SPEEDUP_VS_LEGACY,))
+    assert boundaries["scan_floor[serial]"] == ("after", (1 / stated["max_scan_floor_ratio"],))
+    assert boundaries["distinct"] == ("after", (stated["min_speedup_vs_rewrite"],))
+    assert boundaries["before"] == ("after", (stated["min_speedup_vs_legacy"],))
     assert boundaries["collate_c"] == ("after", (1.0,))
     assert boundaries["collate_c[no_seqscan]"] == ("collate_c", (regret,))
     assert boundaries["after"] == boundaries["floor"] == ("", ())  # a p99 and information: nothing to decide

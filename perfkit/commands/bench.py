@@ -41,7 +41,6 @@ from perfkit.data.datasets import (
 from perfkit.data.environment import collect_environment
 from perfkit.data.instances import Instance, read_instance
 from perfkit.errors import ConfigurationError, DatabaseError, KitError, MeasurementError
-from perfkit.judge import goals
 from perfkit.judge.bench import NO_JIT, bench_checks
 from perfkit.judge.outcome import Check
 from perfkit.measure import instructions
@@ -100,35 +99,41 @@ def _sampling(
     )
     rewrite = SamplingPlan(min_samples=3, max_samples=100, time_budget=distinct_budget, precision=MEDIAN_PRECISION)
 
+    stated = subject.goals
+
     def plan(variant: Variant) -> SamplingPlan:
         if variant.alternative is not None:
-            return judged_against(alternatives, "after", variant)
+            return judged_against(alternatives, "after", variant, stated)
         if variant.role in ("floor", "price_floor"):
             return replace(alternatives, min_samples=10)  # information: nothing to decide
         if variant.role == "after":
             return SamplingPlan(min_samples=100, max_samples=100, warmups=2)
-        return judged_against({"rewrite": rewrite, "before": legacy}.get(variant.role, alternatives), "after", variant)
+        own = {"rewrite": rewrite, "before": legacy}.get(variant.role, alternatives)
+        return judged_against(own, "after", variant, stated)
 
     return {name: plan(variant) for name, variant in subject_variants(subject).items()}
 
 
-def goal_boundaries(variant: Variant) -> tuple[float, ...]:
+def goal_boundaries(variant: Variant, stated: Mapping[str, float]) -> tuple[float, ...]:
     """The ratios (``variant``'s median over the one it is judged against) at which a goal changes
     its verdict: a forced plan that fast would be plan regret, a scan floor that fast would put the
     optimized version over its floor, a rewrite or a legacy call that slow would meet the speed-up
-    asked; a candidate is judged faster or slower than the optimized version."""
+    asked; a candidate is judged faster or slower than the optimized version. A goal the subject does not
+    state (``stated``) decides nothing: its ratio is sampled until it is above or below 1."""
     if variant.alternative is not None and variant.role != "scan_floor":
-        return (1 / goals.MAX_PLAN_REGRET,)
-    return {
-        "rewrite": (goals.MIN_SPEEDUP_VS_DISTINCT,),
-        "before": (goals.MIN_SPEEDUP_VS_LEGACY,),
-        "scan_floor": (1 / goals.SCAN_FLOOR_RATIO_LIMIT,),
-    }.get(variant.role, (1.0,))
+        regret = stated.get("max_plan_regret")
+        return (1 / regret,) if regret else (1.0,)
+    boundary = {
+        "rewrite": stated.get("min_speedup_vs_rewrite"),
+        "before": stated.get("min_speedup_vs_legacy"),
+        "scan_floor": 1 / stated["max_scan_floor_ratio"] if stated.get("max_scan_floor_ratio") else None,
+    }.get(variant.role)
+    return (boundary,) if boundary else (1.0,)
 
 
-def judged_against(plan: SamplingPlan, versus: str, variant: Variant) -> SamplingPlan:
+def judged_against(plan: SamplingPlan, versus: str, variant: Variant, stated: Mapping[str, float]) -> SamplingPlan:
     """``plan`` for ``variant``, stopping early once its ratio to ``versus`` is decided."""
-    return replace(plan, versus=versus, boundaries=goal_boundaries(variant))
+    return replace(plan, versus=versus, boundaries=goal_boundaries(variant, stated))
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def run_load_test(
             memory_limit_mb=limit,
         )
     summaries = {name: run.summary() for name, run in runs.items()}
-    checks = load_checks(summaries)
+    checks = load_checks(summaries, subject.goals)
     body = {
         "parameters": {
             **asdict(config),
@@ -118,7 +118,7 @@ def run_load_test(
     }
     files = {"json": write_record(directory, "load", body, environment=environment)}
     for stem, figure in (
-        ("rss_over_time", rss_over_time_figure(runs)),
+        ("rss_over_time", rss_over_time_figure(runs, subject.goals.get("rss_mb"))),
         ("latency_under_load", load_latency_figure(runs)),
     ):
         files[stem] = save_figure(figure, directory, stem)[0]

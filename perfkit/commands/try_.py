@@ -162,9 +162,10 @@ def with_candidates(config: BenchConfig, candidates: Sequence[Candidate]) -> tup
             replace(distinct, min_samples=CANDIDATE_MIN_SAMPLES, time_budget=distinct.time_budget / 2),
             "after",
             own[candidate.name],
+            config.subject.goals,
         )
         plans |= {
-            name: judged_against(alternative, candidate.name, variant)
+            name: judged_against(alternative, candidate.name, variant, config.subject.goals)
             for name, variant in own.items()
             if name != candidate.name
         }

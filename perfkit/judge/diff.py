@@ -24,8 +24,8 @@ from perfkit.measure.statistics import SIGNIFICANCE, Comparison, compare_ratios,
 from perfkit.measure.timing import median
 
 AFTER = "after"
-RATIOS = (("before", "after"), ("distinct", "after"), ("after", "scan_floor"))
-"""Ratios of medians compared across runs: the speedups and the distance to the scan floor."""
+RATIOS = (("before", "after"), ("rewrite", "after"), ("after", "scan_floor"))
+"""Ratios of medians compared across runs, by role: the speedups and the distance to the scan floor."""
 ENVIRONMENT_FIELDS = (
     "git_commit", "git_dirty", "cpu_count", "cpu_model", "python", "server.version", "server.embedded",
 )  # fmt: skip
@@ -141,8 +141,13 @@ def diff_runs(a: Run, b: Run) -> RunDiff:
         )
     result.latency = _judged(latency, latency_comparisons, band=False)
     ratios, ratio_comparisons = [], []
+    names = {"before": "before", "after": "after"} | {
+        role: b.record.named(role) for role in ("rewrite", "scan_floor") if b.record.named(role)
+    }
     for scope, n in b.record.scenarios():
-        for numerator, denominator in RATIOS:
+        for numerator, denominator in ((names.get(x), names.get(y)) for x, y in RATIOS):
+            if numerator is None or denominator is None:
+                continue
             samples = [
                 run.record.series(variant, n, scope, POOLED) for run in (b, a) for variant in (numerator, denominator)
             ]

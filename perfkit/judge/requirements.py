@@ -144,7 +144,7 @@ def _memory_constant(context: Context, implementation: str) -> Check:
     sweep = context.memory_sweep(implementation)
     fit = fit_loglog([m.n for m in sweep], [max(m.peak_bytes, 1) for m in sweep])
     growth_mb = (sweep[-1].peak_bytes - sweep[0].peak_bytes) / MB
-    passed = abs(fit.slope) < goals.FLAT_SLOPE and growth_mb < goals.MAX_MEMORY_GROWTH_MB
+    passed = abs(fit.slope) < goals.FLAT_SLOPE and growth_mb < context.subject.goals["max_memory_growth_mb"]
     measured = (
         f"peak {sweep[0].peak_bytes / MB:.3f} MB at N={sweep[0].n:,}, {sweep[-1].peak_bytes / MB:.3f} MB at "
         f"N={sweep[-1].n:,}: log-log slope {fit.slope:+.2f}, growth {growth_mb:+.2f} MB"
@@ -185,7 +185,7 @@ def _rss_at_scale(context: Context, implementation: str) -> Check:
     )
     max_rss = measurement.max_rss_bytes / MB
     limit = " (address-space cap hit)" if measurement.limit_hit else ""
-    passed = not measurement.limit_hit and max_rss <= goals.RSS_LIMIT_MB
+    passed = not measurement.limit_hit and max_rss <= context.subject.goals["rss_mb"]
     measured = f"{max_rss:.1f} MB high-water mark at N={n:,}{limit}"
     figures = {"max_rss_bytes": measurement.max_rss_bytes, "n": n, "limit_hit": measurement.limit_hit}
     return _judged("rss_at_scale", implementation, passed, measured, figures)
@@ -200,11 +200,11 @@ def _p99_at_scale(context: Context, implementation: str) -> Check:
     with server.connect(context.target.dsn, autocommit=True, application_name="perfkit-evaluate") as conn:
         prepare_session(conn, data.schema)
         seconds = pooled_samples(conn, fetch, user, data.key_without_rows(), time_budget=budget)
-    check = p99_check(seconds, f"N={n:,}")
+    check = p99_check(seconds, f"N={n:,}", context.subject.goals["p99_ms"])
     measured, result = check.measured, check.result
     if result is Result.INFO:  # too few samples for a p99: settled only when even the fastest call missed
         fastest_ms = min(seconds) * 1000
-        missed = fastest_ms >= goals.P99_LIMIT_MS
+        missed = fastest_ms >= context.subject.goals["p99_ms"]
         measured += f"; {'every call missed the goal, the fastest' if missed else 'fastest'}: {fastest_ms:.1f} ms"
         result = Result.FAIL if missed else Result.INCONCLUSIVE
     figures = {"samples": len(seconds), "seconds": seconds, "n": n}

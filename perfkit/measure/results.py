@@ -4,6 +4,7 @@ How they are kept on disk is `perfkit.record`'s business."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ import pandas as pd
 
 from perfkit.measure.scaling import LinearFit, LogLogFit, fit_line, fit_loglog
 from perfkit.measure.timing import describe, median
-from perfkit.subject import DEFAULT_SUBJECT
+from perfkit.subject import DEFAULT_SUBJECT, load_subject
 
 MB = 1024 * 1024
 
@@ -63,9 +64,32 @@ class BenchRecord:
 
     @property
     def subject(self) -> dict[str, Any]:
-        """The subject measured: name and description fingerprint (records older than subjects: the default's)."""
-        found: dict[str, Any] = self.parameters.get("subject") or {"name": DEFAULT_SUBJECT, "fingerprint": None}
-        return found
+        """The subject measured, as its record keeps it: name, fingerprint, title, goals, words and references.
+        A record older than subjects, or than a part of their description, was the default subject's."""
+        recorded: dict[str, Any] = self.parameters.get("subject") or {"fingerprint": None}
+        if recorded.get("name", DEFAULT_SUBJECT) == DEFAULT_SUBJECT and not {"goals", "references"} <= set(recorded):
+            return {**_default_description(), **recorded}
+        return recorded
+
+    @property
+    def goals(self) -> dict[str, float]:
+        """The goals its subject states (`perfkit.subject.GOALS`): those not stated are not judged."""
+        return dict(self.subject.get("goals", {}))
+
+    @property
+    def words(self) -> dict[str, str]:
+        return dict(self.subject.get("words", {}))
+
+    def named(self, role: str) -> str:
+        """The reference playing ``role`` (`perfkit.subject.ROLES`); empty when the subject has none."""
+        return next((name for name, r in self.subject.get("references", {}).items() if r["role"] == role), "")
+
+    def label(self, name: str) -> str:
+        """How targets and figures name a reference ("count(metadata)"): its name where none is given."""
+        return str(self.subject.get("references", {}).get(name, {}).get("label") or name)
+
+    def note(self, name: str) -> str:
+        return str(self.subject.get("references", {}).get(name, {}).get("note") or "")
 
     @property
     def grid(self) -> list[int]:
@@ -233,3 +257,8 @@ def tidy(record: BenchRecord) -> pd.DataFrame:
     return pd.DataFrame.from_records(
         rows, columns=["scope", "implementation", "n", "metric", "value", "unit", "samples", "label"]
     )
+
+
+@functools.cache
+def _default_description() -> dict[str, Any]:
+    return load_subject(DEFAULT_SUBJECT).to_json()

@@ -87,7 +87,7 @@ def history_point(run: Run, created_at: str) -> HistoryPoint | None:
         instructions_per_event=fit.slope if fit is not None else None,
         optimized_peak_mb=max(m["peak_bytes"] for m in memory) / MB if memory else None,
         speedup_legacy=ratio(record.median_seconds("before", n, scope), after_median),
-        speedup_distinct=ratio(record.median_seconds("distinct", n, scope), after_median),
+        speedup_distinct=ratio(record.median_seconds(record.named("rewrite"), n, scope), after_median),
     )
 
 

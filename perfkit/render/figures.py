@@ -25,20 +25,40 @@ from perfkit.measure.timing import describe, percentile_interval
 COLOURS = {
     "before": "#c0392b",
     "after": "#1f77b4",
-    "distinct": "#8e44ad",
+    "rewrite": "#8e44ad",
     "floor": "#7f8c8d",
     "scan_floor": "#27ae60",
     "price_floor": "#b7950b",
 }
+"""By role: the two versions and the subject's references (`perfkit.subject.ROLES`)."""
 CANDIDATE_COLOUR = "#e67e22"
-LABELS = {
-    "before": "legacy (before)",
-    "after": "optimized (after)",
-    "distinct": "DISTINCT rewrite",
-    "floor": "count(*) floor",
-    "scan_floor": "count(metadata) scan floor",
-    "price_floor": "price floor (counts, JSON-number prices)",
-}
+LABELS = {"before": "legacy (before)", "after": "optimized (after)"}
+ROLE_SUFFIX = {"floor": " floor", "scan_floor": " scan floor"}
+
+
+def _role(record: BenchRecord, name: str) -> str:
+    """``name``'s role: before, after, a reference's role, or "" for a candidate."""
+    base = name.split("[")[0]
+    if base in LABELS:
+        return base
+    return str(record.subject.get("references", {}).get(base, {}).get("role", ""))
+
+
+def _colour(record: BenchRecord, name: str) -> str:
+    return COLOURS.get(_role(record, name), CANDIDATE_COLOUR)
+
+
+def _label(record: BenchRecord, name: str) -> str:
+    """How a figure names a variant: a version by its side, a reference by its subject's label and role."""
+    role = _role(record, name)
+    if role in LABELS:
+        return LABELS[role]
+    return record.label(name) + ROLE_SUFFIX.get(role, "") if role else name
+
+
+def _n_axis(record: BenchRecord) -> str:
+    words = record.words
+    return f"{words.get('rows', 'rows')} of the {words.get('key', 'key')} (N)"
 
 
 def _figure(figsize: tuple[float, float]) -> Figure:
@@ -72,12 +92,13 @@ def latency_figure(record: BenchRecord) -> Figure:
         rows = pooled[pooled.variant == candidate].sort_values("n")
         label = "candidates p50 (one line each; see their table)" if index == 0 else None
         ax.plot(rows.n, rows.p50_ms, color=CANDIDATE_COLOUR, linestyle="--", linewidth=1, alpha=0.6, label=label)
-    for variant in ("before", "distinct", "after", "scan_floor", "floor"):
+    shown = ("before", record.named("rewrite"), "after", record.named("scan_floor"), record.named("floor"))
+    for variant in (name for name in shown if name):
         rows = pooled[pooled.variant == variant].sort_values("n")
         if rows.empty:
             continue
-        colour = COLOURS[variant]
-        ax.plot(rows.n, rows.p50_ms, marker="o", color=colour, label=f"{LABELS.get(variant, variant)} p50")
+        colour = _colour(record, variant)
+        ax.plot(rows.n, rows.p50_ms, marker="o", color=colour, label=f"{_label(record, variant)} p50")
         ax.fill_between(rows.n, rows.p95_ms, rows.p99_ms, color=colour, alpha=0.2)
         for n, value, samples in zip(rows.n, rows.p50_ms, rows.samples, strict=True):
             if samples >= 100:
@@ -90,10 +111,10 @@ def latency_figure(record: BenchRecord) -> Figure:
                 fontsize=7,
                 color=colour,
             )
-    ax.axhline(
-        goals.P99_LIMIT_MS, color="black", linestyle=":", linewidth=1, label=f"{goals.P99_LIMIT_MS:g} ms target (p99)"
-    )
-    ax.set(xscale="log", yscale="log", xlabel="events of the user (N)", ylabel="latency (ms)")
+    limit = record.goals.get("p99_ms")
+    if limit is not None:
+        ax.axhline(limit, color="black", linestyle=":", linewidth=1, label=f"{limit:g} ms target (p99)")
+    ax.set(xscale="log", yscale="log", xlabel=_n_axis(record), ylabel="latency (ms)")
     return _finish(fig, ax, "Latency vs N (line: p50; band: p95–p99; n: samples, where fewer than 100)")
 
 
@@ -107,15 +128,15 @@ def memory_figure(record: BenchRecord) -> Figure:
         rows = table[(table.implementation == implementation) & ~table.limit_hit].sort_values("n")
         if rows.empty:
             continue
-        colour = COLOURS.get(implementation, CANDIDATE_COLOUR)
+        colour = _colour(record, implementation)
         fit = record.memory_fit(implementation)
-        label = LABELS.get(implementation, implementation)
+        label = _label(record, implementation)
         if fit is not None and fit.points >= 2:
             label += f": slope {fit.slope:+.2f} ({growth_verdict(fit)})"
             xs = np.geomspace(rows.n.min(), rows.n.max(), 50)
             ax.plot(xs, [fit.predict(x) / MB for x in xs], color=colour, linestyle="--", linewidth=1)
         ax.plot(rows.n, rows.peak_mb, marker="o", linestyle="none", color=colour, label=label)
-    ax.set(xscale="log", yscale="log", xlabel="events of the user (N)", ylabel="peak memory of one call (MB)")
+    ax.set(xscale="log", yscale="log", xlabel=_n_axis(record), ylabel="peak memory of one call (MB)")
     if not table.empty and table.peak_mb.min() > 0:
         # A flat line alone would leave a log axis without a range: keep at least a decade around it.
         low, high = float(table.peak_mb.min()), float(table.peak_mb.max())
@@ -130,8 +151,10 @@ def ratio_figure(record: BenchRecord) -> Figure:
     def over_after(other: str, n: int) -> float:
         return ratio(record.median_seconds(other, n), record.median_seconds("after", n))
 
+    stated, rewrite, scan = record.goals, record.named("rewrite"), record.named("scan_floor")
+
     def over_scan_floor(n: int) -> float:
-        fastest = record.fastest("scan_floor", n)
+        fastest = record.fastest(scan, n) if scan else None
         return ratio(record.median_seconds("after", n), fastest[1]) if fastest else np.nan
 
     def regret(n: int) -> float:
@@ -140,28 +163,37 @@ def ratio_figure(record: BenchRecord) -> Figure:
 
     reductions = record.memory_reductions()
     legacy = [over_after("before", n) for n in grid]
-    distinct = [over_after("distinct", n) for n in grid]
+    rewritten = [over_after(rewrite, n) if rewrite else np.nan for n in grid]
     fig = _figure((14, 4.2))
     speed_ax, plan_ax, memory_ax = fig.subplots(1, 3)
     speed = {
-        "legacy / optimized": (legacy, COLOURS["before"], goals.MIN_SPEEDUP_VS_LEGACY),
-        "DISTINCT / optimized": (distinct, COLOURS["distinct"], goals.MIN_SPEEDUP_VS_DISTINCT),
+        "legacy / optimized": (legacy, COLOURS["before"], stated.get("min_speedup_vs_legacy")),
+        f"{record.label(rewrite) if rewrite else 'rewrite'} / optimized": (
+            rewritten,
+            COLOURS["rewrite"],
+            stated.get("min_speedup_vs_rewrite"),
+        ),
     }
     _ratio_panel(speed_ax, grid, speed, "Speedup vs N", "speedup (ratio of medians)", log_y=True)
     plans = {
-        "chosen plan / fastest other plan": ([regret(n) for n in grid], COLOURS["after"], goals.MAX_PLAN_REGRET),
+        "chosen plan / fastest other plan": (
+            [regret(n) for n in grid],
+            COLOURS["after"],
+            stated.get("max_plan_regret"),
+        ),
         "optimized / scan floor (best plan)": (
             [over_scan_floor(n) for n in grid],
             COLOURS["scan_floor"],
-            goals.SCAN_FLOOR_RATIO_LIMIT,
+            stated.get("max_scan_floor_ratio"),
         ),
     }
     _ratio_panel(plan_ax, grid, plans, "Plan regret and scan floor vs N", "ratio of medians")
+    least = stated.get("min_memory_reduction")
     memory = {
         "memory reduction": (
             [100 * reductions.get(n, np.nan) for n in grid],
             COLOURS["after"],
-            100 * goals.MIN_MEMORY_REDUCTION,
+            None if least is None else 100 * least,
         )
     }
     _ratio_panel(memory_ax, grid, memory, "Peak memory reduction vs N", "memory reduction (%)")
@@ -171,7 +203,7 @@ def ratio_figure(record: BenchRecord) -> Figure:
 def _ratio_panel(
     ax: Axes,
     grid: list[int],
-    series: Mapping[str, tuple[list[float], str, float]],
+    series: Mapping[str, tuple[list[float], str, float | None]],
     title: str,
     ylabel: str,
     *,
@@ -181,7 +213,8 @@ def _ratio_panel(
     measured = {label: item for label, item in series.items() if any(np.isfinite(item[0]))}
     for label, (values, colour, goal) in measured.items():
         ax.plot(grid, values, marker="o", color=colour, label=label)
-        ax.axhline(goal, color=colour, linestyle=":", linewidth=1, label=f"goal {goal:g}")
+        if goal is not None:
+            ax.axhline(goal, color=colour, linestyle=":", linewidth=1, label=f"goal {goal:g}")
     ax.set(xlabel="N", ylabel=ylabel, title=title)
     if measured:
         ax.set_xscale("log")
@@ -197,11 +230,11 @@ def instructions_figure(record: BenchRecord) -> Figure:
     client per implementation), and where the optimized call's backend instructions go."""
     fig = _figure((11.0, 4.8))
     counts_ax, profile_ax = fig.subplots(1, 2, width_ratios=(1.1, 1.0))
-    variants = sorted({c["variant"] for c in record.instructions}, key=lambda name: (name not in COLOURS, name))
+    variants = sorted({c["variant"] for c in record.instructions}, key=lambda name: (not _role(record, name), name))
     for variant in variants:
         counts = sorted(record.instruction_counts(variant).items())
-        colour = COLOURS.get(variant, CANDIDATE_COLOUR)
-        label = f"backend: {LABELS.get(variant, variant)}"
+        colour = _colour(record, variant)
+        label = f"backend: {_label(record, variant)}"
         counts_ax.plot([n for n, _ in counts], [c / 1e6 for _, c in counts], marker="o", color=colour, label=label)
     for implementation in ("before", "after"):
         client = sorted(record.instruction_counts(implementation, client=True).items())
@@ -209,7 +242,7 @@ def instructions_figure(record: BenchRecord) -> Figure:
             colour = COLOURS[implementation]
             label = f"client: {LABELS[implementation]}"
             counts_ax.plot([n for n, _ in client], [c / 1e6 for _, c in client], "s--", color=colour, label=label)
-    counts_ax.set(xscale="log", yscale="log", xlabel="events of the user (N)", ylabel="instructions of one call (M)")
+    counts_ax.set(xscale="log", yscale="log", xlabel=_n_axis(record), ylabel="instructions of one call (M)")
     _finish(fig, counts_ax, "Instructions per warm call (valgrind)")
     profile = record.instruction_profile[:12][::-1]
     if profile:
@@ -236,9 +269,9 @@ def concurrency_figure(record: BenchRecord) -> Figure:
         for variant, series in variants.items():
             ordered = sorted(series, key=lambda s: s.clients)
             clients = [s.clients for s in ordered]
-            colour = COLOURS.get(variant.split("[")[0], CANDIDATE_COLOUR)
+            colour = _colour(record, variant)
             style = "--" if "[" in variant else "-"
-            label = LABELS.get(variant, variant)
+            label = _label(record, variant) if "[" not in variant else variant
             p99 = [describe(s.seconds)["p99"].value * 1000 for s in ordered]
             bounds = [percentile_interval(s.seconds, 99.0, confidence=goals.P99_CONFIDENCE) for s in ordered]
             p99_ax.plot(clients, p99, style, marker="o", color=colour, label=label)
@@ -250,9 +283,9 @@ def concurrency_figure(record: BenchRecord) -> Figure:
                 alpha=0.15,
             )
             rate_ax.plot(clients, [s.calls_per_second for s in ordered], style, marker="o", color=colour, label=label)
-        p99_ax.axhline(
-            goals.P99_LIMIT_MS, color="black", linestyle=":", label=f"goal p99 < {goals.P99_LIMIT_MS:.0f} ms"
-        )
+        limit = record.goals.get("p99_ms")
+        if limit is not None:
+            p99_ax.axhline(limit, color="black", linestyle=":", label=f"goal p99 < {limit:.0f} ms")
         tried = sorted({s.clients for series in variants.values() for s in series})
         for ax, what in ((p99_ax, "p99 latency (ms), 95% interval"), (rate_ax, "calls per second")):
             ax.set_xscale("log", base=2)
@@ -286,7 +319,7 @@ def all_figures(record: BenchRecord) -> dict[str, Figure]:
     }
 
 
-def rss_over_time_figure(runs: Mapping[str, LoadRun]) -> Figure:
+def rss_over_time_figure(runs: Mapping[str, LoadRun], rss_mb: float | None = None) -> Figure:
     """RSS of the serving process over time: the flat line against the sawtooth."""
     fig = _figure((8, 4.5))
     ax = fig.subplots()
@@ -300,7 +333,8 @@ def rss_over_time_figure(runs: Mapping[str, LoadRun]) -> Figure:
         if limit is not None:
             ax.axvline(limit["end"], color=COLOURS[implementation], linestyle=":", linewidth=1)
             ax.annotate(f"limit hit at {limit['events']:,} events", (limit["end"], ax.get_ylim()[1] * 0.9), fontsize=8)
-    ax.axhline(goals.RSS_LIMIT_MB, color="black", linestyle=":", linewidth=1, label=f"{goals.RSS_LIMIT_MB:g} MB target")
+    if rss_mb is not None:
+        ax.axhline(rss_mb, color="black", linestyle=":", linewidth=1, label=f"{rss_mb:g} MB target")
     ax.set(xlabel="seconds since the load started", ylabel="RSS of the serving process (MB)")
     return _finish(fig, ax, "Memory under concurrent load (sampled every 100 ms)")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from perfkit.judge.goals import P99_LIMIT_MS
 from perfkit.measure.scenario import PLAN_CACHE_WARMUP
 from perfkit.measure.timing import MEDIAN_PRECISION
 
@@ -73,7 +72,7 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     ),
     (
         "capacity",
-        f"the most concurrent clients at which a variant's p99 stays under {P99_LIMIT_MS:.0f} ms, counting up "
+        "the most concurrent clients at which a variant's p99 stays under the subject's p99 goal, counting up "
         "from one, with the interval its p99s' intervals allow; the scan floor's is the most any query "
         "reading these rows can reach on that machine.",
     ),
@@ -84,8 +83,8 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     ),
     (
         "inconclusive",
-        f"the 95% interval of a figure straddles its goal (for example a p99 interval across "
-        f"{P99_LIMIT_MS:.0f} ms): more samples or a quieter machine would decide it.",
+        "the 95% interval of a figure straddles its goal (for example a p99 interval across the p99 goal): "
+        "more samples or a quieter machine would decide it.",
     ),
     (
         "stopped",

@@ -196,8 +196,8 @@ def report_sections(
     return sections
 
 
-MAIN_PLANS = ("after", "distinct", "before")
-"""Drawn side by side: the optimized plan, the DISTINCT rewrite's and the legacy query's (then candidates')."""
+MAIN_PLANS = ("after", "rewrite", "before")
+"""Drawn side by side, by role: the optimized plan, the rewrite's and the legacy query's (then candidates')."""
 
 
 def _candidate_records(inputs: ReportInputs) -> dict[str, BenchRecord]:
@@ -240,7 +240,8 @@ def _drawn_plans_section(record: BenchRecord, candidates: dict[str, BenchRecord]
     ]
     for key in [opened, *(k for k in keys if k != opened)]:
         captured = record.plans.get(key, {})
-        main = [(v, _caption(captured[v]), captured[v]["plan"]) for v in MAIN_PLANS if v in captured]
+        shown = [record.named(role) or role for role in MAIN_PLANS]
+        main = [(v, _caption(captured[v]), captured[v]["plan"]) for v in shown if v in captured]
         main += [
             (name, _caption(other.plans[key][name]), other.plans[key][name]["plan"])
             for name, other in candidates.items()
