@@ -1,8 +1,10 @@
 """The performance investigation kit: datasets, measurements and reports for comparing the legacy
-and optimized ``fetch_user_activity_summary`` on a real PostgreSQL.
+and optimized versions of a database-backed function (a subject, described in ``subjects/<name>/``)
+on a real PostgreSQL.
 
 The library is laid out as data flows through it, one folder per stage: `data` → `measure` →
-`judge` → `record` → `render`, with the `commands` on top; `errors` and `paths` serve them all.
+`judge` → `record` → `render`, with the `commands` on top; `errors`, `paths` and `subject` serve
+them all.
 This module is its public face: the names below, imported on first use, so that importing the kit
 connects to nothing, starts nothing, writes nothing and loads no submodule (the memory probe"s
 child process stays as small as the code it measures).

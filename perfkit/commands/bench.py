@@ -240,10 +240,10 @@ def run_bench(
 ) -> BenchRun:
     """Measure, then write results.json, results.csv, figures and summary.md to a new directory.
 
-    With ``source_schema`` the bench reads that schema's existing ``events`` table (checked
-    against the fixed schema, never written) and takes, for each N, the user whose event count
-    is nearest. An error or Ctrl-C part-way keeps what was measured: the record is written
-    with ``complete`` false before the error propagates.
+    With ``source_schema`` the bench reads that schema's existing tables (checked against the
+    subject's, never written) and takes, for each N, the key whose row count is nearest. An error
+    or Ctrl-C part-way keeps what was measured: the record is written with ``complete`` false
+    before the error propagates.
     """
     refused = refuse_confining(config.session_settings)
     if refused:

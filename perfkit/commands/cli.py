@@ -77,7 +77,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = _Parser(
         prog="python -m evaluation",
-        description="Measure and compare the legacy and optimized fetch_user_activity_summary.",
+        description="Measure and compare a database-backed function's legacy and optimized versions "
+        "(the subject: --subject, by default activity_summary).",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
