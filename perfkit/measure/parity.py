@@ -124,6 +124,7 @@ class ParityReport:
     schema: str
     rows: list[ParityRow]
     words: Words
+    subject: Mapping[str, str]  # name and fingerprint of the subject compared
 
     @property
     def mismatches(self) -> list[ParityRow]:
@@ -143,6 +144,7 @@ class ParityReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "subject": dict(self.subject),
             "instance": self.instance,
             "schema": self.schema,
             "users": len(self.rows),
@@ -213,7 +215,8 @@ def check_parity(
         finally:
             if not keep_datasets:
                 drop_dataset_schema(conn, dataset.schema)
-        reports.append(ParityReport(instance.name, dataset.schema, rows, subject.words))
+        recorded = {"name": subject.name, "fingerprint": subject.fingerprint}
+        reports.append(ParityReport(instance.name, dataset.schema, rows, subject.words, recorded))
         if stop_at_first_difference and any(_differs(row) for row in rows):
             break
     return reports

@@ -170,6 +170,7 @@ def save_parity_reports(
         "differences": [outcome.to_json() for outcome in differences],
         "differences_confirmed": all(outcome.confirmed for outcome in differences),
         "words": asdict(reports[0].words) if reports else None,
+        "subject": dict(reports[0].subject) if reports else None,
     }
     return write_record(directory, "parity", body, environment=environment)
 
