@@ -34,7 +34,7 @@ ROLES = {
     "rewrite": "an alternative rewrite of the optimized version, judged by how much slower it is",
     "floor": "finding the key's rows and reading none of them: information",
     "scan_floor": "reading the key's rows and computing nothing: the least a query over them must do",
-    "price_floor": "the least work any query returning the result must do: bounds calls per second",
+    "result_floor": "the least work any query returning the result must do: bounds calls per second",
 }
 """What a reference query can be, and what the kit does with it."""
 COMPARISONS = ("typed", "ordered", "multiset")
@@ -144,7 +144,7 @@ class Reference:
     role: str
     query: str
     description: str
-    label: str  # how targets, tables and figures name it ("count(metadata)")
+    label: str  # how targets, tables and figures name it, as short as the query is
     note: str  # what a target measured against it notes ("the cheapest way to read the user's rows")
 
 
@@ -191,6 +191,7 @@ class Subject:
     errors_compared: bool  # an error is a result, compared by SQLSTATE
     words: Words
     measured: frozenset[str]  # of `MEASUREMENTS`: those that apply
+    glossary: tuple[tuple[str, str], ...]  # the subject's own terms, shown before the kit's
     goals: Mapping[str, float]  # of `GOALS`: those judged
     implementations: Mapping[str, Implementation]
     references: tuple[Reference, ...]
@@ -239,6 +240,7 @@ class Subject:
             "goals": dict(self.goals),
             "words": asdict(self.words),
             "references": {r.name: {"role": r.role, "label": r.label, "note": r.note} for r in self.references},
+            "glossary": [list(entry) for entry in self.glossary],
         }
 
 
@@ -288,7 +290,7 @@ def _read(folder: Path, fingerprint: str) -> Subject:
         raise SubjectError(path, "", f"not valid TOML: {exc}") from None
     reader = _Reader(path)
     fields = {"name", "title", "description", "module", "instances", "candidates", "key", "tables", "result", "words",
-              "measure", "differences", "goals"}  # fmt: skip
+              "measure", "differences", "goals", "glossary"}  # fmt: skip
     reader.only(document, "", fields | {"implementations", "references", "scale"})
     name = reader.text(document, "name", pattern=_NAME)
     tables = tuple(_table(reader, entry, f"tables[{i}]") for i, entry in enumerate(reader.items(document, "tables")))
@@ -321,6 +323,10 @@ def _read(folder: Path, fingerprint: str) -> Subject:
         words=_words(reader, reader.mapping(document, "words", required=False)),
         measured=_measured(reader, reader.mapping(document, "measure", required=False)),
         goals=_goals(reader, reader.mapping(document, "goals", required=False)),
+        glossary=tuple(
+            (reader.text(entry, "term", f"glossary[{i}]"), reader.text(entry, "text", f"glossary[{i}]"))
+            for i, entry in enumerate(reader.items(document, "glossary") if "glossary" in document else [])
+        ),
         implementations={},
         references=(),
         differences=tuple(

@@ -19,12 +19,12 @@ MB = 1024 * 1024
 def _run(rss_per_event: float, limit: bool = False) -> LoadRun:
     run = LoadRun("after", workers=2, duration=10.0, memory_limit_mb=100 if limit else None)
     run.requests = [
-        {"start": float(i), "end": float(i) + 0.9, "user_id": i, "events": events, "error": None}
-        for i, events in enumerate([1_000, 1_000_000, 10, 100_000, 1_000_000, 1, 10_000, 1_000, 100, 1_000_000])
+        {"start": float(i), "end": float(i) + 0.9, "key": i, "rows": rows, "error": None}
+        for i, rows in enumerate([1_000, 1_000_000, 10, 100_000, 1_000_000, 1, 10_000, 1_000, 100, 1_000_000])
     ]
     if limit:
         run.requests[-1]["error"] = "MemoryError"
-    run.rss = [(t / 10, int(40 * MB + rss_per_event * run.in_flight_events(t / 10))) for t in range(0, 100)]
+    run.rss = [(t / 10, int(40 * MB + rss_per_event * run.in_flight_rows(t / 10))) for t in range(0, 100)]
     return run
 
 
@@ -45,14 +45,14 @@ def test_memory_tracking_events_is_measured_and_the_limit_reported() -> None:
     summary = legacy.summary()
     assert summary["rss_slope_mb_per_million_events"] == pytest.approx(2_000.0 * 1_000_000 / MB, rel=1e-6)
     assert summary["rss_slope_r_squared"] == pytest.approx(1.0)
-    assert summary["limit_hit"] == "before exceeded 100 MB at 1,000,000 events"
+    assert summary["limit_hit"] == "before exceeded 100 MB at 1,000,000 rows"
     assert summary["rss_rise_mb_per_million_events_per_request"] > 1_000
     assert summary["errors"] == 1
     both = {"after": _run(0.0).summary(), "before": summary}
     checks = {check.name: check for check in load_checks(both, load_subject().goals)}
     legacy = checks["serving RSS, legacy, above optimized"]
     assert legacy.passed is True
-    assert legacy.note == "before exceeded 100 MB at 1,000,000 events"
+    assert legacy.note == "before exceeded 100 MB at 1,000,000 rows"
 
 
 def test_latency_percentiles_carry_sample_counts() -> None:

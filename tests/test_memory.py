@@ -28,7 +28,7 @@ def _measure(
         n,
         into,
         subject=data.instance.subject,
-        warm_user_id=warm,
+        warm_key=warm,
         **options,
     )
 

@@ -24,7 +24,7 @@ def _memory(implementation: str, n: int, peak: int, max_rss: int) -> dict[str, A
     return {
         "implementation": implementation,
         "n": n,
-        "user_id": n,
+        "key": n,
         "peak_bytes": peak,
         "total_allocations": 10,
         "rss_before_bytes": 30 * MB,
@@ -243,3 +243,15 @@ def test_counts_on_a_line_pass_and_per_event_client_work_fails() -> None:
     assert checks["backend instructions linear in N, optimized"].result is Result.PASS
     assert "2,700 per event; 2.70× count(metadata)'s" in checks["backend instructions linear in N, optimized"].measured
     assert checks["client instructions per event, optimized"].result is Result.FAIL  # 60 per event: a Python loop
+
+
+def test_a_record_written_before_subjects_is_read_with_its_fields_as_named_now(tmp_path: Path) -> None:
+    record = _record()
+    paths = save_bench(record, tmp_path, bench_checks(record))
+    document = json.loads(paths["json"].read_text())
+    for series in document["latency"] + document["memory"]:
+        series["user_id"] = series.pop("key")
+    paths["json"].write_text(json.dumps(document))
+    loaded = load_bench(paths["json"])
+    assert loaded.latency == record.latency
+    assert loaded.memory == record.memory

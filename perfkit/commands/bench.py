@@ -74,10 +74,10 @@ from perfkit.render.summary import render_summary
 from perfkit.subject import IMPLEMENTATIONS, Subject, load_subject
 
 FLAMEGRAPH_MAX_N = 100_000
-CONCURRENT_VARIANTS = {("after", None), ("after", "serial"), ("scan_floor", None), ("price_floor", None)}
+CONCURRENT_VARIANTS = {("after", None), ("after", "serial"), ("scan_floor", None), ("result_floor", None)}
 """Timed under concurrent calls besides the candidates (by role and forced alternative): the optimized
 query as planned and held to one core, the scan floor, whose calls per second are the most any query
-reading these rows can serve, and the price floor, the most calls per second any query returning the
+reading these rows can serve, and the result floor, the most calls per second any query returning the
 result could serve."""
 SIDE_BY_SIDE = "memory and instructions, side by side"
 """The phase whose wall time is that of the memory and instruction phases taken at the same time."""
@@ -104,7 +104,7 @@ def _sampling(
     def plan(variant: Variant) -> SamplingPlan:
         if variant.alternative is not None:
             return judged_against(alternatives, "after", variant, stated)
-        if variant.role in ("floor", "price_floor"):
+        if variant.role in ("floor", "result_floor"):
             return replace(alternatives, min_samples=10)  # information: nothing to decide
         if variant.role == "after":
             return SamplingPlan(min_samples=100, max_samples=100, warmups=2)
@@ -383,7 +383,7 @@ def _measure(
         target.dsn, variants, application_name=application_name, settings=settings, candidate_dsn=candidate_dsn
     ) as sessions:
         current = None
-        for index, (scope, data, n, user_id) in enumerate(
+        for index, (scope, data, n, key) in enumerate(
             tqdm(scenarios, desc="latency over N", unit="N", disable=not progress)
         ):
             last = index == len(scenarios) - 1
@@ -395,7 +395,7 @@ def _measure(
                 sessions,
                 scope,
                 n,
-                user_id,
+                key,
                 {name: plan for name, plan in config.plans.items() if plan.every_scenario or last},
                 fresh=fresh_connection(target.dsn, data.schema, settings, application_name=application_name),
                 first_calls=config.first_calls,
@@ -465,7 +465,7 @@ def _measure_concurrency(
     record.parameters["concurrency"] = {**vars(plan), "clients": list(plan.clients), "variants": names}
     count = max(plan.clients)
     candidate_settings = {"statement_timeout": str(int(CANDIDATE_TIME_LIMIT * 1000)), **settings}
-    for scope, data, n, user_id in scenarios:
+    for scope, data, n, key in scenarios:
         with ExitStack() as stack:
             kit = stack.enter_context(
                 open_clients(
@@ -487,7 +487,7 @@ def _measure_concurrency(
                 plan,
                 scope=scope,
                 n=n,
-                user_id=user_id,
+                key=key,
                 cpu=server_cpu(kit.connections[0]),
                 fully=("after",),
                 clock=clock,
@@ -610,7 +610,7 @@ def _measure_memory(
     warm_user = dataset.key_without_rows()
     drawn_at = flamegraph_size(users)
     ends = {min(users), max(users)}
-    for n, user_id in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
+    for n, key in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
         drawn = config.flamegraphs and n == drawn_at
         for implementation in config.memory_implementations:
             candidate = implementation not in IMPLEMENTATIONS
@@ -621,11 +621,11 @@ def _measure_memory(
                 own or target.dsn,
                 dataset.schema,
                 implementation,
-                user_id,
+                key,
                 n,
                 run.directory / "memray",
                 subject=config.subject,
-                warm_user_id=warm_user,
+                warm_key=warm_user,
                 memory_limit_mb=config.legacy_memory_limit_mb if implementation == "before" else None,
                 drawn=drawn,
                 runner=runner,
@@ -634,7 +634,7 @@ def _measure_memory(
             capture = Path(measurement.capture).relative_to(run.directory) if measurement.capture else ""
             record.memory.append({**measurement.as_record(), "capture": str(capture)})
             if measurement.limit_hit:
-                record.notes.append(f"legacy exceeded its {config.legacy_memory_limit_mb} MB limit at N={n:,} events")
+                record.notes.append(f"legacy exceeded its {config.legacy_memory_limit_mb} MB limit at N={n:,}")
             elif drawn:
                 label = measurement.implementation  # a candidate's name, not its path
                 html = write_flamegraph(
@@ -646,7 +646,7 @@ def _measure_memory(
 def flamegraph_size(sizes: Iterable[int]) -> int:
     """The N whose captures are drawn: the largest up to FLAMEGRAPH_MAX_N. Where a call allocates
     has the same shape at every N, while drawing a capture reads every allocation in it (the
-    legacy call makes about 155 per event: two minutes of reading at a million events)."""
+    legacy call of the default subject makes about 155 per row: two minutes of reading at a million)."""
     sizes = sorted(sizes)
     return max((n for n in sizes if n <= FLAMEGRAPH_MAX_N), default=sizes[0])
 

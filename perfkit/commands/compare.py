@@ -20,7 +20,7 @@ class CompareCommand(Command):
         parser.add_argument("instance", help="instance name or path")
         parser.add_argument("--keys", type=key, nargs="+", help="the keys to compare (default: all)")
         parser.add_argument(
-            "--max-events",
+            "--max-rows",
             type=positive_int,
             default=100_000,
             help="skip keys of more rows than this (the legacy version is slow); default %(default)s",
@@ -31,7 +31,7 @@ class CompareCommand(Command):
         subject = load_subject(args.subject)
         instance = read_instance(args.instance, subject)
         counts = instance.sizes
-        users = args.keys or [u for u in instance.keys if counts[u] <= args.max_events]
+        users = args.keys or [u for u in instance.keys if counts[u] <= args.max_rows]
         target = server.resolve_server()
         with server.connect(target.dsn, autocommit=True) as conn:
             (report,) = check_parity(conn, [instance], users=users, progress=sys.stderr.isatty())

@@ -204,7 +204,7 @@ def _benchmarks(record: BenchRecord, implementation: str) -> list[dict[str, Any]
             rows.append(
                 {
                     "n": series.n,
-                    "user_id": series.user_id,
+                    "user_id": series.key,  # the task report's own field name
                     "samples": len(series.seconds),
                     "median_ms": median(series.seconds) * 1000,
                     "p99_ms": p99.value * 1000,
@@ -238,7 +238,7 @@ def _improvements(record: BenchRecord) -> dict[str, dict[str, Any]]:
     improvements = {}
     for n in record.grid:
         before, after = record.series("before", n), record.series("after", n)
-        user = next((s.user_id for s in (after, before) if s is not None), n)
+        user = next((s.key for s in (after, before) if s is not None), n)
         before_ms = median(before.seconds) * 1000 if before and before.seconds else None
         after_ms = median(after.seconds) * 1000 if after and after.seconds else None
         speedup, reason = None, None

@@ -85,7 +85,9 @@ def run_load_test(
         users = [(user, count) for count, user in chosen.items()]
         environment = collect_environment(conn, dsn=target.dsn, embedded=target.embedded)
     directory = new_run_directory(results_base, "load")
-    log(f"load: {config.workers} workers, {len(users)} users from {users[0][1]:,} to {users[-1][1]:,} events")
+    words = subject.words
+    sizes = f"{users[0][1]:,} to {users[-1][1]:,} {words.rows}"
+    log(f"load: {config.workers} workers, {len(users)} {words.keys} of {sizes}")
     runs: dict[str, LoadRun] = {}
     for implementation, duration, limit in (
         ("after", config.duration, None),

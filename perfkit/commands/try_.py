@@ -218,7 +218,7 @@ def candidate_parity(
     containment = Containment(shown(candidate.path), own, observer, watchdog)
     dataset = None
 
-    def contained(session: Connection, user_id: int) -> dict[str, Any]:
+    def contained(session: Connection, key: int) -> dict[str, Any]:
         nonlocal dataset
         assert session is conn
         if reader is not None:
@@ -228,7 +228,7 @@ def candidate_parity(
                 dataset = str(row[0])
                 grant_reading(observer, [dataset])
                 prepare_session(reader, dataset)
-        result: dict[str, Any] = containment.call(candidate.fetch, user_id)
+        result: dict[str, Any] = containment.call(candidate.fetch, key)
         return result
 
     with refusals(shown(candidate.path)), closing(watchdog):

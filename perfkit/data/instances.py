@@ -129,7 +129,7 @@ def read_instance(name_or_path: str | Path, subject: Subject | None = None) -> I
 
 
 MAX_DEPTH = 64
-"""How deep metadata (and any part of an instance file) may nest."""
+"""How deep any part of an instance file may nest."""
 MAX_NUMBER_DIGITS = 1000
 """Digits a number of an instance file may have (exponent aside)."""
 MAX_TOTAL_ROWS = 50_000_000

@@ -38,7 +38,7 @@ PER_CALL, CLIENT_PER_EVENT, LINEAR = INSTRUCTION_TARGETS = (
 
 def _instruction_checks(record: BenchRecord) -> Iterator[Check]:
     """What reproduces on any machine: the optimized call's backend instructions at each counted N,
-    against the count(metadata) floor counted the same way, and the line they lie on. Where the
+    against the subject's scan floor counted the same way, and the line they lie on. Where the
     machine cannot count (no valgrind), the targets are listed as such, not left out."""
     if "unavailable" in record.counting:
         for name in INSTRUCTION_TARGETS:

@@ -117,19 +117,20 @@ def capacity_checks(record: BenchRecord, label: str, scope: str, n: int) -> Iter
             },
         )
     after, floor = found.get("after"), found.get(record.named("scan_floor"))
-    prices, least = found.get(record.named("price_floor")), record.goals.get("min_throughput_vs_scan_floor")
+    bounding = record.named("result_floor")
+    result_floor, least = found.get(bounding), record.goals.get("min_throughput_vs_scan_floor")
     if after is None or floor is None:
         return
     value = after.peak_calls_per_second / floor.peak_calls_per_second
-    bound = prices.peak_calls_per_second / floor.peak_calls_per_second if prices is not None else None
+    bound = result_floor.peak_calls_per_second / floor.peak_calls_per_second if result_floor is not None else None
     yield Check.judged(
         THROUGHPUT,
         "information" if least is None else f"≥ {least:g}× (most calls per second of each)",
         f"{value:.2f}× ({after.peak_calls_per_second:.1f} against {floor.peak_calls_per_second:.1f} calls/s)"
-        + (f"; the price floor: {bound:.2f}×" if bound is not None else ""),
+        + (f"; the {record.label(bounding)}: {bound:.2f}×" if bound is not None else ""),
         None if least is None else value >= least,
         "under load the cores are the limit: calls per second measure the work of one call, parallel workers "
-        "included; the price floor bounds what any query returning the summary can serve",
+        "included; the result floor bounds what any query returning the result can serve",
         label,
-        figures={"ratio": value, "price_floor_ratio": bound},
+        figures={"ratio": value, "result_floor_ratio": bound},
     )

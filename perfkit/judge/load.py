@@ -32,10 +32,10 @@ def _checks(summaries: Mapping[str, Mapping[str, Any]], stated: Mapping[str, flo
         )
     if "attributable_mb" in stated:
         yield Check.judged(
-            "RSS attributable to in-flight events, optimized",
+            "RSS attributable to in-flight rows, optimized",
             f"< {stated['attributable_mb']:g} MB",
             f"{after['rss_attributable_to_events_mb']:+.2f} MB "
-            f"(slope {after['rss_slope_mb_per_million_events']:+.2f} MB per million events)",
+            f"(slope {after['rss_slope_mb_per_million_events']:+.2f} MB per million rows)",
             abs(after["rss_attributable_to_events_mb"]) < stated["attributable_mb"],
         )
     yield Check.judged(
@@ -51,7 +51,7 @@ def _checks(summaries: Mapping[str, Mapping[str, Any]], stated: Mapping[str, flo
             "serving RSS, legacy, above optimized",
             f"≥ {visible:g} MB (the legacy growth is visible)",
             f"{before['max_rss_mb'] - after['max_rss_mb']:+.0f} MB; RSS rises "
-            f"{before['rss_rise_mb_per_million_events_per_request']:+.0f} MB per million events fetched "
+            f"{before['rss_rise_mb_per_million_events_per_request']:+.0f} MB per million rows fetched "
             f"(optimized {after['rss_rise_mb_per_million_events_per_request']:+.1f})",
             before["max_rss_mb"] >= after["max_rss_mb"] + visible,
             before["limit_hit"] or "",

@@ -96,7 +96,7 @@ class Context:
                     n,
                     self.workdir / "memray",
                     subject=self.subject,
-                    warm_user_id=data.key_without_rows(),
+                    warm_key=data.key_without_rows(),
                 )
         return [self.memory[implementation, n] for n in self.scale.memory_sizes]
 
@@ -123,7 +123,7 @@ def _judged(name: str, implementation: str, passed: bool, measured: str, figures
 def _parity_reference(context: Context, implementation: str) -> Check:
     literal = read_instance("parity_literal", context.subject)
     (report,) = check_parity(context.admin, [literal], implementation=context.fetch(implementation))
-    wrong = [row.user_id for row in report.rows if row.matches_expected is False]
+    wrong = [row.key for row in report.rows if row.matches_expected is False]
     total = sum(row.matches_expected is not None for row in report.rows)
     measured = f"{total - len(wrong)} of {total} users match" + (f"; differ: {wrong}" if wrong else "")
     return _judged("parity_reference", implementation, not wrong, measured, {"users": total, "differ": wrong})
@@ -158,7 +158,7 @@ def _no_per_event_work(context: Context, implementation: str) -> Check:
     sweep = context.memory_sweep(implementation)
     first, last = sweep[0], sweep[-1]
     per_event = (last.total_allocations - first.total_allocations) / (last.n - first.n)
-    passed = per_event < 0.01  # fewer than one allocation per hundred events: nothing done per event
+    passed = per_event < 0.01  # fewer than one allocation per hundred rows: nothing done per row
     measured = (
         f"{first.total_allocations:,} allocations at N={first.n:,}, {last.total_allocations:,} at N={last.n:,} "
         f"({per_event:.2f} per event)"
@@ -179,7 +179,7 @@ def _rss_at_scale(context: Context, implementation: str) -> Check:
         n,
         context.workdir / "rss",
         subject=context.subject,
-        warm_user_id=data.key_without_rows(),
+        warm_key=data.key_without_rows(),
         memory_limit_mb=8192 if implementation == "before" else None,
         tracked=False,
     )

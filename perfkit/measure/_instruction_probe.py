@@ -25,20 +25,20 @@ def main() -> int:
     parser.add_argument("--schema", required=True)
     parser.add_argument("--implementations", required=True, help="names or candidate paths, comma-separated")
     parser.add_argument("--users", required=True, help="user ids, comma-separated")
-    parser.add_argument("--warm-user-id", type=int, required=True)
+    parser.add_argument("--warm-key", type=int, required=True)
     args = parser.parse_args()
     subject = load_subject(args.subject)
     fetches = [impl.fetch_function(subject, name) for name in args.implementations.split(",")]
     with psycopg.connect(os.environ[impl.DSN_VARIABLE], autocommit=True) as conn:
         impl.prepare_session(conn, args.schema)
         for fetch in fetches:
-            fetch(conn, args.warm_user_id)  # imports and code paths warmed on a user with no events
+            fetch(conn, args.warm_key)  # imports and code paths warmed on a key without rows
         for fetch in fetches:
-            for user_id in (int(user) for user in args.users.split(",")):
+            for key in (int(user) for user in args.users.split(",")):
                 for _ in range(2):
                     gc.collect()  # each call starts with the collector's counters at zero, whatever came before
                     os.getppid()
-                    fetch(conn, user_id)
+                    fetch(conn, key)
                     os.getppid()
     return 0
 

@@ -25,8 +25,8 @@ def main() -> int:
     parser.add_argument("--subject", required=True, help="the subject's folder")
     parser.add_argument("--schema", required=True)
     parser.add_argument("--implementation", required=True, help=f"one of {IMPLEMENTATIONS} or a candidate's path")
-    parser.add_argument("--user-id", type=int, required=True)
-    parser.add_argument("--warm-user-id", type=int, required=True)
+    parser.add_argument("--key", type=int, required=True)
+    parser.add_argument("--warm-key", type=int, required=True)
     parser.add_argument("--capture", help="memray capture file; without it the call runs untracked")
     parser.add_argument("--memory-limit-mb", type=int)
     parser.add_argument(
@@ -38,7 +38,7 @@ def main() -> int:
     process = psutil.Process()
     with psycopg.connect(os.environ[impl.DSN_VARIABLE], autocommit=True) as conn:
         impl.prepare_session(conn, args.schema)
-        fetch(conn, args.warm_user_id)  # imports and code paths warmed on a user with no events
+        fetch(conn, args.warm_key)  # imports and code paths warmed on a key without rows
         _reset_peak_rss()
         rss_before = process.memory_info().rss
         started = time.perf_counter()
@@ -50,9 +50,9 @@ def main() -> int:
                 with memray.Tracker(
                     args.capture, native_traces=not args.python_stacks_only, trace_python_allocators=True
                 ):
-                    fetch(conn, args.user_id)
+                    fetch(conn, args.key)
             else:
-                fetch(conn, args.user_id)
+                fetch(conn, args.key)
         except MemoryError:
             limit_hit = True
         seconds = time.perf_counter() - started

@@ -64,7 +64,7 @@ class ConcurrentSeries:
     variant: str
     scope: str
     n: int
-    user_id: int
+    key: int
     clients: int
     seconds: list[float] = field(default_factory=list)
     calls: int = 0
@@ -250,7 +250,7 @@ def measure_concurrency(
     *,
     scope: str,
     n: int,
-    user_id: int,
+    key: int,
     cpu: ServerCpu | None,
     fully: Collection[str] = (),
     clock: Clock = time.perf_counter,
@@ -264,13 +264,13 @@ def measure_concurrency(
     for name, variant in variants.items():
         pools[name].configure(variant, 1)
         query = variant.planned
-        captured = capture_plan(pools[name].connections[0], query, user_id, analyze=False) if query else None
+        captured = capture_plan(pools[name].connections[0], query, key, analyze=False) if query else None
         for clients in plan.clients:
             cells[name, clients] = ConcurrentSeries(
                 name,
                 scope,
                 n,
-                user_id,
+                key,
                 clients,
                 server_cpu_seconds=0.0 if cpu is not None else None,
                 parallel_workers=plan_summary(captured.plan)["workers_planned"] if captured else None,
@@ -294,7 +294,7 @@ def measure_concurrency(
                 name, clients = cell
                 variant, pool = variants[name], pools[name]
                 pool.configure(variant, clients)
-                calls = [_bound(variant, conn, user_id) for conn in pool.connections[:clients]]
+                calls = [_bound(variant, conn, key) for conn in pool.connections[:clients]]
                 before = cpu() if cpu is not None else 0.0
                 burst = closed_loop(calls, plan.window, clock=clock)
                 if cpu is not None and series.server_cpu_seconds is not None:
@@ -309,5 +309,5 @@ def measure_concurrency(
     return list(cells.values())
 
 
-def _bound(variant: Variant, conn: psycopg.Connection[Any], user_id: int) -> Callable[[], object]:
-    return lambda: variant.call(conn, user_id)
+def _bound(variant: Variant, conn: psycopg.Connection[Any], key: int) -> Callable[[], object]:
+    return lambda: variant.call(conn, key)

@@ -213,11 +213,11 @@ class Containment:
             with refusals(self.label):
                 raise
 
-    def call(self, call: Callable[[psycopg.Connection[Any], int], Any], user_id: int) -> Any:
+    def call(self, call: Callable[[psycopg.Connection[Any], int], Any], key: int) -> Any:
         """One call, bounded and checked."""
         self.before_call()
         with self.bounded():
-            result = call(self.conn, user_id)
+            result = call(self.conn, key)
         self.after_call()
         return result
 

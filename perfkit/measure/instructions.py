@@ -54,7 +54,7 @@ class CountedCall:
 
     variant: str
     n: int
-    user_id: int
+    key: int
     instructions: int
     plan_shape: str
 
@@ -170,7 +170,7 @@ def count_client_calls(
     schema: str,
     implementations: Sequence[str],
     users: Mapping[int, int],
-    warm_user_id: int,
+    warm_key: int,
     workdir: Path,
 ) -> dict[str, dict[int, int]]:
     """The client's instructions for one warm call per implementation and (N, user): Python, psycopg
@@ -184,7 +184,7 @@ def count_client_calls(
         sys.executable, "-P", "-m", "perfkit.measure._instruction_probe", "--subject", str(subject.directory),
         "--schema", schema,
         "--implementations", ",".join(implementations), "--users", ",".join(str(users[n]) for n in sizes),
-        "--warm-user-id", str(warm_user_id),
+        "--warm-key", str(warm_key),
     ]  # fmt: skip
     env = {**os.environ, DSN_VARIABLE: plain(dsn), "PYTHONHASHSEED": "0", "TMPDIR": str(run_dir)}
     try:
@@ -354,9 +354,9 @@ def _build_backend(
     return CountingBackend(directory, backend.bin_dir, os_user, schema, rows, version)
 
 
-def _render(conn: psycopg.Connection[Any], statement: str, user_id: int) -> str:
+def _render(conn: psycopg.Connection[Any], statement: str, key: int) -> str:
     """The statement with its user id as a literal, as the single-user backend reads it."""
-    return psycopg.ClientCursor(conn).mogrify(statement, call_parameters(statement, user_id))
+    return psycopg.ClientCursor(conn).mogrify(statement, call_parameters(statement, key))
 
 
 def _quote(path: Path) -> str:

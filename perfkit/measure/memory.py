@@ -29,7 +29,7 @@ class MemoryMeasurement:
 
     implementation: str
     n: int
-    user_id: int
+    key: int
     peak_bytes: int
     total_allocations: int
     rss_before_bytes: int
@@ -53,12 +53,12 @@ def measure_call_memory(
     dsn: DsnLike,
     schema: str,
     implementation: str,
-    user_id: int,
+    key: int,
     n: int,
     capture_dir: Path,
     *,
     subject: Subject,
-    warm_user_id: int,
+    warm_key: int,
     memory_limit_mb: int | None = None,
     timeout: float = 1800.0,
     tracked: bool = True,
@@ -82,7 +82,7 @@ def measure_call_memory(
     if capture.exists():
         raise MeasurementError(f"{capture} exists already; every run writes a new directory")
     probe = _Probe(
-        subject.directory, dsn, schema, implementation, user_id, n, warm_user_id, memory_limit_mb, timeout, drawn,
+        subject.directory, dsn, schema, implementation, key, n, warm_key, memory_limit_mb, timeout, drawn,
         runner,
     )  # fmt: skip
     untracked = probe.run(None)
@@ -91,7 +91,7 @@ def measure_call_memory(
     return MemoryMeasurement(
         implementation=label,
         n=n,
-        user_id=user_id,
+        key=key,
         peak_bytes=measured["peak_bytes"],
         total_allocations=measured["total_allocations"],
         rss_before_bytes=untracked["rss_before_bytes"],
@@ -110,9 +110,9 @@ class _Probe:
     dsn: DsnLike
     schema: str
     implementation: str
-    user_id: int
+    key: int
     n: int
-    warm_user_id: int
+    warm_key: int
     memory_limit_mb: int | None
     timeout: float
     drawn: bool
@@ -124,8 +124,8 @@ class _Probe:
             "--subject", str(self.subject),
             "--schema", self.schema,
             "--implementation", self.implementation,
-            "--user-id", str(self.user_id),
-            "--warm-user-id", str(self.warm_user_id),
+            "--key", str(self.key),
+            "--warm-key", str(self.warm_key),
         ]  # fmt: skip
         if capture is not None:
             command += ["--capture", str(capture)] + ([] if self.drawn else ["--python-stacks-only"])

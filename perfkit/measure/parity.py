@@ -19,8 +19,8 @@ from perfkit.subject import Difference, Subject, Words, load_subject
 
 @dataclass(frozen=True)
 class ParityRow:
-    user_id: int | None  # the key
-    events: int  # its N
+    key: int | None  # the key
+    rows: int  # its N
     before: Any
     after: Any
     expected: Any | None
@@ -39,7 +39,7 @@ class ParityRow:
 
 def typed_summary(summary: Mapping[str, Any]) -> Any:
     """A summary compared key by key, type included: 0 and 0.0 differ, as do False and 0, and a
-    NaN total (+Infinity and -Infinity prices together) equals a NaN total."""
+    NaN equals a NaN."""
     return comparable(summary, "typed")
 
 
@@ -62,8 +62,8 @@ def compare_keys(
         results = [outcome(call, conn, key) if errors_compared else call(conn, key) for call in (before, after)]
         rows.append(
             ParityRow(
-                user_id=key,
-                events=(sizes or {}).get(key, -1) if key is not None else 0,
+                key=key,
+                rows=(sizes or {}).get(key, -1) if key is not None else 0,
                 before=results[0],
                 after=results[1],
                 expected=dict(wanted) if isinstance(wanted, Mapping) else wanted,
@@ -82,7 +82,7 @@ def first_difference(rows: Iterable[ParityRow], subject: str = "after", key: str
             found = difference(row.after, result, row.compare)
             if found is not None:
                 where, theirs, mine = found
-                return f"{key} {row.user_id}, {where}: {reference} {theirs}, {subject} {mine}"
+                return f"{key} {row.key}, {where}: {reference} {theirs}, {subject} {mine}"
     return None
 
 
@@ -94,8 +94,8 @@ def parity_frame(rows: list[ParityRow], words: Words) -> pd.DataFrame:
             values = dict(result) if isinstance(result, Mapping) else {"result": shown(result)}
             records.append(
                 {
-                    _key_column(words): row.user_id,
-                    words.rows: row.events,
+                    _key_column(words): row.key,
+                    words.rows: row.rows,
                     "version": version,
                     **values,
                     "agree": row.agree,
@@ -106,11 +106,9 @@ def parity_frame(rows: list[ParityRow], words: Words) -> pd.DataFrame:
 
 def require_parity(rows: list[ParityRow], key: str = "key") -> None:
     """Raise `ParityError` naming every key whose results differ (or miss the expected one)."""
-    problems = [f"{key} {row.user_id}: before={row.before} after={row.after}" for row in rows if not row.agree]
+    problems = [f"{key} {row.key}: before={row.before} after={row.after}" for row in rows if not row.agree]
     problems += [
-        f"{key} {row.user_id}: expected={row.expected} after={row.after}"
-        for row in rows
-        if row.matches_expected is False
+        f"{key} {row.key}: expected={row.expected} after={row.after}" for row in rows if row.matches_expected is False
     ]
     if problems:
         raise ParityError("the implementations disagree: " + "; ".join(problems))
@@ -148,12 +146,12 @@ class ParityReport:
             "instance": self.instance,
             "schema": self.schema,
             "users": len(self.rows),
-            "mismatches": [row.user_id for row in self.mismatches],
+            "mismatches": [row.key for row in self.mismatches],
             "verdict": self.verdict,
             "rows": [
                 {
-                    "user_id": r.user_id,
-                    "events": r.events,
+                    "key": r.key,
+                    "rows": r.rows,
                     "before": jsonable(r.before),
                     "after": jsonable(r.after),
                     "agree": r.agree,

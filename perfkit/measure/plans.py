@@ -80,13 +80,13 @@ def jit_available(conn: psycopg.Connection[Any]) -> bool:
 _NAMED_PARAMETER = re.compile(r"%\((\w+)\)s")
 
 
-def serial_facts(conn: psycopg.Connection[Any], query: str, user_id: int) -> dict[str, Any]:
+def serial_facts(conn: psycopg.Connection[Any], query: str, key: int) -> dict[str, Any]:
     """What one call's serial plan reads, from ``EXPLAIN (ANALYZE, BUFFERS)`` with parallelism off:
     figures that do not depend on the machine (the split of hits and reads does, on the cache; their
     sum does not), against any server. The plan's shape is hashed so two runs compare at a glance."""
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SET LOCAL max_parallel_workers_per_gather = 0", prepare=False)
-        cur.execute(_EXPLAIN + query, call_parameters(query, user_id), prepare=False)
+        cur.execute(_EXPLAIN + query, call_parameters(query, key), prepare=False)
         row = cur.fetchone()
     assert row is not None
     plan = row[0]
@@ -135,7 +135,7 @@ def call_parameters(query: str, key: int) -> dict[str, int] | tuple[int]:
     return dict.fromkeys(named, key) if named else (key,)
 
 
-def capture_plan(conn: psycopg.Connection[Any], query: str, user_id: int, *, analyze: bool = True) -> CapturedPlan:
+def capture_plan(conn: psycopg.Connection[Any], query: str, key: int, *, analyze: bool = True) -> CapturedPlan:
     """``EXPLAIN (ANALYZE, BUFFERS)`` of what ``conn`` runs for ``query`` now, through the same path;
     ``analyze=False``: the plan alone, without running it (its shape and kind, not its figures).
 
@@ -155,11 +155,11 @@ def capture_plan(conn: psycopg.Connection[Any], query: str, user_id: int, *, ana
         explain = _EXPLAIN if analyze else _EXPLAIN_ONLY
         if prepared:
             name, generic, custom = prepared[0]
-            statement = sql.SQL("EXECUTE {}({})").format(sql.Identifier(name), sql.Literal(user_id))
+            statement = sql.SQL("EXECUTE {}({})").format(sql.Identifier(name), sql.Literal(key))
             cur.execute(sql.SQL(explain) + statement, prepare=False)
         else:
             generic = custom = 0
-            cur.execute(explain + query, call_parameters(query, user_id), prepare=False)
+            cur.execute(explain + query, call_parameters(query, key), prepare=False)
         row = cur.fetchone()
     assert row is not None
     kind = "generic" if prepared and generic > 0 else "custom"

@@ -33,7 +33,7 @@ class LatencySeries:
 
     variant: str
     n: int
-    user_id: int
+    key: int
     seconds: list[float]
     warmup_seconds: list[float] = field(default_factory=list)
     scope: str = GRID
@@ -85,7 +85,7 @@ class BenchRecord:
         return next((name for name, r in self.subject.get("references", {}).items() if r["role"] == role), "")
 
     def label(self, name: str) -> str:
-        """How targets and figures name a reference ("count(metadata)"): its name where none is given."""
+        """How targets and figures name a reference (its subject's label): its name where none is given."""
         return str(self.subject.get("references", {}).get(name, {}).get("label") or name)
 
     def note(self, name: str) -> str:

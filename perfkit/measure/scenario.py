@@ -1,4 +1,4 @@
-"""Timing one scenario (a user of N events): every variant on its own long-lived connection, the
+"""Timing one scenario (a key of N rows): every variant on its own long-lived connection, the
 plan each ran captured before and after the timing, and the first call of fresh connections.
 
 A dashboard calls the optimized function on pooled connections that live for hours, so each
@@ -40,26 +40,26 @@ class Sessions:
     variants: Mapping[str, Variant]
     containments: dict[str, Containment]
 
-    def point_at(self, schema: str, warm_user_id: int) -> None:
+    def point_at(self, schema: str, warm_key: int) -> None:
         """Read ``schema`` from now on; each connection then serves `PLAN_CACHE_WARMUP` calls for a
-        user without events, as a pooled connection has served other users before ours."""
+        key without rows, as a pooled connection has served other keys before ours."""
         for name, conn in self.connections.items():
             prepare_session(conn, schema)
             for _ in range(PLAN_CACHE_WARMUP):
-                self.checked_call(name, warm_user_id)
+                self.checked_call(name, warm_key)
 
-    def call(self, name: str, user_id: int) -> object:
+    def call(self, name: str, key: int) -> object:
         """One call as it is timed: a candidate's under the watchdog, its checks left to `checks`."""
         self.calls[name] += 1
         variant, conn = self.variants[name], self.connections[name]
         if name not in self.containments:
-            return variant.call(conn, user_id)
+            return variant.call(conn, key)
         with self.containments[name].bounded():
-            return variant.call(conn, user_id)
+            return variant.call(conn, key)
 
-    def checked_call(self, name: str, user_id: int) -> object:
+    def checked_call(self, name: str, key: int) -> object:
         with self.checked(name):
-            return self.call(name, user_id)
+            return self.call(name, key)
 
     @contextmanager
     def checked(self, name: str) -> Iterator[None]:
@@ -76,12 +76,12 @@ class Sessions:
         """What runs around each timed call of a candidate, outside its time."""
         return {name: (c.before_call, c.after_call) for name, c in self.containments.items()}
 
-    def plan(self, name: str, user_id: int, *, analyze: bool = True) -> CapturedPlan | None:
+    def plan(self, name: str, key: int, *, analyze: bool = True) -> CapturedPlan | None:
         query = self.variants[name].planned
         if query is None:
             return None
         with self.checked(name):  # EXPLAIN ANALYZE runs the candidate's query
-            return capture_plan(self.connections[name], query, user_id, analyze=analyze)
+            return capture_plan(self.connections[name], query, key, analyze=analyze)
 
 
 @contextmanager
@@ -121,7 +121,7 @@ def time_scenario(
     sessions: Sessions,
     scope: str,
     n: int,
-    user_id: int,
+    key: int,
     plans: Mapping[str, SamplingPlan],
     *,
     fresh: Callable[[], psycopg.Connection[Any]],
@@ -138,41 +138,41 @@ def time_scenario(
     under EXPLAIN for what it reads (`serial_facts`).
     """
     names = [name for name in sessions.connections if name in plans]
-    start = {name: sessions.plan(name, user_id, analyze=False) for name in names}
+    start = {name: sessions.plan(name, key, analyze=False) for name in names}
     samples = sample_interleaved(
-        {name: _bound(sessions, name, user_id) for name in names},
+        {name: _bound(sessions, name, key) for name in names},
         plans,
         clock=clock,
         progress=progress,
         description=f"{scope} N={n:,}",
         checks=sessions.checks,
     )
-    key = f"{scope} N={n:,}"
-    record.plans[key] = {}
+    scenario_key = f"{scope} N={n:,}"
+    record.plans[scenario_key] = {}
     for name in names:
         taken = samples[name]
         record.latency.append(
-            LatencySeries(name, n, user_id, taken.seconds, taken.warmup_seconds, scope, stopped=taken.stopped)
+            LatencySeries(name, n, key, taken.seconds, taken.warmup_seconds, scope, stopped=taken.stopped)
         )
-        end, first = sessions.plan(name, user_id), start[name]
+        end, first = sessions.plan(name, key), start[name]
         if end is not None and first is not None:
-            record.plans[key][name] = _plan_record(end, first, sessions.calls[name])
+            record.plans[scenario_key][name] = _plan_record(end, first, sessions.calls[name])
     for name in names:
         variant = sessions.variants[name]
         if variant.base == name and variant.planned is not None:
             with sessions.checked(name):
-                facts = serial_facts(sessions.connections[name], variant.planned, user_id)
+                facts = serial_facts(sessions.connections[name], variant.planned, key)
             record.serial_plans.append({"scope": scope, "n": n, "variant": name, **facts})
     if first_calls:
         after = sessions.variants["after"]
-        seconds, plan = _first_calls(fresh, after, user_id, first_calls, clock)
-        record.latency.append(LatencySeries(after.name, n, user_id, seconds, [], scope, FRESH))
-        record.plans[key][f"{after.name}@{FRESH}"] = _plan_record(plan, plan, 1)
+        seconds, plan = _first_calls(fresh, after, key, first_calls, clock)
+        record.latency.append(LatencySeries(after.name, n, key, seconds, [], scope, FRESH))
+        record.plans[scenario_key][f"{after.name}@{FRESH}"] = _plan_record(plan, plan, 1)
     return {name: len(taken.seconds) for name, taken in samples.items()}
 
 
-def _bound(sessions: Sessions, name: str, user_id: int) -> Callable[[], object]:
-    return lambda: sessions.call(name, user_id)
+def _bound(sessions: Sessions, name: str, key: int) -> Callable[[], object]:
+    return lambda: sessions.call(name, key)
 
 
 def _plan_record(end: CapturedPlan, start: CapturedPlan, calls: int) -> dict[str, Any]:
@@ -180,18 +180,18 @@ def _plan_record(end: CapturedPlan, start: CapturedPlan, calls: int) -> dict[str
 
 
 def _first_calls(
-    fresh: Callable[[], psycopg.Connection[Any]], variant: Variant, user_id: int, count: int, clock: Clock
+    fresh: Callable[[], psycopg.Connection[Any]], variant: Variant, key: int, count: int, clock: Clock
 ) -> tuple[list[float], CapturedPlan]:
     """The first call on each of ``count`` new connections (connecting is not timed)."""
     seconds = []
     for _ in range(count):
         with fresh() as conn:
             started = clock()
-            variant.call(conn, user_id)
+            variant.call(conn, key)
             seconds.append(clock() - started)
     assert variant.planned is not None
     with fresh() as conn:
-        return seconds, capture_plan(conn, variant.planned, user_id)
+        return seconds, capture_plan(conn, variant.planned, key)
 
 
 def fresh_connection(
@@ -210,22 +210,22 @@ def fresh_connection(
 def pooled_samples(
     conn: psycopg.Connection[Any],
     call: Callable[[psycopg.Connection[Any], int], object],
-    user_id: int,
-    warm_user_id: int,
+    key: int,
+    warm_key: int,
     *,
     max_samples: int = 100,
     time_budget: float = math.inf,
     clock: Clock = time.perf_counter,
 ) -> list[float]:
-    """Latencies of ``call`` for ``user_id`` on one connection that has first served
-    `PLAN_CACHE_WARMUP` calls for a user without events, as a pooled one has: at most
+    """Latencies of ``call`` for ``key`` on one connection that has first served
+    `PLAN_CACHE_WARMUP` calls for a key without rows, as a pooled one has: at most
     ``max_samples``, and past the first no longer than ``time_budget`` seconds of calls."""
     for _ in range(PLAN_CACHE_WARMUP):
-        call(conn, warm_user_id)
+        call(conn, warm_key)
     seconds: list[float] = []
     while len(seconds) < max_samples and (sum(seconds) < time_budget or not seconds):
         started = clock()
-        call(conn, user_id)
+        call(conn, key)
         seconds.append(clock() - started)
     return seconds
 
@@ -239,11 +239,11 @@ class _CountingCursor(psycopg.Cursor[Any]):
 
 
 def statements_per_call(
-    dsn: server.DsnLike, schema: str, call: Callable[[psycopg.Connection[Any], int], object], user_id: int
+    dsn: server.DsnLike, schema: str, call: Callable[[psycopg.Connection[Any], int], object], key: int
 ) -> int:
     """How many statements one call sends to the server (each a round trip)."""
     with server.connect(dsn, autocommit=True, application_name="perfkit", cursor_factory=_CountingCursor) as conn:
         prepare_session(conn, schema)
         _CountingCursor.executed = 0
-        call(conn, user_id)
+        call(conn, key)
         return _CountingCursor.executed

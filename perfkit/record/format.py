@@ -110,9 +110,22 @@ def save_bench(record: BenchRecord, directory: Path, checks: list[Check]) -> dic
     }
 
 
+LEGACY_FIELDS = {"user_id": "key"}
+"""Fields of the entries of records written before subjects (all of the default subject), as named now:
+the one place where the kit still says what the default subject called its key."""
+
+
+def _renamed(entry: dict[str, Any]) -> dict[str, Any]:
+    return {LEGACY_FIELDS.get(name, name): value for name, value in entry.items()}
+
+
 def bench_record(document: dict[str, Any]) -> BenchRecord:
-    """The bench record inside a bench document: its own fields, whatever the envelope adds."""
+    """The bench record inside a bench document: its own fields, whatever the envelope adds, each entry's
+    fields as named now (`LEGACY_FIELDS`)."""
     fields = {f.name: document[f.name] for f in dataclasses.fields(BenchRecord) if f.name in document}
+    for listed in ("latency", "memory", "instructions", "concurrency"):
+        if listed in fields:
+            fields[listed] = [_renamed(entry) for entry in fields[listed]]
     fields["environment"] = fields.get("environment") or {}
     fields["latency"] = [LatencySeries(**s) for s in fields.get("latency", [])]
     return BenchRecord(**fields)

@@ -28,7 +28,7 @@ COLOURS = {
     "rewrite": "#8e44ad",
     "floor": "#7f8c8d",
     "scan_floor": "#27ae60",
-    "price_floor": "#b7950b",
+    "result_floor": "#b7950b",
 }
 """By role: the two versions and the subject's references (`perfkit.subject.ROLES`)."""
 CANDIDATE_COLOUR = "#e67e22"
@@ -332,7 +332,7 @@ def rss_over_time_figure(runs: Mapping[str, LoadRun], rss_mb: float | None = Non
         limit = run.limit_hit
         if limit is not None:
             ax.axvline(limit["end"], color=COLOURS[implementation], linestyle=":", linewidth=1)
-            ax.annotate(f"limit hit at {limit['events']:,} events", (limit["end"], ax.get_ylim()[1] * 0.9), fontsize=8)
+            ax.annotate(f"limit hit at {limit['rows']:,} rows", (limit["end"], ax.get_ylim()[1] * 0.9), fontsize=8)
     if rss_mb is not None:
         ax.axhline(rss_mb, color="black", linestyle=":", linewidth=1, label=f"{rss_mb:g} MB target")
     ax.set(xlabel="seconds since the load started", ylabel="RSS of the serving process (MB)")

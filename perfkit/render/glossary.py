@@ -1,20 +1,15 @@
-"""The kit's terms, one line each, shown on every report page and in README (the same text, generated)."""
+"""The kit's terms, one line each, shown on every report page and in README (the same text, generated),
+after the terms of the subject measured (its ``[[glossary]]``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from perfkit.measure.scenario import PLAN_CACHE_WARMUP
 from perfkit.measure.timing import MEDIAN_PRECISION
+from perfkit.subject import load_subject
 
 GLOSSARY: tuple[tuple[str, str], ...] = (
-    (
-        "optimized / legacy",
-        "`repository_after` (one SQL aggregation) and `repository_before` (rows fetched and summed in Python).",
-    ),
-    (
-        "headline",
-        "the top of the requirement: the largest user of `instances/headline.json`, in a table of about a"
-        " million rows (the scenario's name gives both sizes).",
-    ),
     (
         "pooled call",
         f"a call on a long-lived connection that has already served {PLAN_CACHE_WARMUP} calls, past "
@@ -26,23 +21,8 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     ),
     (
         "custom / generic plan",
-        "a plan made for this user's value, or one plan reused for every value once PostgreSQL's plan "
+        "a plan made for this key's value, or one plan reused for every value once PostgreSQL's plan "
         "cache switched; the kit records which one was timed.",
-    ),
-    (
-        "scan floor",
-        "`count(metadata)` over the user's rows: reads every row and its metadata and computes nothing, "
-        "the least any query reading `type` or `metadata` must do without a covering index.",
-    ),
-    (
-        "price floor",
-        "the counts and the sum of the prices stored as JSON numbers, nothing else: any query returning the "
-        "summary does at least this (prices stored as text cost more); a reference, not a summary.",
-    ),
-    (
-        "count(*) floor",
-        "`count(*)` over the user's rows: finds them in the primary key index without reading them; shown"
-        " as information.",
     ),
     (
         "forced alternative",
@@ -61,8 +41,9 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
         "removed rows and shape do not depend on the machine.",
     ),
     (
-        "instructions per event",
-        "backend instructions of one warm call counted under valgrind, divided by N; two runs agree to "
+        "instructions per row",
+        "backend instructions of one warm call counted under valgrind, divided by N (per event, per invoice, as "
+        "the subject names its rows); two runs agree to "
         "about one part in ten thousand on any machine, where times move by a third.",
     ),
     (
@@ -102,6 +83,12 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
 )
 
 
+def glossary(subject_terms: Sequence[Sequence[str]]) -> tuple[tuple[str, str], ...]:
+    """The subject's terms, then the kit's."""
+    return (*((str(term), str(meaning)) for term, meaning in subject_terms), *GLOSSARY)
+
+
 def glossary_markdown() -> str:
-    """README's glossary block: one bullet per term."""
-    return "".join(f"- **{term}**: {meaning}\n" for term, meaning in GLOSSARY)
+    """README's glossary block: the default subject's terms and the kit's, one bullet per term."""
+    terms = glossary(load_subject().glossary)
+    return "".join(f"- **{term}**: {meaning}\n" for term, meaning in terms)

@@ -20,7 +20,7 @@ from perfkit.record.format import Kind, bench_checks_of, bench_record, load_benc
 from perfkit.record.history import HistoryPoint, requirement_scenario
 from perfkit.render.diff import comparison_lines
 from perfkit.render.figures import save_figure
-from perfkit.render.glossary import GLOSSARY
+from perfkit.render.glossary import glossary
 from perfkit.render.history import history_figure, history_frame
 from perfkit.render.plantree import drawn_plans
 from perfkit.render.sections import (
@@ -189,7 +189,8 @@ def report_sections(
         sections.append(Section("Candidates", [Table(candidates_frame(outcomes))]))
     if inputs.environment is not None:
         sections.append(Section("Environment", [Table(environment_frame(inputs.environment))]))
-    sections.append(Section("Glossary", [Terms(GLOSSARY)]))
+    terms = (record.subject if record is not None else load_subject().to_json()).get("glossary", [])
+    sections.append(Section("Glossary", [Terms(glossary(terms))]))
     sections.append(Section("Notebooks", [Table(_notebooks_frame(run))]))
     if notebooks:
         sections += [Section(f"Notebook {o.name}", [Notebook(Path(o.executed))]) for o in run.outcomes]

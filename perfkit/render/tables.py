@@ -132,11 +132,11 @@ def load_latency_table(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFra
     """Latency under load by implementation and user size, percentiles labelled with their sample counts."""
     rows = []
     for implementation, summary in summaries.items():
-        for events, stats in summary["latency_ms_by_events"].items():
+        for rows, stats in summary["latency_ms_by_events"].items():
             rows.append(
                 {
                     "implementation": implementation,
-                    "events": int(events),
+                    "rows": int(rows),
                     **{f"{name}_ms": stat["ms"] for name, stat in stats.items()},
                     "p99_label": stats["p99"]["label"],
                 }

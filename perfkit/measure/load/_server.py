@@ -2,7 +2,7 @@
 
 It imports only what a dashboard API process would (psycopg, its pool, the implementation),
 so the resident set the parent samples is the serving process's, not the kit's. Requests
-(start, end, user, events, error) are written as JSON to a file when the run ends (a pipe
+(start, end, key, rows, error) are written as JSON to a file when the run ends (a pipe
 could fill and block the child while the parent is busy sampling).
 """
 
@@ -29,7 +29,7 @@ def main() -> int:
     parser.add_argument("--subject", required=True, help="the subject's folder")
     parser.add_argument("--schema", required=True)
     parser.add_argument("--implementation", choices=IMPLEMENTATIONS, required=True)
-    parser.add_argument("--users", required=True, help="JSON list of [user_id, events, weight]")
+    parser.add_argument("--keys", required=True, help="JSON list of [key, rows, weight]")
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--duration", type=float, required=True)
     parser.add_argument("--seed", type=int, default=0)
@@ -38,7 +38,7 @@ def main() -> int:
     args = parser.parse_args()
     impl.cap_address_space(args.memory_limit_mb)
     fetch = impl.fetch_function(load_subject(args.subject), args.implementation)
-    users: list[list[int]] = json.loads(args.users)
+    users: list[list[int]] = json.loads(args.keys)
     requests: list[dict[str, Any]] = []
     stop = threading.Event()
     lock = threading.Lock()
@@ -49,12 +49,12 @@ def main() -> int:
     def worker(index: int) -> None:
         rng = random.Random(args.seed * 1000 + index)
         while not stop.is_set():
-            user_id, events, _ = rng.choices(users, weights=[u[2] for u in users])[0]
+            key, rows, _ = rng.choices(users, weights=[u[2] for u in users])[0]
             started = time.monotonic()
             error = None
             try:
                 with pool.connection() as conn:
-                    fetch(conn, user_id)
+                    fetch(conn, key)
             except MemoryError:
                 error = "MemoryError"
                 stop.set()
@@ -65,8 +65,8 @@ def main() -> int:
                     {
                         "start": started,
                         "end": time.monotonic(),
-                        "user_id": user_id,
-                        "events": events,
+                        "key": key,
+                        "rows": rows,
                         "error": error,
                     }
                 )

@@ -1,4 +1,6 @@
-"""What a load run shows: throughput, latency by user size, RSS against time and events."""
+"""What a load run shows: throughput, latency by the key's size, RSS against time and the rows in flight.
+
+The summary's field names (``latency_ms_by_events`` and the like) are those of the records already kept."""
 
 from __future__ import annotations
 
@@ -35,19 +37,19 @@ class LoadRun:
                 return request
         return None
 
-    def in_flight_events(self, at: float) -> int:
-        return sum(r["events"] for r in self.requests if r["start"] <= at < r["end"])
+    def in_flight_rows(self, at: float) -> int:
+        return sum(r["rows"] for r in self.requests if r["start"] <= at < r["end"])
 
     def summary(self) -> dict[str, Any]:
-        """Throughput, latency by user size, RSS figures and the RSS-vs-events slope."""
+        """Throughput, latency by the key's size, RSS figures and the RSS-vs-rows slope."""
         completed = self.completed
         elapsed = max((r["end"] for r in self.requests), default=0.0)
         by_size: dict[int, list[float]] = {}
         for request in completed:
-            by_size.setdefault(request["events"], []).append(request["end"] - request["start"])
+            by_size.setdefault(request["rows"], []).append(request["end"] - request["start"])
         latency = {
-            str(events): {name: {"ms": p.value * 1000, "label": p.label} for name, p in describe(samples).items()}
-            for events, samples in sorted(by_size.items())
+            str(rows): {name: {"ms": p.value * 1000, "label": p.label} for name, p in describe(samples).items()}
+            for rows, samples in sorted(by_size.items())
         }
         rss_values = [value for _, value in self.rss]
         warm_from = max(1.0, 0.1 * self.duration)
@@ -70,22 +72,22 @@ class LoadRun:
             "rss_samples": len(self.rss),
             "limit_hit": None
             if limit is None
-            else f"{self.implementation} exceeded {self.memory_limit_mb} MB at {limit['events']:,} events",
+            else f"{self.implementation} exceeded {self.memory_limit_mb} MB at {limit['rows']:,} rows",
         }
 
     def request_growth(self) -> list[tuple[int, int]]:
-        """(events, RSS rise) of each request: the highest RSS sampled while it ran minus the RSS
+        """(rows, RSS rise) of each request: the highest RSS sampled while it ran minus the RSS
         sampled last before it started. Overlapping requests share a rise; the fit sorts it out."""
         points = []
         for request in self.requests:
             before = [v for t, v in self.rss if t < request["start"]]
             during = [v for t, v in self.rss if request["start"] < t <= request["end"]]
             if before and during:
-                points.append((int(request["events"]), max(during) - before[-1]))
+                points.append((int(request["rows"]), max(during) - before[-1]))
         return points
 
     def growth_slope(self) -> float:
-        """Least-squares slope of per-request RSS rise (bytes) against the request's events."""
+        """Least-squares slope of per-request RSS rise (bytes) against the request's rows."""
         points = self.request_growth()
         if len(points) < 3:
             return math.nan
@@ -93,15 +95,15 @@ class LoadRun:
 
     def in_flight_range(self) -> int:
         """Spread of the in-flight event counts seen at the samples (the x range of the slope)."""
-        values = [self.in_flight_events(t) for t, _ in self.rss]
+        values = [self.in_flight_rows(t) for t, _ in self.rss]
         return max(values) - min(values) if values else 0
 
     def rss_slope(self) -> tuple[float, float]:
-        """Least-squares slope of RSS (bytes) against the events of the requests in flight, and its R²."""
+        """Least-squares slope of RSS (bytes) against the rows of the requests in flight, and its R²."""
         if len(self.rss) < 3:
             return math.nan, math.nan
-        xs = [float(self.in_flight_events(t)) for t, _ in self.rss]
+        xs = [float(self.in_flight_rows(t)) for t, _ in self.rss]
         if len(set(xs)) < 2:
-            return 0.0, math.nan  # nothing in flight changed: no memory can be attributed to events
+            return 0.0, math.nan  # nothing in flight changed: no memory can be attributed to rows
         line = fit_line(xs, [float(value) for _, value in self.rss])
         return line.slope, line.r_squared

@@ -49,7 +49,7 @@ def run_load(
         "--subject", str(subject.directory),
         "--schema", schema,
         "--implementation", implementation,
-        "--users", json.dumps([[user, events, 1] for user, events in users]),
+        "--keys", json.dumps([[key, rows, 1] for key, rows in users]),
         "--workers", str(workers),
         "--duration", str(duration),
         "--seed", str(seed),
