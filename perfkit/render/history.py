@@ -69,9 +69,12 @@ def history_figure(points: Sequence[HistoryPoint]) -> Figure:
                                   ha="center", fontsize=7)  # fmt: skip
         instructions.set_ylim(bottom=0, top=max(value for _, value in counted) * 1.25)
     instructions.set_ylabel("instructions / event\n(reproducible)")
-    for attribute, variant in (("speedup_legacy", "before"), ("speedup_distinct", "distinct")):
+    for attribute, role, label in (
+        ("speedup_legacy", "before", LABELS["before"]),
+        ("speedup_distinct", "rewrite", "the rewrite"),
+    ):
         values = [getattr(p, attribute) for p in points]
-        speedups.plot(x, values, "o-", color=COLOURS[variant], label=f"× {LABELS[variant]}")
+        speedups.plot(x, values, "o-", color=COLOURS[role], label=f"× {label}")
     speedups.set_yscale("log")
     speedups.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}×"))
     speedups.yaxis.set_minor_formatter(NullFormatter())

@@ -129,19 +129,19 @@ def serial_plans_table(record: BenchRecord) -> pd.DataFrame:
 
 
 def load_latency_table(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """Latency under load by implementation and user size, percentiles labelled with their sample counts."""
-    rows = []
+    """Latency under load by implementation and the key's size, percentiles labelled with their sample counts."""
+    found = []
     for implementation, summary in summaries.items():
-        for rows, stats in summary["latency_ms_by_events"].items():
-            rows.append(
+        for size, stats in summary["latency_ms_by_events"].items():
+            found.append(
                 {
                     "implementation": implementation,
-                    "rows": int(rows),
+                    "rows": int(size),
                     **{f"{name}_ms": stat["ms"] for name, stat in stats.items()},
                     "p99_label": stats["p99"]["label"],
                 }
             )
-    return pd.DataFrame.from_records(rows)
+    return pd.DataFrame.from_records(found)
 
 
 def candidates_frame(outcomes: Sequence[CandidateOutcome]) -> pd.DataFrame:
