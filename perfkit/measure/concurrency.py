@@ -209,6 +209,12 @@ def open_clients(
         yield ClientPool(connections)
 
 
+STARTUP_SLACK = 5.0
+"""Seconds a process's creation time may follow the server's recorded start (clock granularity)."""
+STARTUP_LEAD = 120.0
+"""Seconds a postmaster may take from its process's creation to recording its start time."""
+
+
 def server_cpu(conn: psycopg.Connection[Any]) -> ServerCpu | None:
     """The CPU time of the server behind ``conn`` when it runs on this machine and its processes can be
     read (the embedded server; a local one through ``DATABASE_URL`` as a user allowed to see it):
@@ -220,7 +226,9 @@ def server_cpu(conn: psycopg.Connection[Any]) -> ServerCpu | None:
     assert row is not None
     try:
         postmaster = psutil.Process(int(row[0])).parent()
-        if postmaster is None or abs(postmaster.create_time() - float(row[1])) > 5:
+        # The postmaster's process starts before the server records its start time, by more than a
+        # few seconds on a loaded machine; after it, or long before, it is another server's process.
+        if postmaster is None or not -STARTUP_SLACK <= float(row[1]) - postmaster.create_time() <= STARTUP_LEAD:
             return None  # a process of this machine with that pid, but not this server's
         postmaster.cpu_times()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
