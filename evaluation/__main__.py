@@ -4,4 +4,4 @@ import sys
 
 from perfkit.commands.cli import main
 
-sys.exit(main())
+sys.exit(main(prog="python -m evaluation"))

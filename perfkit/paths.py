@@ -14,6 +14,9 @@ SUBJECTS_DIR = PROJECT_ROOT / "subjects"
 """One folder per subject: what is investigated, described as data (`perfkit.subject`)."""
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 README = PROJECT_ROOT / "README.md"
+DOCS_DIR = PROJECT_ROOT / "docs"
+"""Reference material README links: generated parts are kept equal to the kit by tests."""
+CLI_REFERENCE = DOCS_DIR / "cli.md"
 
 # What the kit writes (git-ignored but for the evidence and the patch).
 DEFAULT_PGDATA = PROJECT_ROOT / ".pgdata"

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
+import shlex
 
 import pytest
 
-from perfkit.commands.cli import INTERRUPTED, TERMINATED, main
+from perfkit.commands.cli import (
+    COMMANDS,
+    GROUPS,
+    INTERRUPTED,
+    TERMINATED,
+    build_parser,
+    cli_reference,
+    exit_codes,
+    main,
+)
 from perfkit.errors import KitError
-from perfkit.paths import README
+from perfkit.paths import CLI_REFERENCE
 
 
 @pytest.mark.db
@@ -43,10 +54,43 @@ def _subclasses(root: type[KitError]) -> set[type[KitError]]:
     return found.union(*(_subclasses(child) for child in found))
 
 
-def test_readme_lists_every_exit_code_the_kit_returns() -> None:
-    """Each error class's code, and those of Ctrl-C and SIGTERM: one meaning each, all in README."""
-    codes = {error.exit_code for error in _subclasses(KitError)} | {INTERRUPTED, TERMINATED}
-    assert len({error.exit_code for error in _subclasses(KitError)}) == len(_subclasses(KitError))
-    paragraph = README.read_text().split("Errors are one\nline on stderr and a non-zero exit code")[1].split("\n\n")[0]
-    listed = {int(code) for code in re.findall(r"(\d+) [a-z(]", paragraph)}
-    assert listed == codes
+def test_help_lists_every_exit_code_the_kit_returns(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each error class's code, and those of Ctrl-C and SIGTERM: one meaning each, in every --help."""
+    errors = _subclasses(KitError)
+    assert len({error.exit_code for error in errors}) == len(errors)
+    codes = {error.exit_code for error in errors} | {0, INTERRUPTED, TERMINATED}
+    assert {code for code, _ in exit_codes()} == codes
+    for argv in (["--help"], ["report", "--help"], ["diff", "--help"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 0
+        listed = capsys.readouterr().out.split("exit codes:\n")[1]
+        assert {int(code) for code in re.findall(r"^ +(\d+)  ", listed, re.MULTILINE)} == codes
+
+
+def test_every_command_shows_an_example_that_parses() -> None:
+    parser, commands = build_parser()
+    for name, command in commands.items():
+        arguments = shlex.split(command.example)
+        assert arguments[0] == name, f"{name}'s example runs {arguments[0]}"
+        assert parser.parse_args(arguments).command == name
+
+
+def test_main_job_is_listed_first_and_every_command_has_a_group() -> None:
+    assert COMMANDS[0].name == "report"
+    assert {command.group for command in COMMANDS} == set(GROUPS)
+    order = [list(GROUPS).index(command.group) for command in COMMANDS]
+    assert order == sorted(order), "--help lists the commands group by group, in COMMANDS' order"
+
+
+def test_version_names_the_installed_package(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"perfkit {importlib.metadata.version('summary-perfkit')}"
+
+
+def test_cli_reference_is_the_parser() -> None:
+    assert CLI_REFERENCE.read_text() == cli_reference(), (
+        "run `perfkit readme evidence/<report>` to regenerate docs/cli.md"
+    )

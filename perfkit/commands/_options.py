@@ -20,6 +20,8 @@ class Command:
 
     name: ClassVar[str]
     help: ClassVar[str]
+    group: ClassVar[str]  # where --help lists it: "main", "investigate" or "maintain"
+    example: ClassVar[str]  # its arguments in one example, shown after the program's name in --help
     needs_database: ClassVar[bool] = True  # DATABASE_URL or POSTGRES_* is checked before it starts
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

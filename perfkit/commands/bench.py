@@ -676,6 +676,8 @@ def _write_outputs(run: BenchRun) -> None:
 class BenchCommand(Command):
     name = "bench"
     help = "latency, memory and scaling of both versions over a grid of N, into a new results directory"
+    group = "investigate"
+    example = "bench --quick --grid 1000 10000"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(

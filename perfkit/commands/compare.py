@@ -15,6 +15,8 @@ from perfkit.subject import load_subject
 class CompareCommand(Command):
     name = "compare"
     help = "print both implementations' summaries for the users of an instance and check parity"
+    group = "investigate"
+    example = "compare parity_literal"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("instance", help="instance name or path")

@@ -16,6 +16,8 @@ from perfkit.subject import load_subject
 class SeedCommand(Command):
     name = "seed"
     help = "load instances into kit-owned schemas (reused while complete)"
+    group = "maintain"
+    example = "seed quick"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("instances", nargs="*", help="instance names (default: all of the subject's)")
@@ -34,6 +36,8 @@ class SeedCommand(Command):
 class DatasetsCommand(Command):
     name = "datasets"
     help = "list the kit's dataset schemas, or drop them with --drop"
+    group = "maintain"
+    example = "datasets --drop"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(

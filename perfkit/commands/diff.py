@@ -18,6 +18,8 @@ from perfkit.render.diff import diff_markdown
 class DiffCommand(Command):
     name = "diff"
     help = "compare two reports (or two bench runs): environment, latencies, ratios, targets and plans"
+    group = "investigate"
+    example = "diff reports/BEFORE reports/AFTER --fail-on-regression 10"
     needs_database = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -262,6 +262,8 @@ def _improvements(record: BenchRecord) -> dict[str, dict[str, Any]]:
 class EvaluateCommand(Command):
     name = "evaluate"
     help = "the task's requirements run against each implementation, a quick bench, and report.json"
+    group = "main"
+    example = "evaluate --quick --impl after"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(

@@ -14,6 +14,8 @@ from perfkit.render.report import slim_page
 class EvidenceCommand(Command):
     name = "evidence"
     help = "copy a report's text, data, PNG figures and slim page into evidence/ (the small folder README cites)"
+    group = "maintain"
+    example = "evidence reports/20261206T025646Z"
     needs_database = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

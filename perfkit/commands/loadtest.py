@@ -131,6 +131,8 @@ def run_load_test(
 class LoadTestCommand(Command):
     name = "loadtest"
     help = "concurrent requests for users of every size; the serving process's RSS sampled every 100 ms"
+    group = "investigate"
+    example = "loadtest --quick --duration 10"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_quick(parser, "the quick instance for a few seconds")

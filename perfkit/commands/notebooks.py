@@ -78,6 +78,8 @@ def refresh(paths: list[Path]) -> None:
 class NotebooksCommand(Command):
     name = "notebooks"
     help = "re-execute the notebooks in place at CI scale and keep only the outputs nbval compares"
+    group = "maintain"
+    example = "notebooks"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("notebooks", nargs="*", type=Path, help="notebook files (default: every one)")

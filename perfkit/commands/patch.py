@@ -11,6 +11,8 @@ from perfkit.render.patch import write_patch
 class PatchCommand(Command):
     name = "patch"
     help = "write patches/diff.patch: the diff from repository_before/ to repository_after/"
+    group = "maintain"
+    example = "patch"
     needs_database = False
 
     def run(self, args: argparse.Namespace) -> int:

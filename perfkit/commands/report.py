@@ -243,7 +243,9 @@ def assemble_report(run: BatchRun) -> dict[str, Path]:
 
 class ReportCommand(Command):
     name = "report"
-    help = "the main job: run every notebook through papermill into reports/<UTC time>/"
+    help = "every notebook through papermill into reports/<UTC time>/, then the verdict and its page"
+    group = "main"
+    example = "report --quick --subject customer_billing"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_quick(parser, "the notebooks' CI-scale parameters")

@@ -343,6 +343,8 @@ def _description(name: str, subject: Subject) -> str:
 class TryCommand(Command):
     name = "try"
     help = "a candidate rewrite in one step: parity with the legacy version, then timed beside the optimized one"
+    group = "investigate"
+    example = "try candidates/fenced_price.sql --quick"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("candidate", help="a name from candidates/ or the path of a .py or .sql file")
