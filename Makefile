@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 QUICK ?=
 SUBJECT ?=
 
-.PHONY: report test lint lab clean-datasets notebooks patch
+.PHONY: report test check lint lab clean-datasets notebooks patch
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,14 @@ $(STAMP): pyproject.toml
 report: $(STAMP)
 	$(PY) -m evaluation report $(if $(QUICK),--quick) $(if $(SUBJECT),--subject $(SUBJECT))
 
-## test: lint, type-check, the test suite against a real PostgreSQL, and the notebooks through nbval
+## test: lint, type-check, the test suite against a real PostgreSQL, and the notebooks through nbval;
+## the slowest tests' durations are printed at the end
 test: $(STAMP) lint
-	$(PY) -m pytest tests notebooks
+	$(PY) -m pytest tests notebooks --durations=15
+
+## check: lint, type-check and the tests not marked slow: the loop while changing code
+check: $(STAMP) lint
+	$(PY) -m pytest tests -m "not slow" -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -1,4 +1,4 @@
-"""The task harness's entry point: ``python evaluation/evaluation.py [--quick] [--impl before|after]``.
+"""The task harness's entry point: ``python evaluation/evaluation.py [--full] [--impl before|after]``.
 
 Run as a script, this folder comes first on ``sys.path``; the kit is the ``perfkit`` package, a
 name nothing here shadows, so it is imported directly (``make`` installs it into .venv).

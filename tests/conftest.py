@@ -16,10 +16,33 @@ from typing import Any
 import psycopg
 import pytest
 
+from perfkit.commands._options import FULL_SCALE
+from perfkit.commands.requirement_tests import REQUIREMENT_PROPERTY
 from perfkit.data import server as db
 from perfkit.data.datasets import Dataset, drop_dataset_schema, seed_dataset, use_dataset
 from perfkit.data.instances import Instance, read_instance
 from perfkit.judge import requirements
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--full", action="store_true", help=f"the task's requirement tests at {FULL_SCALE}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What each requirement measured, passed or not: the task's `pytest tests/test_after.py -v` shows the
+    figures behind its verdicts, not only their names."""
+    measured = [
+        f"{report.nodeid.rsplit('::', 1)[-1]}: {value}"
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call" or getattr(report, "skipped", False)
+        for name, value in getattr(report, "user_properties", ())
+        if name == REQUIREMENT_PROPERTY
+    ]
+    if measured:
+        terminalreporter.section("what each requirement measured")
+        for line in measured:
+            terminalreporter.line(line)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -160,9 +183,11 @@ def connect_to(server: db.ServerTarget) -> Iterator[Callable[[str], psycopg.Conn
 
 @pytest.fixture(scope="module")
 def requirement_context(
-    server: db.ServerTarget, tmp_path_factory: pytest.TempPathFactory
+    server: db.ServerTarget, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[requirements.Context]:
-    """The requirement checks of one test module share their datasets and memory sweeps (CI scale)."""
+    """The requirement checks of one test module share their datasets and memory sweeps (CI scale, or the
+    requirement's with --full)."""
     workdir = tmp_path_factory.mktemp("requirements")
-    with requirements.requirement_context(server, requirements.Scale.quick(), workdir) as ctx:
+    scale = requirements.Scale.full() if request.config.getoption("--full") else requirements.Scale.quick()
+    with requirements.requirement_context(server, scale, workdir) as ctx:
         yield ctx

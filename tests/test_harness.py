@@ -41,7 +41,7 @@ def test_the_harness_commands_run_on_the_server_it_names(postgres15: dict[str, s
     assert after.returncode == 0, after.stdout[-3000:]
     assert "test_requirement[parity_reference] PASSED" in after.stdout
 
-    evaluation = _harness(["evaluation/evaluation.py", "--quick", "--output", str(tmp_path)], postgres15)
+    evaluation = _harness(["evaluation/evaluation.py", "--output", str(tmp_path)], postgres15)
     assert evaluation.returncode == 0, evaluation.stderr[-3000:]
     (report,) = tmp_path.glob("*/*/report.json")
     assert postgres15["POSTGRES_PASSWORD"] not in report.read_text()

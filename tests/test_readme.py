@@ -1,6 +1,7 @@
-"""README stays true: its generated blocks equal what the kit renders, and every figure its prose
-states (a dataset's size, a scenario, a result) is found in the instances, the evidence it cites or
-the kit's own constants."""
+"""README and docs/ stay true: their generated blocks equal what the kit renders, every figure their
+prose states (a dataset's size, a scenario, a result) is found in the instances, the evidence they
+cite or the kit's own constants, every link resolves, and README stays a front door (at most 200
+lines)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,18 @@ import pkgutil
 import re
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 import perfkit
 from perfkit.data.instances import list_instances, read_instance
-from perfkit.paths import EVIDENCE_DIR, README
-from perfkit.render.glossary import glossary_markdown
-from perfkit.render.readme import (
-    _BLOCK,
-    _GLOSSARY,
-    _SPREAD,
-    _VERDICT,
-    cited_report,
-    readme_glossary,
-    readme_spread,
-    readme_verdict,
-    spread_markdown,
-    verdict_markdown,
-)
+from perfkit.paths import CLI_REFERENCE, DOCS_DIR, EVIDENCE_DIR, PROJECT_ROOT, README
+from perfkit.render.readme import BLOCKS, GENERATED, cited_report
+
+DOCUMENTS = [README, *sorted(p for p in DOCS_DIR.glob("*.md") if p != CLI_REFERENCE)]
+"""What a reader reads as prose (docs/cli.md is the parser's help, kept equal to it by test_cli)."""
+LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
 
 FIGURE = re.compile(r"(?<![\w.,/#-])(\d{1,3}(?:,\d{3})+|\d+\.\d+(?=\s?(?:ms|MB|KB|GB|×|%|s\b)))")
 """What README's prose states as a figure: a number with thousands separators, or a decimal with a unit."""
@@ -34,8 +30,8 @@ FENCE = re.compile(r"```.*?```", re.DOTALL)
 
 
 def prose(text: str) -> str:
-    """README without its code blocks and its generated blocks (checked against the kit separately)."""
-    for pattern in (FENCE, _BLOCK, _GLOSSARY, _VERDICT, _SPREAD):
+    """A document without its code blocks and its generated blocks (checked against the kit separately)."""
+    for pattern in (FENCE, *(block.pattern() for block in GENERATED)):
         text = pattern.sub("", text)
     return text
 
@@ -82,11 +78,12 @@ def constant_figures() -> set[str]:
     return found
 
 
-def test_readme_prose_states_only_figures_the_kit_holds() -> None:
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_prose_states_only_figures_the_kit_holds(document: Path) -> None:
     known = instance_figures() | evidence_figures() | constant_figures()
-    unknown = sorted({figure for figure in figures(prose(README.read_text())) if figure not in known}, key=float)
+    unknown = sorted({figure for figure in figures(prose(document.read_text())) if figure not in known}, key=float)
     assert unknown == [], (
-        f"README states {unknown}, found in no instance, no evidence and no constant of the kit: "
+        f"{document.name} states {unknown}, found in no instance, no evidence and no constant of the kit: "
         "correct the prose, or cite the run the figure comes from in evidence/"
     )
 
@@ -98,25 +95,49 @@ def test_a_drifted_dataset_size_is_caught() -> None:
     assert "1211111" in known  # what scaling.json holds
 
 
-def test_readme_glossary_is_the_kit_glossary() -> None:
-    assert readme_glossary() == glossary_markdown(), "run `python -m evaluation readme <report>`"
+@pytest.mark.parametrize("block", GENERATED, ids=lambda b: b.name)
+def test_generated_block_is_what_the_kit_renders(block: object) -> None:
+    assert block.current() == block.render(cited_report()), "run `perfkit readme <report>`"  # type: ignore[attr-defined]
 
 
-def test_readme_verdict_is_the_cited_report_verdict() -> None:
-    assert readme_verdict() == verdict_markdown(cited_report()), "run `python -m evaluation readme <report>`"
+def test_readme_is_a_front_door() -> None:
+    lines = README.read_text().splitlines()
+    assert len(lines) <= 200, f"README is {len(lines)} lines: move reference material to docs/"
+    first_screen = "\n".join(lines[:45])
+    assert "<!-- verdict -->" in first_screen, "the verdict opens README's first screen"
 
 
-def test_readme_spread_covers_every_full_report_beside_the_cited_one() -> None:
-    spread = readme_spread()
-    assert spread == spread_markdown(cited_report().parent), "run `python -m evaluation readme <report>`"
+@pytest.mark.parametrize("document", [README, *sorted(DOCS_DIR.glob("*.md"))], ids=lambda p: p.name)
+def test_every_link_resolves(document: Path) -> None:
+    text = FENCE.sub("", document.read_text())
+    broken = []
+    for target in (match["target"] for match in LINK.finditer(text)):
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        path, _, anchor = target.partition("#")
+        resolved = (document.parent / path).resolve() if path else document
+        if not resolved.exists() or (anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved)):
+            broken.append(target)
+    assert broken == [], f"{document.name} links to what does not exist: {broken}"
+
+
+def _anchors(document: Path) -> set[str]:
+    """GitHub's anchors of a Markdown file's headings."""
+    headings = re.findall(r"^#+ (.+)$", FENCE.sub("", document.read_text()), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_spread_covers_every_full_report_beside_the_cited_one() -> None:
+    spread = BLOCKS["spread"].current()
     full = [p for p in EVIDENCE_DIR.glob("*/report.json") if json.loads(p.read_text())["quick"] is False]
-    assert len(full) >= 3, "README quotes times as the spread of at least three full reports"
+    assert len(full) >= 3, "docs/results.md quotes times as the spread of at least three full reports"
     assert all(f"[{p.parent.name}]" in spread for p in full)
+    assert "scan floor" in spread, "each report's machine is shown apart from the query"
 
 
 def test_readme_cites_a_report_with_a_page_a_reader_can_open() -> None:
     report = cited_report()
     page = report / "report.html"
-    assert page.is_file(), f"{report} has no slim report.html: curate it with `python -m evaluation evidence`"
+    assert page.is_file(), f"{report} has no slim report.html: curate it with `perfkit evidence`"
     assert page.stat().st_size < 1024 * 1024
     assert f"{report.relative_to(README.parent)}/report.html" in README.read_text(), "README links the page"

@@ -11,7 +11,7 @@ import pytest
 
 from perfkit.commands.cli import main
 from perfkit.measure.instructions import counting_unavailable
-from perfkit.render.readme import cited_report, readme_table, results_table
+from perfkit.render.readme import BLOCKS, cited_report, results_table
 from repository_after.summary import SUMMARY_QUERY
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -164,7 +164,7 @@ def test_a_deliberately_slower_variant_is_flagged(
 
 def test_readme_shows_the_table_of_the_report_it_cites() -> None:
     report = cited_report()
-    assert readme_table() == results_table(report), "run `python -m evaluation readme <report>`"
+    assert BLOCKS["results-table"].current() == results_table(report), "run `perfkit readme <report>`"
 
 
 @pytest.mark.db

@@ -177,7 +177,7 @@ def _commands(schema: str) -> dict[str, tuple[list[str], int]]:
         "loadtest": ([*kit, "loadtest", "--quick", "--duration", "1", "--legacy-duration", "1", "--output", "out"], 0),
         "report": ([*kit, "report", "--quick", "--notebook", "01_parity", "--output", "reports"], 0),
         "try": ([*kit, "try", "float_sum", "--quick", "--output", "out"], 6),  # refused on parity, by design
-        "evaluate": ([*kit, "evaluate", "--quick", "--impl", "after", "--output", "evaluations"], 0),
+        "evaluate": ([*kit, "evaluate", "--impl", "after", "--output", "evaluations"], 0),
         "datasets": ([*kit, "datasets", "--drop"], 0),
     }
 
@@ -291,7 +291,7 @@ def test_on_postgres15_as_a_restricted_role_the_suite_holds_in_shuffled_order(
     assert suite.returncode == 0, (f"PERFKIT_TEST_ORDER_SEED={seed}", suite.stdout[-3000:], suite.stderr[-2000:])
     assert " passed" in suite.stdout
     only_connects = _with(admin, dbname=name, user=reader, password=GENERATED_PASSWORD)
-    for args in (["seed", "small"], ["evaluate", "--quick", "--impl", "after", "--output", "evaluations"]):
+    for args in (["seed", "small"], ["evaluate", "--impl", "after", "--output", "evaluations"]):
         completed = _kit(["-m", "evaluation", *args], only_connects, tmp_path)
         assert completed.returncode == 4, (args, completed.stderr[-2000:])
         assert completed.stderr.count("\n") == 1, completed.stderr

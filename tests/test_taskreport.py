@@ -75,7 +75,7 @@ def test_the_script_writes_a_report_that_follows_the_schema(tmp_path: Path) -> N
     # Run as the harness runs it, from inside the package's folder, where `evaluation` would
     # name the script itself if anything put that folder first on sys.path.
     completed = subprocess.run(
-        [sys.executable, "evaluation.py", "--quick", "--output", str(tmp_path)],
+        [sys.executable, "evaluation.py", "--output", str(tmp_path)],
         cwd=ROOT / "evaluation",
         capture_output=True,
         text=True,

@@ -99,6 +99,18 @@ def add_quick(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--quick", action="store_true", help=what)
 
 
+FULL_SCALE = "the requirement's scale (N = 900,000 of 1,000,000 rows) instead of CI's (N = 30,000)"
+"""The one scale flag of the task's three commands (evaluation.py, test_before.py, test_after.py), whose
+default is CI's scale: the same words and the same flag wherever the task's harness may run them."""
+
+
+def add_scale(parser: argparse.ArgumentParser) -> None:
+    """``--full`` (the requirement's scale); ``--quick``, the default, is still accepted."""
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--full", action="store_true", help=FULL_SCALE)
+    chosen.add_argument("--quick", action="store_true", help="CI's scale (N = 30,000): the default")
+
+
 def add_output(parser: argparse.ArgumentParser, default: Path, what: str = "parent of the run directory") -> None:
     shown = default.relative_to(PROJECT_ROOT) if default.is_relative_to(PROJECT_ROOT) else default
     parser.add_argument("--output", type=Path, default=default, help=f"{what} (default {shown}/)")

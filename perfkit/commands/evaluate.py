@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from perfkit.commands._options import Command, add_output, add_quick
+from perfkit.commands._options import Command, add_output, add_scale
 from perfkit.commands.bench import BenchConfig, run_bench
 from perfkit.data import server
 from perfkit.data.environment import collect_environment
@@ -263,7 +263,7 @@ class EvaluateCommand(Command):
     name = "evaluate"
     help = "the task's requirements run against each implementation, a quick bench, and report.json"
     group = "main"
-    example = "evaluate --quick --impl after"
+    example = "evaluate --impl after"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -272,13 +272,13 @@ class EvaluateCommand(Command):
             choices=IMPLEMENTATIONS,
             help="implementation to check (repeatable; default: both)",
         )
-        add_quick(parser, "CI scale: N up to 30,000 instead of 900,000")
+        add_scale(parser)
         add_output(parser, TASK_REPORTS_DIR, "parent of <date>/<time>/report.json")
 
     def run(self, args: argparse.Namespace) -> int:
         implementations = args.impl or list(IMPLEMENTATIONS)
         directory, document = run_task_evaluation(
-            server.resolve_server(), implementations, quick=args.quick, reports_base=args.output
+            server.resolve_server(), implementations, quick=not args.full, reports_base=args.output
         )
         summary = document["summary"]
         print(f"functional parity passed: {summary['functional_parity_passed']}")

@@ -14,11 +14,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from perfkit.commands._options import add_scale
 from perfkit.data import server
 from perfkit.judge.outcome import Check, Result
 from perfkit.judge.requirements import REQUIREMENTS, Context, Scale, requirement_context
 
 REQUIREMENT_NAMES = tuple(REQUIREMENTS)
+REQUIREMENT_PROPERTY = "requirement"
+"""The user property under which a requirement test keeps what it measured, for the run's summary."""
 
 
 def measure(context: Context, requirement: str, implementation: str) -> tuple[Check, Result]:
@@ -27,11 +30,15 @@ def measure(context: Context, requirement: str, implementation: str) -> tuple[Ch
     return check, context.scale.expected(requirement, implementation)
 
 
-def assert_requirement(context: Context, requirement: str, implementation: str) -> None:
-    """The pytest verdict: pass, strict xfail, or a skip that carries an unsettled timing's figures."""
+def assert_requirement(
+    context: Context, requirement: str, implementation: str, keep: Callable[[str, object], None]
+) -> None:
+    """The pytest verdict: pass, strict xfail, or a skip that carries an unsettled timing's figures;
+    ``keep`` (pytest's record_property) holds what was measured for the run's summary."""
     import pytest
 
     check, expected = measure(context, requirement, implementation)
+    keep(REQUIREMENT_PROPERTY, f"[{check.result.value}] {check.measured}")
     if check.result in (Result.INCONCLUSIVE, Result.INFO):
         pytest.skip(f"not settled on this machine: {check.measured}")
     if expected is Result.FAIL:
@@ -45,7 +52,7 @@ def main(implementation: str, argv: list[str]) -> int:
     """``python tests/test_<implementation>.py``: every requirement, one line each; exit 0 when every
     result is the expected one (for the legacy version its failures are the finding), else 1."""
     parser = argparse.ArgumentParser(prog=f"python tests/test_{implementation}.py")
-    parser.add_argument("--full", action="store_true", help="the requirement's scale (N = 900,000), not CI's")
+    add_scale(parser)
     args = parser.parse_args(argv)
     scale = Scale.full() if args.full else Scale.quick()
     unexpected = 0
@@ -67,14 +74,16 @@ def main(implementation: str, argv: list[str]) -> int:
     return 1 if unexpected else 0
 
 
-def requirement_test(implementation: str) -> Callable[[str, Context], None]:
+def requirement_test(implementation: str) -> Callable[[str, Context, Callable[[str, object], None]], None]:
     """The pytest test of a task test file: one case per requirement, on the module's shared context."""
     import pytest
 
     @pytest.mark.db
     @pytest.mark.slow
     @pytest.mark.parametrize("requirement", REQUIREMENT_NAMES)
-    def test_requirement(requirement: str, requirement_context: Context) -> None:
-        assert_requirement(requirement_context, requirement, implementation)
+    def test_requirement(
+        requirement: str, requirement_context: Context, record_property: Callable[[str, object], None]
+    ) -> None:
+        assert_requirement(requirement_context, requirement, implementation, record_property)
 
     return test_requirement

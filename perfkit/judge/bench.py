@@ -27,6 +27,7 @@ def bench_checks(record: BenchRecord) -> list[Check]:
 
 
 P99 = "p99 latency, optimized"
+SCAN_FLOOR = "median over the scan floor"
 NO_JIT = "the server has no JIT provider (pg_jit_available() is false with jit = on)"
 
 PER_CALL, CLIENT_PER_EVENT, LINEAR = INSTRUCTION_TARGETS = (
@@ -101,13 +102,21 @@ def _scenario_checks(record: BenchRecord, scope: str, n: int) -> Iterator[Check]
     if scan is not None:
         name, scan_median = scan
         value = ratio(after_median, scan_median)
+        floor_series = record.series(name, n, scope)
+        floor_p99 = describe(floor_series.seconds)["p99"] if floor_series is not None else None
         yield Check.judged(
-            "median over the scan floor",
+            SCAN_FLOOR,
             f"≤ {limit:g}×" if limit is not None else "information",
             f"{value:.2f}× ({name}: {scan_median * 1000:.1f} ms)",
             None if math.isnan(value) or limit is None else value <= limit,
             record.note(scan_name),
             at,
+            figures={
+                "ratio": value,
+                "floor": name,
+                "floor_median_ms": scan_median * 1000,
+                "floor_p99": f"{floor_p99.label}: {floor_p99.value * 1000:,.1f} ms" if floor_p99 else None,
+            },
         )
     rewrite = record.named("rewrite")
     for variant, name, goal, from_goal in (
@@ -167,8 +176,9 @@ def p99_check(seconds: Sequence[float], at: str, limit_ms: float) -> Check:
     p99 = describe(seconds)["p99"]
     measured = f"{p99.value * 1000:.1f} ms ({p99.label})"
     goal = f"< {limit_ms:.0f} ms"
+    figures = {"p99_ms": p99.value * 1000, "goal_ms": limit_ms, "samples": len(seconds)}
     if not p99.supported:
-        return Check(P99, goal, measured, Result.INFO, "too few samples for a p99", at)
+        return Check(P99, goal, measured, Result.INFO, "too few samples for a p99", at, figures=figures)
     low, high = (1000 * v for v in percentile_interval(seconds, 99.0, confidence=goals.P99_CONFIDENCE))
     measured += f", {goals.P99_CONFIDENCE:.0%} CI {low:.1f}–{high:.1f} ms"
     if high < limit_ms:
@@ -177,7 +187,7 @@ def p99_check(seconds: Sequence[float], at: str, limit_ms: float) -> Check:
         result = Result.FAIL
     else:
         result = Result.INCONCLUSIVE
-    return Check(P99, goal, measured, result, at=at)
+    return Check(P99, goal, measured, result, at=at, figures={**figures, "low_ms": low, "high_ms": high})
 
 
 def _plan_checks(record: BenchRecord, scope: str, n: int, at: str) -> Iterator[Check]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -220,13 +220,32 @@ def pooled_samples(
     """Latencies of ``call`` for ``key`` on one connection that has first served
     `PLAN_CACHE_WARMUP` calls for a key without rows, as a pooled one has: at most
     ``max_samples``, and past the first no longer than ``time_budget`` seconds of calls."""
-    for _ in range(PLAN_CACHE_WARMUP):
-        call(conn, warm_key)
-    seconds: list[float] = []
-    while len(seconds) < max_samples and (sum(seconds) < time_budget or not seconds):
-        started = clock()
-        call(conn, key)
-        seconds.append(clock() - started)
+    (seconds,) = interleaved_pooled_samples(
+        [(conn, call)], key, warm_key, max_samples=max_samples, time_budget=time_budget, clock=clock
+    )
+    return seconds
+
+
+def interleaved_pooled_samples(
+    calls: Sequence[tuple[psycopg.Connection[Any], Callable[[psycopg.Connection[Any], int], object]]],
+    key: int,
+    warm_key: int,
+    *,
+    max_samples: int = 100,
+    time_budget: float = math.inf,
+    clock: Clock = time.perf_counter,
+) -> list[list[float]]:
+    """`pooled_samples` of several calls, each on its own connection, taken in turns so that the
+    machine's drift reaches them alike; ``time_budget`` bounds the first call's time."""
+    for conn, call in calls:
+        for _ in range(PLAN_CACHE_WARMUP):
+            call(conn, warm_key)
+    seconds: list[list[float]] = [[] for _ in calls]
+    while len(seconds[0]) < max_samples and (sum(seconds[0]) < time_budget or not seconds[0]):
+        for (conn, call), taken in zip(calls, seconds, strict=True):
+            started = clock()
+            call(conn, key)
+            taken.append(clock() - started)
     return seconds
 
 

@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from perfkit.judge.bench import LINEAR, P99
+from perfkit.judge.bench import LINEAR, P99, SCAN_FLOOR
 from perfkit.judge.capacity import CAPACITY
+from perfkit.judge.machine import machine_split
 from perfkit.judge.outcome import Check, Result
 from perfkit.measure.results import BenchRecord
 from perfkit.subject import load_subject
@@ -120,12 +121,15 @@ def _latency(record: BenchRecord, checks: Sequence[Check]) -> list[str]:
         for name, label in (
             ("speedup over legacy", "faster than the legacy version"),
             ("speedup over the DISTINCT rewrite", "faster than the DISTINCT rewrite"),
-            ("median over the scan floor", "the scan floor's median"),
+            (SCAN_FLOOR, "the scan floor's median"),
         )
         if name in here
     ]
     if ratios:
         lines.append(f"There, in the same run: {', '.join(ratios)} (ratios of medians).")
+    split = machine_split(checks, at)
+    if split is not None:
+        lines.append(split.sentence())
     lines += _capacity(checks, at)
     linear = next((c for c in checks if c.name == LINEAR), None)
     if linear is not None:
