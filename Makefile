@@ -41,7 +41,7 @@ lab: $(STAMP)
 clean-datasets: $(STAMP)
 	$(PY) -m evaluation datasets --drop
 
-## notebooks: re-execute the notebooks in place (CI scale) and keep only the outputs nbval compares
+## notebooks: re-execute the notebooks in place (CI scale), keeping their outputs and figures for readers
 notebooks: $(STAMP)
 	$(PY) -m evaluation notebooks
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from perfkit.commands.notebooks import uncompared_outputs
+from perfkit.commands.notebooks import committed_output_problems
 from perfkit.errors import ConfigurationError, MeasurementError
 from perfkit.record.evidence import MAX_EVIDENCE_BYTES, curate
 from perfkit.record.runs import INCOMPLETE, mark_complete, new_run_directory, read_manifest, write_manifest, write_new
@@ -99,8 +99,8 @@ def test_evidence_is_limited_by_what_it_will_hold_not_by_what_the_report_holds(t
 
 
 @pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
-def test_committed_notebooks_keep_only_compared_outputs(notebook: Path) -> None:
-    assert uncompared_outputs(notebook) == [], "run `make notebooks` to strip them"
+def test_committed_notebooks_open_with_their_figures(notebook: Path) -> None:
+    assert committed_output_problems(notebook) == [], "run `make notebooks` to refresh them"
 
 
 def _tracked_files() -> list[Path]:
@@ -120,3 +120,14 @@ def test_the_tree_holds_no_generated_run_and_stays_small() -> None:
     rest = sum(p.stat().st_size for p in files if p.exists()) - evidence
     assert evidence < 2.5 * 1024 * 1024, f"evidence/ totals {evidence / 1024 / 1024:.2f} MB"
     assert rest < 1.5 * 1024 * 1024, f"tracked files beside evidence/ total {rest / 1024 / 1024:.2f} MB"
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_committed_notebook_renders_its_figures(notebook: Path) -> None:
+    """As a reader sees it without running anything: nbconvert's page holds one image per figure drawn."""
+    import nbconvert
+    import nbformat
+
+    page, _ = nbconvert.HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    drawn = sum("_figure(" in "".join(cell.source) for cell in nbformat.read(notebook, as_version=4).cells)
+    assert page.count("data:image/png;base64,") >= drawn

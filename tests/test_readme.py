@@ -22,6 +22,7 @@ from perfkit.render.readme import BLOCKS, GENERATED, cited_report
 
 DOCUMENTS = [README, *sorted(p for p in DOCS_DIR.glob("*.md") if p != CLI_REFERENCE)]
 """What a reader reads as prose (docs/cli.md is the parser's help, kept equal to it by test_cli)."""
+NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
 
 FIGURE = re.compile(r"(?<![\w.,/#-])(\d{1,3}(?:,\d{3})+|\d+\.\d+(?=\s?(?:ms|MB|KB|GB|×|%|s\b)))")
@@ -78,10 +79,22 @@ def constant_figures() -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def readable(document: Path) -> str:
+    """What a reader reads: a Markdown file, or a notebook's Markdown cells and its parameters cell."""
+    if document.suffix != ".ipynb":
+        return prose(document.read_text())
+    cells = json.loads(document.read_text())["cells"]
+    return "\n".join(
+        "".join(cell["source"])
+        for cell in cells
+        if cell["cell_type"] == "markdown" or "parameters" in cell.get("metadata", {}).get("tags", [])
+    )
+
+
+@pytest.mark.parametrize("document", [*DOCUMENTS, *NOTEBOOKS], ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
 def test_prose_states_only_figures_the_kit_holds(document: Path) -> None:
     known = instance_figures() | evidence_figures() | constant_figures()
-    unknown = sorted({figure for figure in figures(prose(document.read_text())) if figure not in known}, key=float)
+    unknown = sorted({figure for figure in figures(readable(document)) if figure not in known}, key=float)
     assert unknown == [], (
         f"{document.name} states {unknown}, found in no instance, no evidence and no constant of the kit: "
         "correct the prose, or cite the run the figure comes from in evidence/"
