@@ -14,7 +14,6 @@ from nbformat.v4 import new_code_cell, new_notebook
 from perfkit.commands.cli import main
 from perfkit.commands.report import assemble_report, discover_notebooks, notebook_parameters, raise_if_failed, run_batch
 from perfkit.errors import ConfigurationError, NotebookError
-from perfkit.record.format import load_bench
 from perfkit.record.runs import mark_complete
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,25 +122,3 @@ def test_report_with_a_relative_output_collects_the_parity_results(
         "parity": "01_parity/parity.json"
     }
     assert sorted(p.name for p in (ROOT / "notebooks").iterdir()) == before  # nothing written beside the notebooks
-
-
-@pytest.mark.db
-@pytest.mark.slow
-def test_the_report_times_the_candidates_once_in_the_scaling_bench(tmp_path: Path) -> None:
-    """In a report the candidates notebook reads what the scaling notebook's bench timed: one bench
-    for the whole report, every candidate in the same rounds as the legacy and optimized versions."""
-    assert main(["report", "--quick", "--notebook", "02_scaling", "04_candidates", "--output", str(tmp_path)]) == 0
-    (report,) = (p for p in tmp_path.iterdir() if p.is_dir())
-    scaling, candidates = json.loads((report / "report.json").read_text())["notebooks"]
-    assert scaling["parameters"]["candidates"] == ["regex_in_filter", "float_sum"]  # the candidates notebook's own
-    assert candidates["parameters"]["timed_in"] == str(report / "02_scaling")
-    assert set(scaling["outputs"]) == {"bench", "candidates"}
-    assert candidates["outputs"] == {}
-    (bench,) = report.rglob("results.json")  # no second bench beside the candidates
-    record = load_bench(bench)
-    assert record.candidates() == ["regex_in_filter"]  # float_sum differs from the legacy version
-    timed = {series.variant for series in record.latency}
-    assert {"before", "after", "distinct", "regex_in_filter", "regex_in_filter[no_seqscan]"} <= timed
-    markdown = (report / "report.md").read_text()
-    assert "regex_in_filter" in markdown.split("## Candidates")[1]
-    assert "float_sum" in markdown.split("## Candidates")[1]

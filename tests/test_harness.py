@@ -9,16 +9,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
+
+from perfkit.paths import TASK_REPORT_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _harness(command: list[str], postgres: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _harness(command: list[str], postgres: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("POSTGRES_")}
     completed = subprocess.run(
         [sys.executable, *command],
-        cwd=ROOT,
+        cwd=cwd,
         env={**environment, **postgres},
         capture_output=True,
         text=True,
@@ -41,16 +44,42 @@ def test_the_harness_commands_run_on_the_server_it_names(postgres15: dict[str, s
     assert after.returncode == 0, after.stdout[-3000:]
     assert "test_requirement[parity_reference] PASSED" in after.stdout
 
-    evaluation = _harness(["evaluation/evaluation.py", "--output", str(tmp_path)], postgres15)
+    # From inside the package's folder, where `evaluation` would name the script itself if anything put
+    # that folder first on sys.path.
+    evaluation = _harness(["evaluation.py", "--output", str(tmp_path)], postgres15, cwd=ROOT / "evaluation")
     assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    assert "fail to pass:" in evaluation.stdout
     (report,) = tmp_path.glob("*/*/report.json")
     assert postgres15["POSTGRES_PASSWORD"] not in report.read_text()
     document = json.loads(report.read_text())
+    jsonschema.validate(document, json.loads(TASK_REPORT_SCHEMA.read_text()))
     harness = ("evaluation_id", "timestamp", "environment", "test_results", "performance_benchmarks")
     assert set(harness) | {"scalability_results", "summary"} <= set(document)
+    assert set(document["test_results"]) == {"before_tests", "after_tests"}
     assert document["summary"]["functional_parity_passed"] is True
     assert document["environment"]["server"]["version"].startswith("PostgreSQL 15")
     assert not document["environment"]["server"]["embedded"]
+    assert set(document["scalability_results"]["after"]["peak_bytes_by_n"]) == {"1000", "30000"}
+    # Margins that leave no doubt: the legacy call allocates per event, the optimized one does not.
+    assert {"memory_constant", "no_per_event_python_work"} <= set(document["fail_to_pass"])
+    assert {"parity_reference", "parity_generated", "one_round_trip"} <= set(document["pass_to_pass"])
+    # The figures that reproduce on any machine: the legacy client works per event, the optimized one does not.
+    instructions = {impl: document["performance_benchmarks"][impl]["instructions"] for impl in ("before", "after")}
+    if "not_counted" not in instructions["after"]:
+        assert instructions["before"]["client_per_event"] > 1_000 > abs(instructions["after"]["client_per_event"])
+        assert set(instructions["after"]["backend_by_n"]) == {"1000", "3000", "10000", "30000"}
+        assert {c["name"] for c in document["deterministic_checks"]} >= {"backend instructions linear in N, optimized"}
+    # Under concurrent calls: the optimized query at every client count, and its capacity beside the scan floor's.
+    loaded = document["performance_benchmarks"]["after"]["under_load"]
+    assert [row["clients"] for row in loaded] == sorted({1, *(c * (os.cpu_count() or 1) for c in (1, 2, 4))})
+    assert all(row["calls_per_second"] > 0 and row["samples"] > 0 for row in loaded)
+    assert document["performance_benchmarks"]["before"]["under_load"] == []
+    capacity = {c["name"] for c in document["capacity"]}
+    assert {"capacity within the p99 goal, after", "capacity within the p99 goal, scan_floor"} <= capacity
+    # Whether the machine or the query decided the p99, with the scan floor timed in turns with it.
+    (p99,) = [c for c in document["test_results"]["after_tests"] if c["name"] == "p99_at_scale"]
+    assert "Machine or query" in p99["measured"]
+    assert p99["figures"]["machine"]["floor_median_ms"] > 0
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -109,3 +110,23 @@ def test_two_runs_at_once_share_the_counting_copy(
     with ThreadPoolExecutor(max_workers=2) as pool:
         first, second = pool.map(count, ["first", "second"])
     assert second == pytest.approx(first, rel=1e-3)
+
+
+def test_a_counting_copy_in_use_is_dropped_only_once_the_run_is_done(tmp_path: Path) -> None:
+    """`datasets --drop` in one process while a bench counts with the copy in another: the drop waits."""
+    copy = tmp_path / "perfkit_ds_x" / "data"
+    copy.mkdir(parents=True)
+    dropped = threading.Event()
+
+    def drop() -> None:
+        instructions.drop_backend("perfkit_ds_x", tmp_path)
+        dropped.set()
+
+    with instructions.backend_in_use("perfkit_ds_x", tmp_path):
+        dropper = threading.Thread(target=drop)
+        dropper.start()
+        assert not dropped.wait(0.5), "dropped while a run was counting with it"
+        assert copy.is_dir()
+    dropper.join(10)
+    assert dropped.is_set()
+    assert not copy.parent.exists()

@@ -11,6 +11,7 @@ import pytest
 
 from perfkit.commands.cli import main
 from perfkit.measure.instructions import counting_unavailable
+from perfkit.record.format import load_bench
 from perfkit.render.readme import BLOCKS, cited_report, results_table
 from repository_after.summary import SUMMARY_QUERY
 
@@ -23,10 +24,12 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="module")
 def two_reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Two quick reports in a row, in one folder: the second is compared with the first."""
+    """Two quick reports in a row, in one folder: the second is compared with the first. With the candidates
+    notebook, so that one batch shows how a report times the candidates (in the scaling bench, once)."""
     base = tmp_path_factory.mktemp("reports")
+    notebooks = ["01_parity", "02_scaling", "04_candidates"]
     for _ in range(2):
-        assert main(["report", "--quick", "--notebook", "01_parity", "02_scaling", "--output", str(base)]) == 0
+        assert main(["report", "--quick", "--notebook", *notebooks, "--output", str(base)]) == 0
     first, second = sorted(p for p in base.iterdir() if p.is_dir())
     return first, second
 
@@ -199,3 +202,24 @@ def test_a_candidate_doing_more_per_row_work_is_flagged_against_the_optimized_ve
     found = re.search(r"execute more backend instructions than .*?: worst after at N=([\d,]+), \+([\d.]+)%", error)
     assert found is not None, error
     assert float(found.group(2)) > 1.0
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_the_report_times_the_candidates_once_in_the_scaling_bench(two_reports: tuple[Path, Path]) -> None:
+    """In a report the candidates notebook reads what the scaling notebook's bench timed: one bench
+    for the whole report, every candidate in the same rounds as the legacy and optimized versions."""
+    report = two_reports[1]
+    _, scaling, candidates = json.loads((report / "report.json").read_text())["notebooks"]
+    assert scaling["parameters"]["candidates"] == ["regex_in_filter", "float_sum"]  # the candidates notebook's own
+    assert candidates["parameters"]["timed_in"] == str(report / "02_scaling")
+    assert set(scaling["outputs"]) == {"bench", "candidates"}
+    assert candidates["outputs"] == {}
+    (bench,) = report.rglob("results.json")  # no second bench beside the candidates
+    record = load_bench(bench)
+    assert record.candidates() == ["regex_in_filter"]  # float_sum differs from the legacy version
+    timed = {series.variant for series in record.latency}
+    assert {"before", "after", "distinct", "regex_in_filter", "regex_in_filter[no_seqscan]"} <= timed
+    markdown = (report / "report.md").read_text()
+    assert "regex_in_filter" in markdown.split("## Candidates")[1]
+    assert "float_sum" in markdown.split("## Candidates")[1]

@@ -18,6 +18,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from perfkit.commands.cli import main
 from perfkit.data import server as db
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -172,7 +173,7 @@ def _commands(schema: str) -> dict[str, tuple[list[str], int]]:
     return {
         "seed": ([*kit, "seed", "small"], 0),
         "compare": ([*kit, "compare", "small"], 0),
-        "bench": ([*kit, "bench", "--quick", "--no-flamegraphs", "--output", "out"], 0),
+        "bench": ([*kit, "bench", "--quick", "--grid", "1000", "3000", "--no-flamegraphs", "--output", "out"], 0),
         "source": ([*kit, "bench", "--quick", "--source-schema", schema, "--grid", "2000", "--output", "out"], 0),
         "loadtest": ([*kit, "loadtest", "--quick", "--duration", "1", "--legacy-duration", "1", "--output", "out"], 0),
         "report": ([*kit, "report", "--quick", "--notebook", "01_parity", "--output", "reports"], 0),
@@ -220,16 +221,27 @@ MISPLACED_SECRETS = {
 """Connection strings that do not parse, each holding a secret where libpq's own complaint would quote it."""
 
 
-def test_a_malformed_url_is_named_by_its_shape_never_its_text(tmp_path: Path) -> None:
+def test_a_malformed_url_is_named_by_its_shape_never_its_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every command refuses each malformed URL in one line; in this process (the refusal comes before
+    any command runs), and once per URL through a process of its own, as a user's shell runs it."""
+    monkeypatch.chdir(tmp_path)
     outputs = []
     for url, problem in MISPLACED_SECRETS.items():
+        monkeypatch.setenv("DATABASE_URL", url)
         for name, (args, _) in _commands("public").items():
-            completed = _kit(args, url, tmp_path)
-            assert completed.returncode == 2, (name, url, completed.stderr)
-            assert completed.stderr.count("\n") == 1, (name, completed.stderr)
-            assert "DATABASE_URL is not a valid PostgreSQL connection string" in completed.stderr
-            assert f"{len(url)} characters: {problem}" in completed.stderr, completed.stderr
-            outputs.append(completed.stdout + completed.stderr)
+            code = main(args[2:])  # without "-m evaluation"
+            stdout, stderr = capsys.readouterr()
+            assert code == 2, (name, url, stderr)
+            assert stderr.count("\n") == 1, (name, stderr)
+            assert "DATABASE_URL is not a valid PostgreSQL connection string" in stderr
+            assert f"{len(url)} characters: {problem}" in stderr, stderr
+            outputs.append(stdout + stderr)
+        completed = _kit(_commands("public")["bench"][0], url, tmp_path)
+        assert completed.returncode == 2, (url, completed.stderr)
+        assert f"{len(url)} characters: {problem}" in completed.stderr, completed.stderr
+        outputs.append(completed.stdout + completed.stderr)
     _assert_nowhere(GENERATED_PASSWORD, outputs, tmp_path)
 
 

@@ -550,7 +550,11 @@ def _count_instructions(
     cap = config.candidate_instruction_max_n
     candidate_sizes = [n for n in sizes if cap is None or n <= cap] or sizes[:1]
     counted = [v for name, v in variants.items() if v.base == name and v.sql is not None]
-    with server.connect(target.dsn, autocommit=True) as conn, tempfile.TemporaryDirectory() as work:
+    with (
+        server.connect(target.dsn, autocommit=True) as conn,
+        tempfile.TemporaryDirectory() as work,
+        instructions.backend_in_use(dataset.schema),
+    ):
         backend = instructions.prepare_backend(conn, dataset.schema, config.subject)
         planner = {**instructions.planner_settings(conn), **config.session_settings}
         planner.pop("statement_timeout", None)

@@ -272,10 +272,11 @@ def _write_embedded_settings(pgdata: Path) -> None:
 
 
 @contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Exclusive use of what ``path`` guards, among the kit's processes (an advisory lock, released on exit)."""
+def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """Exclusive use of what ``path`` guards, among the kit's processes (an advisory lock, released on exit);
+    ``shared``: use beside other shared users, never beside an exclusive one."""
     with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:

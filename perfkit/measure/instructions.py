@@ -24,7 +24,8 @@ import shutil
 import subprocess
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -125,9 +126,20 @@ def prepare_backend(
         return _build_backend(conn, directory, schema, subject, int(rows))
 
 
+@contextmanager
+def backend_in_use(schema: str, root: Path = COUNTING_DIR) -> Iterator[None]:
+    """Keeps the counting copy of ``schema`` from being dropped while a run counts with it: runs share
+    it, `drop_backend` waits for them."""
+    root.mkdir(parents=True, exist_ok=True)
+    with file_lock(root / f"{schema}.in-use", shared=True):
+        yield
+
+
 def drop_backend(schema: str, root: Path = COUNTING_DIR) -> None:
-    """Remove the counting copy of a dataset (dropped with the dataset)."""
-    shutil.rmtree(root / schema, ignore_errors=True)
+    """Remove the counting copy of a dataset (dropped with the dataset), once no run counts with it."""
+    root.mkdir(parents=True, exist_ok=True)
+    with file_lock(root / f"{schema}.in-use"):
+        shutil.rmtree(root / schema, ignore_errors=True)
 
 
 def count_calls(
@@ -314,7 +326,7 @@ def _build_backend(
     conn: psycopg.Connection[Any], directory: Path, schema: str, subject: Subject, rows: int
 ) -> CountingBackend:
     """initdb, COPY the rows out of the server, load them in single-user mode, VACUUM (FREEZE, ANALYZE)."""
-    drop_backend(schema, directory.parent)
+    shutil.rmtree(directory, ignore_errors=True)  # a copy of other rows: this run holds its lock
     os_user = _os_user()
     _new_dir(directory, os_user)
     backend = CountingBackend(directory, _bin_dir(), os_user, schema, rows, "")
