@@ -174,3 +174,49 @@ def _kit_processes(pgdata: Path) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return found
+
+
+def test_a_damaged_data_directory_is_one_line_and_a_reset_starts_afresh(short_parent: Path) -> None:
+    pgdata = short_parent / "pg"
+    assert _kit(pgdata, "from perfkit.data import server\nserver.resolve_server()").wait(timeout=120) == 0
+    (pgdata / "PG_VERSION").unlink()
+
+    def kit(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PERFKIT_PGDATA": str(pgdata)}
+        command = [sys.executable, "-m", "evaluation", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    damaged = kit("seed", "small")
+    assert damaged.returncode == 4, damaged.stderr
+    assert damaged.stderr.count("\n") == 1, damaged.stderr
+    assert "is damaged (PG_VERSION missing)" in damaged.stderr
+    assert "perfkit datasets --reset-server" in damaged.stderr
+    assert "initdb" not in damaged.stderr
+    reset = kit("datasets", "--reset-server")
+    assert reset.returncode == 0, reset.stderr
+    assert not pgdata.exists()
+    assert _kit(pgdata, "from perfkit.data import server\nserver.resolve_server()").wait(timeout=120) == 0
+    assert (pgdata / "PG_VERSION").is_file(), "the next plain run started a fresh server"
+    assert _postmaster(pgdata) is None
+
+
+def test_a_running_server_is_not_reset(short_parent: Path) -> None:
+    pgdata = short_parent / "pg"
+    # Holds the server until its stdin closes, then exits as a kit process does, stopping it.
+    code = "import sys\nfrom perfkit.data import server\nserver.resolve_server()\nsys.stdin.read()"
+    holder = _kit(pgdata, code, stdin=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while _postmaster(pgdata) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        env = {**os.environ, "PERFKIT_PGDATA": str(pgdata)}
+        refused = subprocess.run(
+            [sys.executable, "-m", "evaluation", "datasets", "--reset-server"],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert refused.returncode == 4, refused.stderr
+        assert "is running on" in refused.stderr
+        assert (pgdata / "PG_VERSION").is_file()
+    finally:
+        holder.communicate(input="", timeout=60)
+    assert _postmaster(pgdata) is None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from perfkit.commands._options import Command, add_subject
 from perfkit.data import server
 from perfkit.data.datasets import dataset_schema, drop_dataset_schema, owned_schemas, seed_dataset
 from perfkit.data.instances import list_instances, read_instance
+from perfkit.errors import ConfigurationError
 from perfkit.measure.instructions import drop_backend
 from perfkit.subject import load_subject
 
@@ -35,7 +37,7 @@ class SeedCommand(Command):
 
 class DatasetsCommand(Command):
     name = "datasets"
-    help = "list the kit's dataset schemas, or drop them with --drop"
+    help = "list the kit's dataset schemas, drop them with --drop, or remove the embedded server's data"
     group = "maintain"
     example = "datasets --drop"
 
@@ -46,9 +48,22 @@ class DatasetsCommand(Command):
             metavar="INSTANCE",
             help="drop these instances' schemas (none named: all)",
         )
+        parser.add_argument(
+            "--reset-server",
+            action="store_true",
+            help="remove the embedded server's data directory (.pgdata, or PERFKIT_PGDATA), damaged or not: it "
+            "holds only the kit's datasets, loaded again from the instances on the next run",
+        )
         add_subject(parser)
 
     def run(self, args: argparse.Namespace) -> int:
+        if args.reset_server:
+            if server.resolve_configured_server(os.environ) is not None:
+                raise ConfigurationError("--reset-server resets the embedded server; unset DATABASE_URL and POSTGRES_*")
+            pgdata = server.embedded_data_dir()
+            server.reset_embedded_server(pgdata)
+            print(f"removed {pgdata}: the next run starts a fresh embedded server and loads the datasets again")
+            return 0
         with server.connect(server.resolve_server().dsn, autocommit=True) as conn:
             owned = owned_schemas(conn)
             if args.drop is None:

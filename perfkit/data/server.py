@@ -11,6 +11,7 @@ import atexit
 import fcntl
 import os
 import re
+import shutil
 import signal
 import threading
 import warnings
@@ -194,8 +195,39 @@ def resolve_server(environ: Mapping[str, str] | None = None, pgdata: Path | None
     configured = resolve_configured_server(env)
     if configured is not None:
         return configured
-    data_dir = pgdata or Path(env.get("PERFKIT_PGDATA", DEFAULT_PGDATA))
-    return ServerTarget(dsn=Dsn(start_embedded_server(data_dir)), embedded=True)
+    return ServerTarget(dsn=Dsn(start_embedded_server(pgdata or embedded_data_dir(env))), embedded=True)
+
+
+def embedded_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the embedded server keeps its data: ``PERFKIT_PGDATA``, else ``.pgdata`` in the checkout."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("PERFKIT_PGDATA", DEFAULT_PGDATA))
+
+
+RESET_HINT = "perfkit datasets --reset-server"
+
+
+def data_dir_damage(pgdata: Path) -> str | None:
+    """What is missing from a data directory that was initialised once (None: sound, or never used)."""
+    if not pgdata.is_dir() or not any(pgdata.iterdir()):
+        return None
+    missing = [name for name in ("PG_VERSION", "global/pg_control", "base") if not (pgdata / name).exists()]
+    return f"{', '.join(missing)} missing" if missing else None
+
+
+def reset_embedded_server(pgdata: Path) -> None:
+    """Remove the embedded server's data directory, which holds nothing but the kit's datasets (loaded
+    again from the instances on the next run); refused while a server runs on it."""
+    pgdata = pgdata.resolve()
+    with file_lock(pgdata.parent / f"{pgdata.name}.lock"):
+        pid_file = pgdata / "postmaster.pid"
+        pid = pid_file.read_text().split("\n", 1)[0] if pid_file.is_file() else ""
+        if pid.isdigit() and _alive(int(pid)):
+            raise DatabaseError(
+                f"the embedded PostgreSQL is running on {pgdata} (pid {pid}): let the kit's other runs finish, "
+                "then reset it"
+            )
+        shutil.rmtree(pgdata, ignore_errors=True)
 
 
 def start_embedded_server(pgdata: Path) -> str:
@@ -213,6 +245,13 @@ def start_embedded_server(pgdata: Path) -> str:
     pgdata = pgdata.resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(pgdata.parent / f"{pgdata.name}.lock"):
+        damage = data_dir_damage(pgdata)
+        if damage is not None:
+            raise DatabaseError(
+                f"the embedded PostgreSQL's data directory {pgdata} is damaged ({damage}); it holds only the "
+                f"kit's datasets, which are loaded again from the instances: `{RESET_HINT}` removes it, or set "
+                "DATABASE_URL to use another server"
+            )
         try:
             server = get_server(pgdata, cleanup_mode="stop", start=False)
             _prune_dead_handles(server)
