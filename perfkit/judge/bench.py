@@ -103,7 +103,6 @@ def _scenario_checks(record: BenchRecord, scope: str, n: int) -> Iterator[Check]
         name, scan_median = scan
         value = ratio(after_median, scan_median)
         floor_series = record.series(name, n, scope)
-        floor_p99 = describe(floor_series.seconds)["p99"] if floor_series is not None else None
         yield Check.judged(
             SCAN_FLOOR,
             f"≤ {limit:g}×" if limit is not None else "information",
@@ -115,7 +114,7 @@ def _scenario_checks(record: BenchRecord, scope: str, n: int) -> Iterator[Check]
                 "ratio": value,
                 "floor": name,
                 "floor_median_ms": scan_median * 1000,
-                "floor_p99": f"{floor_p99.label}: {floor_p99.value * 1000:,.1f} ms" if floor_p99 else None,
+                "floor_p99": p99_text(floor_series.seconds) if floor_series is not None else None,
             },
         )
     rewrite = record.named("rewrite")
@@ -169,6 +168,12 @@ def _client_instruction_checks(record: BenchRecord) -> Iterator[Check]:
         "Python, psycopg and libpq of one warm call, counted under valgrind with hash randomization fixed",
         f"N={min(counts):,} to {max(counts):,}",
     )
+
+
+def p99_text(seconds: Sequence[float]) -> str:
+    """A p99 as a verdict quotes a reference's: labelled with its sample count, e.g. "max (n=40): 130.1 ms"."""
+    p99 = describe(seconds)["p99"]
+    return f"{p99.label}: {p99.value * 1000:,.1f} ms"
 
 
 def p99_check(seconds: Sequence[float], at: str, limit_ms: float) -> Check:

@@ -77,7 +77,7 @@ def machine_split(checks: Sequence[Check], at: str) -> MachineSplit | None:
     p99, floor = here.get(P99), here.get(SCAN_FLOOR)
     if p99 is None or floor is None:
         return None
-    p99_ms = p99.figures.get("p99_ms") or _number(_FIRST_MS, p99.measured)
+    p99_ms = measured_p99_ms(p99)
     goal_ms = p99.figures.get("goal_ms") or _number(_GOAL_MS, p99.goal)
     named = _FLOOR.search(floor.measured)
     floor_ms = floor.figures.get("floor_median_ms") or (_number(_FLOOR, floor.measured, "ms") if named else None)
@@ -85,6 +85,11 @@ def machine_split(checks: Sequence[Check], at: str) -> MachineSplit | None:
     if not (p99_ms and goal_ms and floor_ms and name):
         return None
     return MachineSplit(at, float(goal_ms), float(p99_ms), str(name), float(floor_ms), floor.figures.get("floor_p99"))
+
+
+def measured_p99_ms(check: Check) -> float | None:
+    """A p99 check's figure in milliseconds, kept with it or read from its text (older records)."""
+    return check.figures.get("p99_ms") or _number(_FIRST_MS, check.measured)
 
 
 def _number(pattern: re.Pattern[str], text: str, group: str | int = 1) -> float | None:

@@ -22,7 +22,7 @@ from perfkit.data.datasets import Dataset, keys_for_grid, seed_dataset
 from perfkit.data.implementations import Fetch, fetch_function, prepare_session
 from perfkit.data.instances import read_instance
 from perfkit.judge import goals
-from perfkit.judge.bench import p99_check
+from perfkit.judge.bench import p99_check, p99_text
 from perfkit.judge.machine import MachineSplit
 from perfkit.judge.outcome import Check, Result
 from perfkit.measure.memory import MemoryMeasurement, measure_call_memory
@@ -30,7 +30,7 @@ from perfkit.measure.parity import check_parity, random_instances
 from perfkit.measure.results import MB
 from perfkit.measure.scaling import fit_loglog
 from perfkit.measure.scenario import interleaved_pooled_samples, statements_per_call
-from perfkit.measure.timing import describe, median
+from perfkit.measure.timing import median
 from perfkit.measure.variants import subject_variants
 from perfkit.subject import IMPLEMENTATIONS, Subject, load_subject
 
@@ -220,14 +220,13 @@ def _p99_at_scale(context: Context, implementation: str) -> Check:
     measured, result = check.measured, check.result
     figures: dict[str, Any] = {"samples": len(seconds), "seconds": seconds, "n": n}
     if floor and floor_seconds:
-        floor_p99 = describe(floor_seconds[0])["p99"]
         split = MachineSplit(
             f"N={n:,}",
             context.subject.goals["p99_ms"],
             check.figures["p99_ms"],
             floor,
             median(floor_seconds[0]) * 1000,
-            f"{floor_p99.label}: {floor_p99.value * 1000:,.1f} ms",
+            p99_text(floor_seconds[0]),
         )
         measured += f". {split.sentence()}"
         figures["machine"] = split.to_json()

@@ -207,25 +207,6 @@ def fresh_connection(
     return connect
 
 
-def pooled_samples(
-    conn: psycopg.Connection[Any],
-    call: Callable[[psycopg.Connection[Any], int], object],
-    key: int,
-    warm_key: int,
-    *,
-    max_samples: int = 100,
-    time_budget: float = math.inf,
-    clock: Clock = time.perf_counter,
-) -> list[float]:
-    """Latencies of ``call`` for ``key`` on one connection that has first served
-    `PLAN_CACHE_WARMUP` calls for a key without rows, as a pooled one has: at most
-    ``max_samples``, and past the first no longer than ``time_budget`` seconds of calls."""
-    (seconds,) = interleaved_pooled_samples(
-        [(conn, call)], key, warm_key, max_samples=max_samples, time_budget=time_budget, clock=clock
-    )
-    return seconds
-
-
 def interleaved_pooled_samples(
     calls: Sequence[tuple[psycopg.Connection[Any], Callable[[psycopg.Connection[Any], int], object]]],
     key: int,
@@ -235,8 +216,10 @@ def interleaved_pooled_samples(
     time_budget: float = math.inf,
     clock: Clock = time.perf_counter,
 ) -> list[list[float]]:
-    """`pooled_samples` of several calls, each on its own connection, taken in turns so that the
-    machine's drift reaches them alike; ``time_budget`` bounds the first call's time."""
+    """Latencies of each call for ``key``, each on its own connection that has first served
+    `PLAN_CACHE_WARMUP` calls for a key without rows, as a pooled one has; taken in turns so that the
+    machine's drift reaches them alike: at most ``max_samples`` each, and past the first no longer than
+    ``time_budget`` seconds of the first call's time."""
     for conn, call in calls:
         for _ in range(PLAN_CACHE_WARMUP):
             call(conn, warm_key)

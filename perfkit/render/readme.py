@@ -8,6 +8,7 @@ all, and a test fails when any differs from what the kit renders.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import pandas as pd
 
 from perfkit.errors import ConfigurationError
 from perfkit.judge.bench import LINEAR, P99, SCAN_FLOOR
-from perfkit.judge.machine import machine_split
+from perfkit.judge.machine import machine_split, measured_p99_ms
 from perfkit.judge.outcome import Check, Result
 from perfkit.paths import DOCS_DIR, PROJECT_ROOT, README
 from perfkit.record.format import read_record
@@ -57,7 +58,6 @@ class Block:
         return found
 
     def rewrite(self, report: Path) -> None:
-        self.match()
         cited = f": {report.relative_to(PROJECT_ROOT)}" if self.cites else ""
         block = f"<!-- {self.name}{cited} -->\n{self.render(report)}<!-- /{self.name} -->\n"
         self.document.write_text(self.pattern().sub(lambda _: block, self.document.read_text(), count=1))
@@ -180,7 +180,7 @@ def spread_markdown(folder: Path, base: Path = PROJECT_ROOT) -> str:
         )
     if not rows:
         return f"No finished full report in {folder.name}/.\n"
-    times = [float(p99.measured.split(" ")[0].replace(",", "")) for p99 in p99s]
+    times = [measured_p99_ms(p99) or math.nan for p99 in p99s]
     passed = sum(p99.result is Result.PASS for p99 in p99s)
     table = markdown_table(pd.DataFrame(rows))
     text = (
