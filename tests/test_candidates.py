@@ -36,14 +36,14 @@ BAD_FILES = {
     "broken.py": ("import nowhere_to_be_found\n", 9, "does not import: ModuleNotFoundError"),
     "nofunction.py": ('"""Nothing to call."""\n', 9, "defines no function fetch_user_activity_summary"),
     "nodoc.py": ("def fetch_user_activity_summary(conn, user_id):\n    return {}\n", 9, "has no docstring"),
-    "two.sql": (f"-- two statements\n{SUMMARY};\nSELECT 1;\n", 9, "holds more than one statement"),
+    "two.sql": (f"-- two statements\n{SUMMARY};\nSELECT 1;\n", 9, "holds 2 statements: a candidate is one query"),
     "nouser.sql": ("-- no user\nSELECT 0, 0, 0, 0.0::float8\n", 9, "does not take %(user_id)s"),
     "nocomment.sql": (f"{SUMMARY}\n", 9, "has no leading comment"),
     "writes.sql": (
         "-- writes\nWITH gone AS (DELETE FROM events WHERE user_id = %(user_id)s RETURNING 1)\n"
         "SELECT count(*), 0::bigint, 0::bigint, 0::float8 FROM gone\n",
         9,
-        "tried to write: candidates run in read-only transactions",
+        "does more than read (its WITH DELETE writes): a candidate is one SELECT that reads",
     ),
     "fails.sql": (
         f"-- divides by zero\n{SUMMARY.replace('0::float8', '(1 / 0)::float8')}\n",
@@ -51,9 +51,17 @@ BAD_FILES = {
         "failed in PostgreSQL",
     ),
     "slow.sql": (
-        f"-- sleeps\n{SUMMARY.replace('0::float8', '(pg_sleep(0.5) IS NULL)::int::float8')}\n",
+        f"-- counts far too much\n{SUMMARY.replace('0::float8', '(SELECT count(*) FROM generate_series(1, 1000000000))::float8')}\n",
         9,
         "ran past the statement timeout",
+    ),
+    "terminates.sql": (
+        "-- a correct summary that also ends every other session of its role\n"
+        + SUMMARY_QUERY.rstrip()
+        + "\nCROSS JOIN LATERAL (SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE usename = current_user AND pid <> pg_backend_pid()) AS ended\n",
+        9,
+        "calls pg_terminate_backend(integer,bigint), volatile",
     ),
     "wrong.sql": (f"-- counts every event as a click\n{SUMMARY}\n", 6, "differs from the legacy version: user "),
     "exits.py": ('"""Exits at import."""\nimport sys\n\nsys.exit(3)\n', 9, "does not import: SystemExit: 3"),
@@ -62,14 +70,16 @@ BAD_FILES = {
         9,
         "called sys.exit(4)",
     ),
-    # Escapes: each refused on the call that tries it, before it can matter.
+    # Escapes: a SQL candidate's volatile calls refused before it runs; a Python candidate's escapes on
+    # the call that tries them, before they can matter.
     "untimed.sql": (
         "-- switches its time limit off, then sleeps on every later call\n"
         + SUMMARY_QUERY.rstrip()
         + "\nWHERE CASE WHEN pg_sleep(CASE WHEN current_setting('statement_timeout') = '0' THEN 3600 ELSE 0 END)"
         " IS NOT NULL THEN set_config('statement_timeout', '0', false) IS NOT NULL END\n",
         9,
-        "changed the settings that confine it: statement_timeout '200ms' → '0'",
+        "calls pg_sleep(double precision), set_config(text,text,boolean), volatile: a candidate may call only "
+        "immutable or stable functions (a summary changes nothing); it was not run",
     ),
     "sleeper.py": (
         '"""Switches its time limit off inside the call, then sleeps."""\n\n\n'
@@ -143,12 +153,14 @@ def test_a_candidate_that_turns_read_only_off_while_timed_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Parity runs in a read-only transaction of its own; the timed sessions are read-only by default,
-    which a query can switch off for the calls after it: the check after each call refuses it."""
-    candidate = tmp_path / "writable.sql"
+    which a Python candidate can switch off for the calls after it: the check after each call refuses it."""
+    candidate = tmp_path / "writable.py"
     candidate.write_text(
-        "-- switches read-only off for the calls after it\n"
-        + SUMMARY_QUERY.rstrip()
-        + "\nWHERE set_config('default_transaction_read_only', 'off', false) = 'off'\n"
+        '"""Switches read-only off for the calls after it."""\n\n'
+        "from repository_after.summary import fetch_user_activity_summary as optimized\n\n\n"
+        "def fetch_user_activity_summary(conn, user_id):\n"
+        "    conn.execute(\"SELECT set_config('default_transaction_read_only', 'off', false)\")\n"
+        "    return optimized(conn, user_id)\n"
     )
     assert main(["try", str(candidate), "--quick", "--output", str(tmp_path / "runs")]) == 9
     err = capsys.readouterr().err

@@ -4,8 +4,9 @@ check and time beside the optimized version.
 A candidate is a Python module exposing the subject's function, as the optimized version does
 (and, optionally, ``QUERY``: the SQL it sends, so its plan can be captured), or a ``.sql`` file
 holding one query that takes the subject's key as ``%(name)s`` and returns one row of the subject's
-result columns, in their order. Each opens with a docstring or comment saying what it tries; each
-subject keeps its candidates in a folder of its own.
+result columns, in their order: one SELECT calling only immutable or stable functions
+(`candidate_sql`). Each opens with a docstring or comment saying what it tries; each subject keeps
+its candidates in a folder of its own.
 
 Kept light (no pandas): the memory probe loads candidates in its child process.
 """
@@ -22,6 +23,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
+from perfkit.data.candidate_sql import NotASummary, called_names, volatile_calls
 from perfkit.errors import CandidateError, first_line
 from perfkit.paths import PROJECT_ROOT
 from perfkit.subject import Subject, load_subject
@@ -114,13 +116,26 @@ def _load_sql(subject: Subject, path: Path) -> Candidate:
         raise CandidateError(shown(path), "has no leading comment: say in one (-- ...) what the candidate tries")
     if not query:
         raise CandidateError(shown(path), "holds no query")
-    if ";" in query:
-        raise CandidateError(shown(path), "holds more than one statement: a candidate is one query")
     key, columns = subject.key, subject.result_columns
     if key.parameter not in query:
         raise CandidateError(shown(path), f"does not take {key.parameter}: write the {key.name} as {key.parameter}")
+    try:
+        called = called_names(query, key.parameter)
+    except NotASummary as exc:
+        raise CandidateError(shown(path), str(exc)) from None
+    checked = False
 
     def fetch(conn: psycopg.Connection[Any], value: int) -> dict[str, Any]:
+        nonlocal checked
+        if not checked:  # before its first call, wherever the kit makes it
+            volatile = volatile_calls(conn, called)
+            if volatile:
+                raise CandidateError(
+                    shown(path),
+                    f"calls {', '.join(volatile)}, volatile: a candidate may call only immutable or stable "
+                    "functions (a summary changes nothing); it was not run",
+                )
+            checked = True
         with conn.cursor(row_factory=tuple_row) as cur:
             cur.execute(query, {key.name: value}, prepare=False)
             rows = cur.fetchall()
