@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from perfkit.data import server as db
-from perfkit.data.candidate_sql import NotASummary, called_names, volatile_calls
+from perfkit.data.candidate_sql import NotASummaryError, called_names, volatile_calls
 from perfkit.data.candidates import load_candidate
 from perfkit.errors import CandidateError
 from repository_after.summary import SUMMARY_QUERY
@@ -59,7 +59,7 @@ def test_what_summaries_call_is_read_as_functions_operators_and_casts() -> None:
     ],
 )
 def test_anything_but_one_select_that_reads_is_refused_unparsed_by_the_server(query: str, problem: str) -> None:
-    with pytest.raises(NotASummary, match=problem):
+    with pytest.raises(NotASummaryError, match=problem):
         called_names(query, KEY)
 
 

@@ -107,3 +107,21 @@ def test_a_candidate_that_only_reads_is_never_refused(server: db.ServerTarget, f
         _calls_until_refused(server, lambda conn, _: conn.execute(f"SELECT count(*) FROM {foreign_table}"), calls=40)
         is None
     )
+
+
+@pytest.mark.db
+def test_a_refusal_names_what_the_candidate_committed_whatever_check_fired_first(
+    server: db.ServerTarget, foreign_table: str
+) -> None:
+    """The probe: a candidate that commits, creates a table and commits again is refused for the
+    transaction state it leaves, and the refusal names the table it left behind."""
+    schema = foreign_table.split(".")[0]
+
+    def escapes(conn: psycopg.Connection[Any], _: int) -> None:
+        conn.execute(f"BEGIN READ WRITE; CREATE TABLE {schema}.left_by_candidate (i int); COMMIT; BEGIN")
+
+    refusal = _calls_until_refused(server, escapes, calls=1)
+    assert refusal is not None
+    assert "left its session in another transaction state (IDLE → INTRANS)" in refusal
+    assert f"it also changed the database: created {schema}.left_by_candidate" in refusal
+    assert "the kit undid none of it" in refusal

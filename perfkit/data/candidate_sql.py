@@ -32,7 +32,7 @@ class CalledNames:
     casts: frozenset[QualifiedName]
 
 
-class NotASummary(ValueError):
+class NotASummaryError(ValueError):
     """The text is not one read-only SELECT; the message says what it is instead."""
 
 
@@ -41,57 +41,51 @@ def _qualified(names: tuple[Any, ...] | None) -> QualifiedName:
     return (parts[-2] if len(parts) > 1 else None, parts[-1])
 
 
-class _Names(Visitor):  # type: ignore[misc]
-    def __init__(self) -> None:
-        self.functions: set[QualifiedName] = set()
-        self.operators: set[QualifiedName] = set()
-        self.casts: set[QualifiedName] = set()
-        self.problems: list[str] = []
-
-    def visit_FuncCall(self, _: Any, node: ast.FuncCall) -> None:
-        self.functions.add(_qualified(node.funcname))
-
-    def visit_A_Expr(self, _: Any, node: ast.A_Expr) -> None:
-        schema, name = _qualified(node.name)
-        if name.isalpha():  # BETWEEN and its kin: keywords the server turns into comparisons
-            self.operators |= {(schema, "<="), (schema, ">=")}
-        else:
-            self.operators.add((schema, name))
-
-    def visit_TypeCast(self, _: Any, node: ast.TypeCast) -> None:
-        if node.typeName is not None:
-            self.casts.add(_qualified(node.typeName.names))
-
-    def visit_CommonTableExpr(self, _: Any, node: ast.CommonTableExpr) -> None:
-        if not isinstance(node.ctequery, ast.SelectStmt):
-            self.problems.append(f"its WITH {node.ctequery.__class__.__name__.removesuffix('Stmt').upper()} writes")
-
-    def visit_SelectStmt(self, _: Any, node: ast.SelectStmt) -> None:
-        if node.intoClause is not None:
-            self.problems.append("its SELECT INTO creates a table")
-        if node.lockingClause:
-            self.problems.append("its FOR UPDATE/SHARE locks rows")
+def _read(statement: ast.Node) -> tuple[CalledNames, list[str]]:
+    """The names ``statement`` calls, and what in it does more than read."""
+    functions: set[QualifiedName] = set()
+    operators: set[QualifiedName] = set()
+    casts: set[QualifiedName] = set()
+    problems: list[str] = []
+    for _, node in Visitor().iterate(statement):
+        if isinstance(node, ast.FuncCall):
+            functions.add(_qualified(node.funcname))
+        elif isinstance(node, ast.A_Expr):
+            schema, name = _qualified(node.name)
+            if name.isalpha():  # BETWEEN and its kin: keywords the server turns into comparisons
+                operators |= {(schema, "<="), (schema, ">=")}
+            else:
+                operators.add((schema, name))
+        elif isinstance(node, ast.TypeCast) and node.typeName is not None:
+            casts.add(_qualified(node.typeName.names))
+        elif isinstance(node, ast.CommonTableExpr) and not isinstance(node.ctequery, ast.SelectStmt):
+            problems.append(f"its WITH {type(node.ctequery).__name__.removesuffix('Stmt').upper()} writes")
+        elif isinstance(node, ast.SelectStmt):
+            if node.intoClause is not None:
+                problems.append("its SELECT INTO creates a table")
+            if node.lockingClause:
+                problems.append("its FOR UPDATE/SHARE locks rows")
+    return CalledNames(frozenset(functions), frozenset(operators), frozenset(casts)), problems
 
 
 def called_names(query: str, parameter: str) -> CalledNames:
     """Parse ``query`` (whose key is written as ``parameter``, psycopg's ``%(name)s``); raises
-    `NotASummary` when it is not one SELECT that only reads."""
+    `NotASummaryError` when it is not one SELECT that only reads."""
     text = query.replace(parameter, "$1").replace("%%", "%")
     try:
         statements = parse_sql(text)
     except ParseError as exc:
-        raise NotASummary(f"does not parse as SQL: {exc}") from None
+        raise NotASummaryError(f"does not parse as SQL: {exc}") from None
     if len(statements) != 1:
-        raise NotASummary(f"holds {len(statements)} statements: a candidate is one query")
+        raise NotASummaryError(f"holds {len(statements)} statements: a candidate is one query")
     (statement,) = statements
     if not isinstance(statement.stmt, ast.SelectStmt):
         kind = statement.stmt.__class__.__name__.removesuffix("Stmt")
-        raise NotASummary(f"is a {kind.upper()} statement: a candidate is one SELECT")
-    names = _Names()
-    names(statement)
-    if names.problems:
-        raise NotASummary(f"does more than read ({'; '.join(names.problems)}): a candidate is one SELECT that reads")
-    return CalledNames(frozenset(names.functions), frozenset(names.operators), frozenset(names.casts))
+        raise NotASummaryError(f"is a {kind.upper()} statement: a candidate is one SELECT")
+    called, problems = _read(statement)
+    if problems:
+        raise NotASummaryError(f"does more than read ({'; '.join(problems)}): a candidate is one SELECT that reads")
+    return called
 
 
 _REACHABLE = (
@@ -105,6 +99,7 @@ pg_catalog included, and the kit's own (the search path a call runs with is a da
 def volatile_calls(conn: psycopg.Connection[Any], called: CalledNames) -> list[str]:
     """The volatile functions behind ``called`` in the server's catalog, as signatures (an operator or
     a cast named by what it calls)."""
+
     def names(pairs: frozenset[QualifiedName]) -> dict[str, list[str | None]]:
         ordered = sorted(pairs, key=lambda pair: (pair[0] or "", pair[1]))
         return {"schemas": [schema for schema, _ in ordered], "names": [name for _, name in ordered]}

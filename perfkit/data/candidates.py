@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
-from perfkit.data.candidate_sql import NotASummary, called_names, volatile_calls
+from perfkit.data.candidate_sql import NotASummaryError, called_names, volatile_calls
 from perfkit.errors import CandidateError, first_line
 from perfkit.paths import PROJECT_ROOT
 from perfkit.subject import Subject, load_subject
@@ -121,7 +121,7 @@ def _load_sql(subject: Subject, path: Path) -> Candidate:
         raise CandidateError(shown(path), f"does not take {key.parameter}: write the {key.name} as {key.parameter}")
     try:
         called = called_names(query, key.parameter)
-    except NotASummary as exc:
+    except NotASummaryError as exc:
         raise CandidateError(shown(path), str(exc)) from None
     checked = False
 

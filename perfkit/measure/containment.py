@@ -33,6 +33,7 @@ REFUSED_SETTINGS = (*CONFINING_SETTINGS, "role", "session_authorization")
 GRACE_SECONDS = 1.0
 """How long past its limit a call may run before the client cancels it (the server's own
 ``statement_timeout`` should fire first)."""
+NOT_UNDONE = "; the kit undid none of it: drop or restore it yourself"
 
 
 def settings_of(conn: psycopg.Connection[Any]) -> dict[str, str]:
@@ -154,6 +155,7 @@ class Containment:
         self.watchdog = watchdog
         self.expected = settings_of(conn)
         self._before: dict[str, tuple[int, int]] | None = None
+        self._at_first_call = relations(observer)
         self._written = rows_written(observer)
         """Since the candidate's first call, not its last: writes of another session it opened are
         published when that session ends, which may be after the call that made them."""
@@ -169,15 +171,12 @@ class Containment:
     def after_call(self) -> None:
         """Refuse the candidate if its last call changed what bounds it, or the database."""
         if self.watchdog.fired:
-            raise CandidateError(
-                self.label,
-                f"ran past its time limit ({self.watchdog.limit - GRACE_SECONDS:g} s) and was cancelled by the kit",
+            raise self.refused(
+                f"ran past its time limit ({self.watchdog.limit - GRACE_SECONDS:g} s) and was cancelled by the kit"
             )
         status = self.conn.info.transaction_status
         if status != self._status:
-            raise CandidateError(
-                self.label, f"left its session in another transaction state ({self._status.name} → {status.name})"
-            )
+            raise self.refused(f"left its session in another transaction state ({self._status.name} → {status.name})")
         now = settings_of(self.conn)
         moved = [
             f"{name} {self.expected[name]!r} → {now[name]!r}"
@@ -185,7 +184,7 @@ class Containment:
             if now[name] != self.expected[name]
         ]
         if moved:
-            raise CandidateError(self.label, f"changed the settings that confine it: {'; '.join(moved)}")
+            raise self.refused(f"changed the settings that confine it: {'; '.join(moved)}")
         if status == psycopg.pq.TransactionStatus.IDLE:
             flush_statistics(self.conn)
         found = writes(self._written, rows_written(self.observer))
@@ -193,8 +192,23 @@ class Containment:
             found = changes(self._before, relations(self.observer)) + found
         if found:
             raise CandidateError(
-                self.label, f"changed the database while it ran: {'; '.join(found)} (or another client did)"
+                self.label, f"changed the database while it ran: {'; '.join(found)} (or another client did){NOT_UNDONE}"
             )
+
+    def refused(self, problem: str) -> CandidateError:
+        """The refusal for ``problem``, naming too whatever the candidate changed outside the kit's
+        schemas since its first call: the first check that fires is rarely the only harm done."""
+        try:
+            if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                flush_statistics(self.conn)
+            found = changes(self._at_first_call, relations(self.observer))
+            found += writes(self._written, rows_written(self.observer))
+        except psycopg.Error:  # the refusal matters more than the inventory
+            found = []
+        if not found:
+            return CandidateError(self.label, problem)
+        changed = f"it also changed the database: {'; '.join(found)} (or another client did)"
+        return CandidateError(self.label, f"{problem}; {changed}{NOT_UNDONE}")
 
     @contextmanager
     def bounded(self) -> Iterator[None]:
@@ -205,13 +219,24 @@ class Containment:
         except psycopg.errors.QueryCanceled:
             if self.watchdog.fired:
                 self.after_call()  # raises, naming the limit
-            with refusals(self.label):
+            with self._inventoried():
                 raise
         except SystemExit as exc:  # the kit's exit code is the kit's to choose
-            raise CandidateError(self.label, f"called sys.exit({exc.code!r})") from None
+            raise self.refused(f"called sys.exit({exc.code!r})") from None
         except Exception:
-            with refusals(self.label):
+            with self._inventoried():
                 raise
+
+    @contextmanager
+    def _inventoried(self) -> Iterator[None]:
+        """`refusals`, each refusal naming what the candidate changed (`refused`)."""
+        try:
+            with refusals(self.label):
+                yield
+        except CandidateError as exc:
+            if exc.path != self.label:
+                raise
+            raise self.refused(exc.problem) from None
 
     def call(self, call: Callable[[psycopg.Connection[Any], int], Any], key: int) -> Any:
         """One call, bounded and checked."""
