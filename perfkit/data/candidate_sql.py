@@ -11,13 +11,13 @@ name the session could reach is volatile. The checks after each call (`containme
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from pglast import ast, parse_sql
 from pglast.parser import ParseError
-from pglast.visitors import Visitor
 
 QualifiedName = tuple[str | None, str]
 """A name as written: its schema when qualified, and the name (lower case unless quoted)."""
@@ -41,13 +41,24 @@ def _qualified(names: tuple[Any, ...] | None) -> QualifiedName:
     return (parts[-2] if len(parts) > 1 else None, parts[-1])
 
 
+def _nodes(value: object) -> Iterator[ast.Node]:
+    """Every node of a parse tree, depth first."""
+    if isinstance(value, tuple):
+        for item in value:
+            yield from _nodes(item)
+    elif isinstance(value, ast.Node):
+        yield value
+        for member in value:
+            yield from _nodes(getattr(value, member))
+
+
 def _read(statement: ast.Node) -> tuple[CalledNames, list[str]]:
     """The names ``statement`` calls, and what in it does more than read."""
     functions: set[QualifiedName] = set()
     operators: set[QualifiedName] = set()
     casts: set[QualifiedName] = set()
     problems: list[str] = []
-    for _, node in Visitor().iterate(statement):
+    for node in _nodes(statement):
         if isinstance(node, ast.FuncCall):
             functions.add(_qualified(node.funcname))
         elif isinstance(node, ast.A_Expr):
