@@ -220,3 +220,40 @@ def test_a_running_server_is_not_reset(short_parent: Path) -> None:
     finally:
         holder.communicate(input="", timeout=60)
     assert _postmaster(pgdata) is None
+
+
+def test_a_server_killed_mid_bench_is_the_kits_one_line_and_the_next_run_works(
+    short_parent: Path, tmp_path: Path
+) -> None:
+    """The probe: the postmaster SIGKILLed while the latencies are taken. The run names the cause in one
+    line (exit 4), stays INCOMPLETE and leaves no process; the wheel's exit clean-up, which would try to
+    stop the missing server, says nothing; the next run starts the server again."""
+    pgdata, output = short_parent / "pg", tmp_path / "results"
+    env = {**os.environ, "PERFKIT_PGDATA": str(pgdata)}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "evaluation", "bench", "--quick", "--output", str(output)],
+        env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not list(output.glob("bench-*/INCOMPLETE")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    postmaster = _postmaster(pgdata)
+    assert postmaster is not None, "the bench never started measuring"
+    time.sleep(2)
+    postmaster.kill()
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 4, err[-2000:]
+    assert err.count("\n") == 1, err[-2000:]
+    assert err.startswith("error: the embedded PostgreSQL stopped during the run: "), err
+    (directory,) = output.iterdir()
+    assert (directory / "INCOMPLETE").exists()
+    stopped = time.monotonic() + 10
+    while _kit_processes(pgdata) and time.monotonic() < stopped:
+        time.sleep(0.5)
+    assert not _kit_processes(pgdata), "a process of the failed run is still running"
+    again = subprocess.run(
+        [sys.executable, "-c", "from perfkit.data import server\nwith server.connect(server.resolve_server().dsn) "
+         "as conn:\n    print(conn.execute('SELECT 41 + 1').fetchone()[0])"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert (again.returncode, again.stdout) == (0, "42\n"), again.stderr

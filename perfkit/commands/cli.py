@@ -28,7 +28,7 @@ from perfkit.commands.patch import PatchCommand
 from perfkit.commands.readme import ReadmeCommand
 from perfkit.commands.report import ReportCommand
 from perfkit.commands.try_ import TryCommand
-from perfkit.data.server import resolve_configured_server
+from perfkit.data.server import embedded_server_stopped, resolve_configured_server
 from perfkit.errors import ConfigurationError, DatabaseError, KitError, first_line
 
 COMMANDS: list[type[Command]] = [
@@ -185,6 +185,16 @@ def cli_reference(prog: str = PROG) -> str:
     return "\n".join(text) + "\n"
 
 
+def _fail(message: str, exit_code: int) -> int:
+    """One line on stderr and the exit code; when the embedded server died under the run, that is
+    the cause, whatever failed first because of it."""
+    if embedded_server_stopped():
+        message = f"the embedded PostgreSQL stopped during the run: {message}; the next run starts it again"
+        exit_code = DatabaseError.exit_code
+    print(f"error: {message}", file=sys.stderr)
+    return exit_code
+
+
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     parser, commands = build_parser(prog)
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -201,13 +211,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     except KitError as exc:
         if "--debug" in arguments:
             raise
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(str(exc), exc.exit_code)
     except psycopg.Error as exc:  # one the kit did not foresee: still one line, with what the server said
         if "--debug" in arguments:
             raise
-        print(f"error: the server refused: {first_line(exc)} (--debug shows where)", file=sys.stderr)
-        return DatabaseError.exit_code
+        return _fail(f"the server refused: {first_line(exc)} (--debug shows where)", DatabaseError.exit_code)
     except Terminated:
         print("terminated", file=sys.stderr)
         return TERMINATED

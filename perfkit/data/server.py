@@ -8,6 +8,7 @@ connection.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import os
 import re
@@ -252,6 +253,7 @@ def start_embedded_server(pgdata: Path) -> str:
                 f"kit's datasets, which are loaded again from the instances: `{RESET_HINT}` removes it, or set "
                 "DATABASE_URL to use another server"
             )
+        _end_orphans(pgdata)
         try:
             server = get_server(pgdata, cleanup_mode="stop", start=False)
             _prune_dead_handles(server)
@@ -260,6 +262,7 @@ def start_embedded_server(pgdata: Path) -> str:
             server.start()
             # Registered after pixeltable's own exit handler, so it runs first (atexit is LIFO).
             atexit.register(_leave_server, server)
+            _joined.append(server)
         except Exception as exc:
             log = pgdata / "log"
             raise DatabaseError(
@@ -267,6 +270,28 @@ def start_embedded_server(pgdata: Path) -> str:
                 f"see its log at {log}, or set DATABASE_URL to use another server"
             ) from exc
         return str(server.get_uri())
+
+
+def _end_orphans(pgdata: Path) -> None:
+    """End the server processes a killed postmaster left behind: a backend notices its postmaster's
+    death only when its query ends, and until then holds the shared memory a new server needs."""
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        postmaster = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if _alive(postmaster):
+        return
+    orphans = []
+    for process in psutil.process_iter(["name", "cwd"]):
+        if process.info["name"] == "postgres" and process.info["cwd"] == str(pgdata):
+            orphans.append(process)
+            with contextlib.suppress(psutil.Error):
+                process.terminate()
+    _, still = psutil.wait_procs(orphans, timeout=10)
+    for process in still:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
 
 
 def _prune_dead_handles(server: PostgresServer) -> None:
@@ -292,12 +317,32 @@ def _alive(pid: int) -> bool:
         return False
 
 
+_joined: list[PostgresServer] = []
+"""The embedded server this process started or joined, if any."""
+
+
+def _postmaster_alive(server: PostgresServer) -> bool:
+    pid = server.get_pid()
+    return pid is not None and _alive(pid)
+
+
+def embedded_server_stopped() -> bool:
+    """Whether the embedded server this process joined has stopped under it (killed, or shut down
+    by someone else): what a run's failure then means, whatever the error said."""
+    return any(not _postmaster_alive(server) for server in _joined)
+
+
 def _leave_server(server: PostgresServer) -> None:
     """At exit: prune the dead first, so that the last live kit process stops the server; and let no
-    Ctrl-C interrupt the shutdown half-way."""
+    Ctrl-C interrupt the shutdown half-way. A server already gone is left to the next run to start:
+    the wheel's own clean-up would try to stop it and fail on the missing process."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     _prune_dead_handles(server)
+    if not _postmaster_alive(server):
+        atexit.unregister(server._cleanup)
+        with server._lock:
+            server.global_process_id_list.get_and_remove(os.getpid())
 
 
 def _write_embedded_settings(pgdata: Path) -> None:
