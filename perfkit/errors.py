@@ -89,6 +89,13 @@ class SubjectError(KitError):
         super().__init__(f"{where}: {problem}")
 
 
+class OutputError(KitError):
+    """An output could not be written (a full disk, a read-only file system, no permission, a path
+    under a file); the message names the path and what to do, and the run stays INCOMPLETE."""
+
+    exit_code = 12
+
+
 def first_line(exc: BaseException) -> str:
     """What an exception says, on one line (psycopg's and libpq's messages run to several)."""
     text = str(exc).strip()

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
 
-from perfkit.commands.notebooks import committed_output_problems
-from perfkit.errors import ConfigurationError, MeasurementError
+from perfkit.commands.notebooks import committed_output_problems, write_notebook
+from perfkit.errors import ConfigurationError, MeasurementError, OutputError
+from perfkit.measure.memory import MEMRAY_ERROR, measure_call_memory
+from perfkit.paths import keep_copy
 from perfkit.record.evidence import MAX_EVIDENCE_BYTES, curate
+from perfkit.record.format import write_record
 from perfkit.record.runs import INCOMPLETE, mark_complete, new_run_directory, read_manifest, write_manifest, write_new
+from perfkit.render.figures import save_figure
+from perfkit.subject import load_subject
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,3 +142,104 @@ def test_committed_notebook_renders_its_figures(notebook: Path) -> None:
     page, _ = nbconvert.HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
     drawn = sum("_figure(" in "".join(cell.source) for cell in nbformat.read(notebook, as_version=4).cells)
     assert page.count("data:image/png;base64,") >= drawn
+
+
+@contextlib.contextmanager
+def _small_disk(free_bytes: int) -> Iterator[Path]:
+    """A folder on a 64 KB tmpfs with ``free_bytes`` left (a multiple of its 4 KB pages)."""
+    folder = Path(tempfile.mkdtemp(prefix="pk-full-"))
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        folder.rmdir()
+        pytest.skip(f"a small tmpfs cannot be mounted here: {mounted.stderr.decode().strip()}")
+    try:
+        with contextlib.suppress(OSError), (folder / "filler").open("wb") as filler:
+            while os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize > free_bytes:
+                filler.write(b"\0" * 4096)
+                filler.flush()
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+        folder.rmdir()
+
+
+@pytest.fixture
+def full_folder() -> Iterator[Path]:
+    with _small_disk(0) as folder:
+        yield folder
+
+
+def _figure(folder: Path) -> None:
+    fig = plt.figure()
+    try:
+        save_figure(fig, folder, "latency_vs_n")
+    finally:
+        plt.close(fig)
+
+
+def _memray_capture(folder: Path) -> None:
+    """memray writes its capture in the probe's process; the probe failing there is the kit's to explain."""
+
+    measured = ("peak_bytes", "total_allocations", "rss_before_bytes", "rss_after_bytes", "max_rss_bytes", "seconds")
+    report = {**dict.fromkeys(measured, 0), "limit_hit": False}
+
+    def failed(command: Sequence[str], **_: object) -> subprocess.CompletedProcess[str]:
+        if "--capture" in command:  # what memray says, and the probe exiting 0 with a truncated capture's figures
+            said = f"{MEMRAY_ERROR}: Failed to grow output file by 4096 bytes: No space left on device\n"
+            return subprocess.CompletedProcess(list(command), 0, json.dumps(report), said)
+        return subprocess.CompletedProcess(list(command), 0, json.dumps(report), "")
+
+    measure_call_memory(
+        "", "perfkit_x", "after", 1, 1, folder, subject=load_subject(), warm_key=1, runner=failed
+    )  # fmt: skip
+
+
+def _callgrind(folder: Path) -> None:
+    source = Path(tempfile.mkdtemp()) / "callgrind.out"
+    source.write_bytes(b"events: Ir\n" * 10_000)
+    keep_copy(source, folder / "callgrind-after-30000.out")
+
+
+ARTIFACTS = {
+    "json": lambda folder: write_record(folder, "parity", {"all_agree": True}),
+    "csv": lambda folder: write_new(folder / "results.csv", "n,median_ms\n" * 2_000),
+    "figures": _figure,
+    "callgrind": _callgrind,
+    "memray": _memray_capture,
+    "notebooks": lambda folder: write_notebook({"cells": [], "metadata": {}, "nbformat": 4}, folder / "a.ipynb"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ARTIFACTS))
+def test_a_full_disk_is_one_line_naming_the_path_and_what_to_do(kind: str, full_folder: Path) -> None:
+    with pytest.raises(OutputError, match=rf"^cannot write {re.escape(str(full_folder))}/.*: No space left on device; "
+                       "free space on that disk, or give --output a folder on another$"):  # fmt: skip
+        ARTIFACTS[kind](full_folder)
+
+
+@pytest.mark.parametrize("kind", sorted(set(ARTIFACTS) - {"memray"}))
+def test_a_path_under_a_file_is_one_line_naming_it(kind: str, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(OutputError, match="Not a directory; a part of that path is a file: give --output a folder"):
+        ARTIFACTS[kind](tmp_path / "a-file")
+
+
+@pytest.mark.db
+def test_a_bench_that_fills_the_disk_ends_in_one_line_and_stays_incomplete() -> None:
+    """The probe: `bench --output` on a disk with room for the run's directory and little more."""
+    with _small_disk(16 * 1024) as folder:
+        output = folder / "runs"
+        run = subprocess.run(
+            [sys.executable, "-m", "evaluation", "bench", "--quick", "--grid", "1000", "--no-instructions",
+             "--no-flamegraphs", "--no-concurrency", "--output", str(output)],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert run.returncode == OutputError.exit_code, run.stderr[-2000:]
+        assert run.stderr.count("\n") == 1, run.stderr[-2000:]
+        assert re.fullmatch(
+            rf"error: cannot write {re.escape(str(output))}/bench-[^/]+/\S+: No space left on device; "
+            "free space on that disk, or give --output a folder on another\n",
+            run.stderr,
+        ), run.stderr
+        (directory,) = output.iterdir()
+        assert (directory / INCOMPLETE).exists()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -66,7 +65,7 @@ from perfkit.measure.scenario import (
 )
 from perfkit.measure.timing import DECISION_MIN_SAMPLES, MEDIAN_PRECISION, Clock, SamplingPlan
 from perfkit.measure.variants import JIT, Variant, subject_variants
-from perfkit.paths import RESULTS_DIR
+from perfkit.paths import RESULTS_DIR, keep_copy
 from perfkit.record.format import save_bench
 from perfkit.record.runs import mark_complete, new_run_directory, write_new
 from perfkit.render.figures import all_figures, save_figure
@@ -577,8 +576,8 @@ def _count_instructions(
             log(f"  instructions {variant.name}: " + ", ".join(f"N={c.n:,} {c.instructions:,}" for c in calls))
             if variant.name == "after":
                 record.instruction_profile = [entry.to_json() for entry in instructions.profile(part)]
-                kept = shutil.copy(part, run.directory / f"callgrind-after-{sizes[-1]}.out")
-                record.counting["profile_capture"] = Path(kept).name
+                kept = keep_copy(part, run.directory / f"callgrind-after-{sizes[-1]}.out")
+                record.counting["profile_capture"] = kept.name
         client_sizes = [n for n in sorted(users) if n <= config.client_instruction_max_n]
         client_sizes = client_sizes if len(client_sizes) >= 2 else sorted(users)[:2]
         record.counting["client_sizes"] = client_sizes

@@ -17,7 +17,7 @@ from typing import Any
 from perfkit.commands._kernel import execute_notebook
 from perfkit.commands._options import Command
 from perfkit.commands.report import discover_notebooks
-from perfkit.paths import PROJECT_ROOT
+from perfkit.paths import PROJECT_ROOT, unwritable
 from perfkit.record.evidence import compact_png_bytes
 
 IGNORE_TAG = "nbval-ignore-output"
@@ -32,9 +32,10 @@ def _read(path: Path) -> dict[str, Any]:
     return notebook
 
 
-def _write(notebook: dict[str, Any], path: Path) -> None:
+def write_notebook(notebook: dict[str, Any], path: Path) -> None:
     """As nbformat writes notebooks: one-space indent, sorted keys, a final newline."""
-    path.write_text(json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    with unwritable(path):
+        path.write_text(json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _code_cells(notebook: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -92,7 +93,7 @@ def tidy_outputs(path: Path) -> None:
         cell["outputs"] = json.loads(
             json.dumps(cell["outputs"]).replace(f"{PROJECT_ROOT}/", "").replace(str(PROJECT_ROOT), ".")
         )
-    _write(notebook, path)
+    write_notebook(notebook, path)
 
 
 def refresh(paths: list[Path]) -> None:

@@ -22,9 +22,9 @@ from perfkit.commands._kernel import execute_notebook
 from perfkit.commands._options import Command, add_output, add_quick, add_subject
 from perfkit.data.candidates import list_candidates
 from perfkit.data.server import resolve_server
-from perfkit.errors import ConfigurationError, NotebookError
+from perfkit.errors import ConfigurationError, NotebookError, OutputError
 from perfkit.judge.diff import RunDiff, diff_runs
-from perfkit.paths import NOTEBOOKS_DIR, REPORTS_DIR
+from perfkit.paths import NOTEBOOKS_DIR, REPORTS_DIR, output_error
 from perfkit.record.batch import BatchRun, NotebookOutcome
 from perfkit.record.format import load_run, write_record
 from perfkit.record.history import finished_reports, previous_durations, report_history
@@ -163,8 +163,12 @@ def run_batch(
             )
             outcome.ok = True
         except PapermillExecutionError as exc:
+            if exc.ename == OutputError.__name__:  # the notebooks after it could write no more
+                raise OutputError(f"{notebook.name}: {exc.evalue}") from None
             outcome.error = {"cell_index": exc.cell_index, "ename": exc.ename, "evalue": exc.evalue}
         except Exception as exc:  # a dead kernel or a broken notebook must not stop the batch
+            if isinstance(exc, OSError) and exc.filename is not None:  # papermill writing the executed notebook
+                raise output_error(exc.filename, exc) from None
             outcome.error = {"cell_index": None, "ename": type(exc).__name__, "evalue": str(exc)}
         outcome.seconds = time.perf_counter() - started
         outcome.outputs = {kind: str(path) for kind, path in read_manifest(Path(parameters["output_dir"])).items()}

@@ -18,6 +18,7 @@ from perfkit.data.implementations import DSN_VARIABLE
 from perfkit.data.server import DsnLike, plain
 from perfkit.errors import MeasurementError
 from perfkit.measure.beside import Runner, run_process
+from perfkit.paths import room_for, unwritable
 from perfkit.subject import IMPLEMENTATIONS, Subject
 
 
@@ -77,7 +78,8 @@ def measure_call_memory(
     needs a new arena depends on the interpreter's heap, not on the call, and one arena more at one
     N reads as a megabyte of growth. ``runner`` starts the processes (`beside`)."""
     label = implementation if implementation in IMPLEMENTATIONS else Path(implementation).stem
-    capture_dir.mkdir(parents=True, exist_ok=True)
+    with unwritable(capture_dir):
+        capture_dir.mkdir(parents=True, exist_ok=True)
     capture = capture_dir / f"memray-{label}-{n}.bin"
     if capture.exists():
         raise MeasurementError(f"{capture} exists already; every run writes a new directory")
@@ -102,6 +104,10 @@ def measure_call_memory(
         capture=str(capture) if traced else "",
         limit_hit=bool(untracked["limit_hit"] or measured["limit_hit"]),
     )
+
+
+MEMRAY_ERROR = "Memray ERROR"
+"""How memray's tracker starts a line about a failure it recovers from by tracking no more."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,13 @@ class _Probe:
             completed = self.runner(command, env={**os.environ, DSN_VARIABLE: plain(self.dsn)}, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             raise MeasurementError(f"{what} ran longer than {self.timeout:.0f} s") from None
+        memray_said = [line for line in completed.stderr.splitlines() if line.startswith(MEMRAY_ERROR)]
+        if capture is not None and (completed.returncode != 0 or memray_said):
+            # memray writes the capture itself and, when it cannot, stops tracking and carries on: the
+            # probe then exits 0 with the figures of a truncated capture. A full disk is said so.
+            room_for(capture)
+        if memray_said:
+            raise MeasurementError(f"{what}: memray could not write its capture: {memray_said[0]}")
         if completed.returncode != 0:
             last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
             raise MeasurementError(f"{what} failed: {last}")

@@ -13,9 +13,9 @@ import shutil
 from pathlib import Path
 
 from perfkit.errors import ConfigurationError
-from perfkit.paths import EVIDENCE_DIR
+from perfkit.paths import EVIDENCE_DIR, unwritable
 from perfkit.record.format import read_record
-from perfkit.record.runs import INCOMPLETE, unwritable, write_new
+from perfkit.record.runs import INCOMPLETE, write_new
 
 KEPT_SUFFIXES = (".md", ".json", ".csv", ".png")
 """Kept, PNG figures re-encoded with a palette and JSON records without indentation."""
@@ -128,8 +128,9 @@ def _copy(
     """The kept files, the page and CURATED.md, into a folder that is renamed only once all are there."""
     for relative, data in contents.items():
         destination = into / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_bytes(data)
+        with unwritable(destination):
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(data)
     page_said = ""
     if page is not None:
         write_new(into / "report.html", page)

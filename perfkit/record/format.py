@@ -26,6 +26,7 @@ from perfkit.judge.diff import Run
 from perfkit.judge.outcome import Check
 from perfkit.measure.parity import DifferenceOutcome, ParityReport
 from perfkit.measure.results import BenchRecord, LatencySeries, latency_table, tidy
+from perfkit.paths import unwritable
 from perfkit.record.runs import INCOMPLETE, write_new
 
 RECORD_SCHEMA_VERSION = 3
@@ -176,7 +177,8 @@ def save_parity_reports(
     environment: dict[str, Any] | None = None,
 ) -> Path:
     """parity.json in ``directory`` (created if needed); refuses to overwrite."""
-    directory.mkdir(parents=True, exist_ok=True)
+    with unwritable(directory):
+        directory.mkdir(parents=True, exist_ok=True)
     body = {
         "all_agree": all(not report.mismatches for report in reports),
         "reports": [report.to_json() for report in reports],
@@ -191,7 +193,8 @@ def save_parity_reports(
 def save_candidates(directory: Path, outcomes: Sequence[CandidateOutcome]) -> Path:
     """candidates.json in ``directory``, each run directory relative to it, as every path a report holds."""
     directory = directory.resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    with unwritable(directory):
+        directory.mkdir(parents=True, exist_ok=True)
     documents = [outcome.to_json() for outcome in outcomes]
     for document in documents:
         if document["directory"] and Path(document["directory"]).is_relative_to(directory):

@@ -4,12 +4,13 @@ manifest through which a notebook hands the batch what it produced."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import shutil
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from perfkit.errors import ConfigurationError, MeasurementError
+from perfkit.errors import ConfigurationError, MeasurementError, OutputError
+from perfkit.paths import unwritable
 
 MANIFEST = "manifest.json"
 INCOMPLETE = "INCOMPLETE"
@@ -38,10 +39,14 @@ def new_run_directory(base: Path, prefix: str, now: datetime | None = None, *, s
                 directory.mkdir()
         except FileExistsError:
             continue
-        with unwritable(directory):
-            (directory / INCOMPLETE).write_text(
-                "This run has not finished, or was stopped: what this directory holds is partial.\n"
-            )
+        try:
+            with unwritable(directory):
+                (directory / INCOMPLETE).write_text(
+                    "This run has not finished, or was stopped: what this directory holds is partial.\n"
+                )
+        except OutputError:
+            shutil.rmtree(directory, ignore_errors=True)  # not even its marker fits: leave nothing
+            raise
         return directory
     raise MeasurementError(f"{base / name} and 98 more exist already; results are never overwritten")
 
@@ -49,20 +54,6 @@ def new_run_directory(base: Path, prefix: str, now: datetime | None = None, *, s
 def mark_complete(directory: Path) -> None:
     """The run that owns ``directory`` finished: its results are whole."""
     (directory / INCOMPLETE).unlink(missing_ok=True)
-
-
-@contextmanager
-def unwritable(path: Path) -> Iterator[None]:
-    """An operating system's refusal to write ``path`` (no such folder, no permission, a full disk, a
-    read-only file system) as one line that names it; an existing file is the caller's to handle."""
-    try:
-        yield
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        raise ConfigurationError(
-            f"cannot write {path}: {exc.strerror or type(exc).__name__}; give a folder you can write to"
-        ) from None
 
 
 def write_new(path: Path, text: str) -> Path:
@@ -78,7 +69,8 @@ def write_new(path: Path, text: str) -> Path:
 def write_manifest(directory: Path | str, **outputs: Path) -> Path:
     """Record what a notebook produced, relative to its output directory, for the batch to read."""
     directory = Path(directory).resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    with unwritable(directory):
+        directory.mkdir(parents=True, exist_ok=True)
     document = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
         "outputs": {kind: str(Path(path).resolve().relative_to(directory)) for kind, path in outputs.items()},

@@ -21,6 +21,7 @@ from perfkit.measure.load.analysis import LoadRun
 from perfkit.measure.results import GRID, MB, POOLED, BenchRecord, latency_table, memory_table
 from perfkit.measure.scaling import ratio
 from perfkit.measure.timing import describe, percentile_interval
+from perfkit.paths import unwritable
 
 COLOURS = {
     "before": "#c0392b",
@@ -305,7 +306,8 @@ def save_figure(fig: Figure, directory: Path, stem: str) -> list[Path]:
     for path in paths:
         if path.exists():
             raise MeasurementError(f"{path} exists already; results are never overwritten")
-        fig.savefig(path, dpi=130)
+        with unwritable(path):
+            fig.savefig(path, dpi=130)
     return paths
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from perfkit.paths import PATCH, PROJECT_ROOT
+from perfkit.paths import PATCH, PROJECT_ROOT, unwritable
 
 _BEFORE, _AFTER = "repository_before", "repository_after"
 
@@ -29,6 +29,7 @@ def render_patch(root: Path = PROJECT_ROOT) -> str:
 
 
 def write_patch(path: Path = PATCH) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_patch())
+    with unwritable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_patch())
     return path
