@@ -56,6 +56,11 @@ _WHAT_TO_DO = {
 }
 
 
+def refused_write(exc: BaseException) -> bool:
+    """Whether ``exc`` is the operating system refusing a write (not a missing file read, not a socket)."""
+    return isinstance(exc, OSError) and exc.errno in _WHAT_TO_DO and exc.errno != errno.ENOENT
+
+
 def output_error(path: Path | str, exc: OSError) -> OutputError:
     """What the operating system's refusal to write ``path`` means, and what to do about it."""
     what_to_do = _WHAT_TO_DO.get(exc.errno or 0, "give --output a folder you can write to")

@@ -14,7 +14,7 @@ from perfkit.commands.cli import main
 from perfkit.data import server as db
 from perfkit.data.datasets import dataset_schema, owned_schemas, seed_dataset
 from perfkit.data.instances import Instance, literal_instance
-from perfkit.errors import DatabaseError
+from perfkit.errors import DatabaseError, OutputError
 from perfkit.measure.results import BenchRecord
 from perfkit.record.format import save_bench
 from perfkit.record.runs import INCOMPLETE
@@ -48,9 +48,9 @@ def test_diff_refuses_a_run_that_did_not_finish(tmp_path: Path, capsys: pytest.C
 def test_an_unwritable_output_is_one_line(target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = _bench_run(tmp_path / "a")
     destination = target if target.startswith("/") else str(tmp_path / target)
-    assert main(["diff", str(run), str(run), "--json", destination]) == 2
+    assert main(["diff", str(run), str(run), "--json", destination]) == OutputError.exit_code
     assert f"cannot write {destination}: " in _error(capsys)
-    assert main(["bench", "--quick", "--output", "/proc/perfkit-results"]) == 2
+    assert main(["bench", "--quick", "--output", "/proc/perfkit-results"]) == OutputError.exit_code
     assert "cannot write /proc/perfkit-results" in _error(capsys)
 
 

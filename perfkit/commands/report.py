@@ -24,7 +24,7 @@ from perfkit.data.candidates import list_candidates
 from perfkit.data.server import resolve_server
 from perfkit.errors import ConfigurationError, NotebookError, OutputError
 from perfkit.judge.diff import RunDiff, diff_runs
-from perfkit.paths import NOTEBOOKS_DIR, REPORTS_DIR, output_error
+from perfkit.paths import NOTEBOOKS_DIR, REPORTS_DIR, output_error, refused_write
 from perfkit.record.batch import BatchRun, NotebookOutcome
 from perfkit.record.format import load_run, write_record
 from perfkit.record.history import finished_reports, previous_durations, report_history
@@ -167,8 +167,8 @@ def run_batch(
                 raise OutputError(f"{notebook.name}: {exc.evalue}") from None
             outcome.error = {"cell_index": exc.cell_index, "ename": exc.ename, "evalue": exc.evalue}
         except Exception as exc:  # a dead kernel or a broken notebook must not stop the batch
-            if isinstance(exc, OSError) and exc.filename is not None:  # papermill writing the executed notebook
-                raise output_error(exc.filename, exc) from None
+            if isinstance(exc, OSError) and refused_write(exc):  # papermill writing the executed notebook
+                raise output_error(exc.filename or outcome.executed, exc) from None
             outcome.error = {"cell_index": None, "ename": type(exc).__name__, "evalue": str(exc)}
         outcome.seconds = time.perf_counter() - started
         outcome.outputs = {kind: str(path) for kind, path in read_manifest(Path(parameters["output_dir"])).items()}
