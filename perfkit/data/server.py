@@ -273,11 +273,14 @@ def start_embedded_server(pgdata: Path) -> str:
 
 
 def _end_orphans(pgdata: Path) -> None:
-    """End the server processes a killed postmaster left behind: a backend notices its postmaster's
-    death only when its query ends, and until then holds the shared memory a new server needs."""
+    """Clear what a killed postmaster left behind: its backends (each notices the death only when its
+    query ends, and until then holds the shared memory a new server needs), and its lock files, which
+    a postmaster kept as a zombie (where nothing reaps orphans) would make PostgreSQL and the wheel
+    take for a running server."""
     pid_file = pgdata / "postmaster.pid"
     try:
-        postmaster = int(pid_file.read_text().split()[0])
+        lines = pid_file.read_text().splitlines()
+        postmaster = int(lines[0])
     except (OSError, ValueError, IndexError):
         return
     if _alive(postmaster):
@@ -292,6 +295,13 @@ def _end_orphans(pgdata: Path) -> None:
     for process in still:
         with contextlib.suppress(psutil.Error):
             process.kill()
+    psutil.wait_procs(still, timeout=5)
+    if len(lines) > 4 and lines[3].strip().isdigit() and lines[4].strip():
+        socket = Path(lines[4].strip()) / f".s.PGSQL.{lines[3].strip()}"
+        for stale in (socket, socket.with_name(socket.name + ".lock")):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+    pid_file.unlink(missing_ok=True)
 
 
 def _prune_dead_handles(server: PostgresServer) -> None:
