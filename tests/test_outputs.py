@@ -169,7 +169,7 @@ def full_folder() -> Iterator[Path]:
         yield folder
 
 
-def _figure(folder: Path) -> None:
+def _figure(folder: Path, _: Path) -> None:
     fig = plt.figure()
     try:
         save_figure(fig, folder, "latency_vs_n")
@@ -177,8 +177,9 @@ def _figure(folder: Path) -> None:
         plt.close(fig)
 
 
-def _memray_capture(folder: Path) -> None:
-    """memray writes its capture in the probe's process; the probe failing there is the kit's to explain."""
+def _memray_capture(folder: Path, _: Path) -> None:
+    """memray writes its capture in the probe's process and, when it cannot, stops tracking and lets the
+    probe exit 0 with the figures of a truncated capture: the kit must notice."""
 
     measured = ("peak_bytes", "total_allocations", "rss_before_bytes", "rss_after_bytes", "max_rss_bytes", "seconds")
     report = {**dict.fromkeys(measured, 0), "limit_hit": False}
@@ -194,34 +195,34 @@ def _memray_capture(folder: Path) -> None:
     )  # fmt: skip
 
 
-def _callgrind(folder: Path) -> None:
-    source = Path(tempfile.mkdtemp()) / "callgrind.out"
+def _callgrind(folder: Path, scratch: Path) -> None:
+    source = scratch / "callgrind.out"
     source.write_bytes(b"events: Ir\n" * 10_000)
     keep_copy(source, folder / "callgrind-after-30000.out")
 
 
 ARTIFACTS = {
-    "json": lambda folder: write_record(folder, "parity", {"all_agree": True}),
-    "csv": lambda folder: write_new(folder / "results.csv", "n,median_ms\n" * 2_000),
+    "json": lambda folder, _: write_record(folder, "parity", {"all_agree": True}),
+    "csv": lambda folder, _: write_new(folder / "results.csv", "n,median_ms\n" * 2_000),
     "figures": _figure,
     "callgrind": _callgrind,
     "memray": _memray_capture,
-    "notebooks": lambda folder: write_notebook({"cells": [], "metadata": {}, "nbformat": 4}, folder / "a.ipynb"),
+    "notebooks": lambda folder, _: write_notebook({"cells": [], "metadata": {}, "nbformat": 4}, folder / "a.ipynb"),
 }
 
 
 @pytest.mark.parametrize("kind", sorted(ARTIFACTS))
-def test_a_full_disk_is_one_line_naming_the_path_and_what_to_do(kind: str, full_folder: Path) -> None:
+def test_a_full_disk_is_one_line_naming_the_path_and_what_to_do(kind: str, full_folder: Path, tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=rf"^cannot write {re.escape(str(full_folder))}/.*: No space left on device; "
                        "free space on that disk, or give --output a folder on another$"):  # fmt: skip
-        ARTIFACTS[kind](full_folder)
+        ARTIFACTS[kind](full_folder, tmp_path)
 
 
 @pytest.mark.parametrize("kind", sorted(set(ARTIFACTS) - {"memray"}))
 def test_a_path_under_a_file_is_one_line_naming_it(kind: str, tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")
     with pytest.raises(OutputError, match="Not a directory; a part of that path is a file: give --output a folder"):
-        ARTIFACTS[kind](tmp_path / "a-file")
+        ARTIFACTS[kind](tmp_path / "a-file", tmp_path)
 
 
 @pytest.mark.db

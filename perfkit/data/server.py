@@ -262,7 +262,8 @@ def start_embedded_server(pgdata: Path) -> str:
             server.start()
             # Registered after pixeltable's own exit handler, so it runs first (atexit is LIFO).
             atexit.register(_leave_server, server)
-            _joined.append(server)
+            if server not in _joined:
+                _joined.append(server)
         except Exception as exc:
             log = pgdata / "log"
             raise DatabaseError(
