@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeGuard
 
 from perfkit.errors import OutputError
 
@@ -56,7 +57,7 @@ _WHAT_TO_DO = {
 }
 
 
-def refused_write(exc: BaseException) -> bool:
+def refused_write(exc: BaseException) -> TypeGuard[OSError]:
     """Whether ``exc`` is the operating system refusing a write (not a missing file read, not a socket)."""
     return isinstance(exc, OSError) and exc.errno in _WHAT_TO_DO and exc.errno != errno.ENOENT
 

@@ -167,7 +167,7 @@ def run_batch(
                 raise OutputError(f"{notebook.name}: {exc.evalue}") from None
             outcome.error = {"cell_index": exc.cell_index, "ename": exc.ename, "evalue": exc.evalue}
         except Exception as exc:  # a dead kernel or a broken notebook must not stop the batch
-            if isinstance(exc, OSError) and refused_write(exc):  # papermill writing the executed notebook
+            if refused_write(exc):  # papermill writing the executed notebook
                 raise output_error(exc.filename or outcome.executed, exc) from None
             outcome.error = {"cell_index": None, "ename": type(exc).__name__, "evalue": str(exc)}
         outcome.seconds = time.perf_counter() - started

@@ -221,12 +221,11 @@ def reset_embedded_server(pgdata: Path) -> None:
     again from the instances on the next run); refused while a server runs on it."""
     pgdata = pgdata.resolve()
     with file_lock(pgdata.parent / f"{pgdata.name}.lock"):
-        pid_file = pgdata / "postmaster.pid"
-        pid = pid_file.read_text().split("\n", 1)[0] if pid_file.is_file() else ""
-        if pid.isdigit() and _alive(int(pid)):
+        pid = _recorded_pid(_postmaster_record(pgdata))
+        if pid is not None and _alive(pid):
             raise DatabaseError(
-                f"the embedded PostgreSQL is running on {pgdata} (pid {pid}): let the kit's other runs finish, "
-                "then reset it"
+                f"the embedded PostgreSQL is running on {pgdata} (pid {pid}): let the kit's other runs "
+                "finish, then reset it"
             )
         shutil.rmtree(pgdata, ignore_errors=True)
 
@@ -278,13 +277,9 @@ def _end_orphans(pgdata: Path) -> None:
     query ends, and until then holds the shared memory a new server needs), and its lock files, which
     a postmaster kept as a zombie (where nothing reaps orphans) would make PostgreSQL and the wheel
     take for a running server."""
-    pid_file = pgdata / "postmaster.pid"
-    try:
-        lines = pid_file.read_text().splitlines()
-        postmaster = int(lines[0])
-    except (OSError, ValueError, IndexError):
-        return
-    if _alive(postmaster):
+    lines = _postmaster_record(pgdata)
+    postmaster = _recorded_pid(lines)
+    if postmaster is None or _alive(postmaster):
         return
     orphans = []
     for process in psutil.process_iter(["name", "cwd"]):
@@ -302,7 +297,20 @@ def _end_orphans(pgdata: Path) -> None:
         for stale in (socket, socket.with_name(socket.name + ".lock")):
             with contextlib.suppress(OSError):
                 stale.unlink()
-    pid_file.unlink(missing_ok=True)
+    (pgdata / "postmaster.pid").unlink(missing_ok=True)
+
+
+def _postmaster_record(pgdata: Path) -> list[str]:
+    """The lines of a data directory's postmaster.pid (its pid, directory, start time, port, socket
+    folder, …); none when no postmaster ever left one."""
+    try:
+        return (pgdata / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return []
+
+
+def _recorded_pid(record: list[str]) -> int | None:
+    return int(record[0]) if record and record[0].strip().isdigit() else None
 
 
 def _prune_dead_handles(server: PostgresServer) -> None:
