@@ -31,12 +31,16 @@ def _kit(pgdata: Path, code: str, **kwargs: object) -> subprocess.Popen[str]:
 
 
 def _postmaster(pgdata: Path) -> psutil.Process | None:
-    pid_file = pgdata / "postmaster.pid"
-    if not pid_file.exists():
+    try:
+        # The postmaster creates the file first and writes it after: it can be empty for a moment.
+        recorded = (pgdata / "postmaster.pid").read_text().split()[:1]
+    except OSError:
         return None
     try:
-        process = psutil.Process(int(pid_file.read_text().split()[0]))
+        process = psutil.Process(int(recorded[0])) if recorded else None
     except (psutil.NoSuchProcess, ValueError):
+        return None
+    if process is None:
         return None
     return process if process.is_running() and process.status() != psutil.STATUS_ZOMBIE else None
 
