@@ -22,7 +22,7 @@ report: $(STAMP)
 ## test: lint, type-check, the test suite against a real PostgreSQL, and the notebooks through nbval;
 ## the slowest tests' durations are printed at the end
 test: $(STAMP) lint
-	$(PY) -m pytest tests notebooks -n auto --dist loadfile --durations=15
+	$(PY) -m pytest tests notebooks -n auto --dist loadfile --no-loadscope-reorder --durations=15
 
 ## check: lint, type-check and the tests not marked slow: the loop while changing code
 check: $(STAMP) lint

@@ -50,12 +50,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
 
 
+LONGEST_FIRST = [
+    "tests/test_quick_reports.py", "tests/test_safety.py", "tests/test_harness.py", "notebooks/02_scaling.ipynb",
+    "notebooks/04_candidates.ipynb", "tests/test_server_lifetime.py", "tests/test_candidates.py",
+]  # fmt: skip
+"""The files that take a minute or more, started first (pytest-xdist hands out files in the order
+collected): no worker is left running one of them alone at the end."""
+
+
+def _rank(item: pytest.Item) -> int:
+    file = item.nodeid.split("::")[0]
+    return LONGEST_FIRST.index(file) if file in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 ORDER_SEED = "PERFKIT_TEST_ORDER_SEED"
 """Set, the tests run in an order shuffled by it (a notebook's cells stay together and in order):
 a test that leans on another's leftovers, or a cached dataset another test drops, shows up."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: a file's tests and a notebook's cells keep their order
     seed = os.environ.get(ORDER_SEED)
     if not seed:
         return

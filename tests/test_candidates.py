@@ -183,21 +183,6 @@ def test_the_wrong_on_purpose_candidate_is_refused_naming_user_and_key(capsys: p
     assert "legacy 0.6 (float), float_sum 0.6000000000000001 (float)" in err
 
 
-@pytest.mark.db
-@pytest.mark.slow
-def test_a_candidate_is_timed_beside_the_optimized_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["try", "collate_c", "--quick", "--output", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "parity: the legacy and collate_c agree for all " in out
-    (run,) = tmp_path.iterdir()
-    assert run.name.startswith("try-collate_c-")
-    summary = (run / "summary.md").read_text()
-    for n in ("1,000", "3,000", "10,000", "30,000"):
-        assert f"N={n}" in summary
-    assert summary.count("candidate / optimized (median)") == 4
-    assert "memray-collate_c-30000.bin" in {p.name for p in (run / "memray").iterdir()}
-
-
 def test_a_comparison_says_faster_slower_or_no_difference() -> None:
     base = [0.010 + 0.0001 * (i % 7) for i in range(60)]
     faster = compare_samples([v * 0.8 for v in base], base)
@@ -264,7 +249,10 @@ def test_candidates_are_timed_in_one_bench_and_one_refused_there_leaves_the_othe
     timed_badly = tmp_path / "fails_when_timed.py"
     timed_badly.write_text(FAILS_WHEN_TIMED)
     names = ["collate_c", "float_sum", str(timed_badly), "text_path_only"]
-    outcomes = try_candidates(server.resolve_server(), names, tmp_path / "runs", quick=True, log=lambda _: None)
+    # Three sizes of the quick grid: the ends, where a candidate's memory is measured, and one between.
+    outcomes = try_candidates(
+        server.resolve_server(), names, tmp_path / "runs", quick=True, grid=[1_000, 3_000, 10_000], log=lambda _: None
+    )
     assert [outcome.candidate for outcome in outcomes] == [
         "collate_c",
         "float_sum",
@@ -278,6 +266,7 @@ def test_candidates_are_timed_in_one_bench_and_one_refused_there_leaves_the_othe
     assert Path(judged[0].directory).name.startswith("try-candidates-")
     record = load_bench(Path(judged[0].directory) / "results.json")
     assert record.candidates() == ["collate_c", "text_path_only"]
+    assert record.grid == [1_000, 3_000, 10_000]
     # Memory: the optimized version at every N, a candidate (one SQL call) at the ends of the grid.
     measured = {(m["implementation"], m["n"]) for m in record.memory if m["implementation"] != "before"}
     ends = {min(record.grid), max(record.grid)}

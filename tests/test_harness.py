@@ -67,7 +67,7 @@ def test_the_harness_commands_run_on_the_server_it_names(postgres15: dict[str, s
     instructions = {impl: document["performance_benchmarks"][impl]["instructions"] for impl in ("before", "after")}
     if "not_counted" not in instructions["after"]:
         assert instructions["before"]["client_per_event"] > 1_000 > abs(instructions["after"]["client_per_event"])
-        assert set(instructions["after"]["backend_by_n"]) == {"1000", "3000", "10000", "30000"}
+        assert set(instructions["after"]["backend_by_n"]) == {"1000", "3000", "10000"}  # the quick grid but its largest
         assert {c["name"] for c in document["deterministic_checks"]} >= {"backend instructions linear in N, optimized"}
     # Under concurrent calls: the optimized query at every client count, and its capacity beside the scan floor's.
     loaded = document["performance_benchmarks"]["after"]["under_load"]
@@ -88,7 +88,7 @@ def test_requirements_txt_installs_a_working_kit(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True, timeout=120)
     python = tmp_path / "venv" / "bin" / "python"
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "-r", "requirements.txt"],
+        [str(python), "-m", "pip", "install", "-q", "--no-compile", "-r", "requirements.txt"],
         cwd=ROOT,
         capture_output=True,
         text=True,

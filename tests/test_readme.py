@@ -18,7 +18,7 @@ import pytest
 import perfkit
 from perfkit.data.instances import list_instances, read_instance
 from perfkit.paths import CLI_REFERENCE, DOCS_DIR, EVIDENCE_DIR, PROJECT_ROOT, README
-from perfkit.render.readme import BLOCKS, GENERATED, cited_report
+from perfkit.render.readme import BLOCKS, GENERATED, cited_report, results_table
 
 DOCUMENTS = [README, *sorted(p for p in DOCS_DIR.glob("*.md") if p != CLI_REFERENCE)]
 """What a reader reads as prose (docs/cli.md is the parser's help, kept equal to it by test_cli)."""
@@ -154,3 +154,8 @@ def test_readme_cites_a_report_with_a_page_a_reader_can_open() -> None:
     assert page.is_file(), f"{report} has no slim report.html: curate it with `perfkit evidence`"
     assert page.stat().st_size < 1024 * 1024
     assert f"{report.relative_to(README.parent)}/report.html" in README.read_text(), "README links the page"
+
+
+def test_readme_shows_the_table_of_the_report_it_cites() -> None:
+    report = cited_report()
+    assert BLOCKS["results-table"].current() == results_table(report), "run `perfkit readme <report>`"

@@ -108,12 +108,14 @@ def bench_candidates(
     results_base: Path,
     *,
     quick: bool,
+    grid: Sequence[int] = (),
     statement_timeout_ms: int = 60_000,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> BenchRun:
     """One bench of the candidates beside the optimized version and its references (`with_candidates`),
-    at the subject's trial grid and the headline at full scale: what ``try`` runs when no scaling bench does."""
+    at the subject's trial grid and the headline at full scale (or at ``grid``): what ``try`` runs when no
+    scaling bench does."""
     subject = candidates[0].subject
     scale = subject.scale
     base = BenchConfig.quick_config(subject) if quick else replace(BenchConfig.full(subject), grid=scale.trial_grid)
@@ -124,7 +126,7 @@ def bench_candidates(
         flamegraphs=False,
         statement_timeout_ms=statement_timeout_ms,
         prefix=f"try-{candidates[0].name}" if len(candidates) == 1 else "try-candidates",
-    )
+    ).on_grid(grid)
     config, variants = with_candidates(base, candidates)
     references = {
         name for name, v in subject_variants(subject).items() if (v.role, v.alternative) in REFERENCE_VARIANTS
@@ -250,16 +252,18 @@ def try_candidates(
     results_base: Path,
     *,
     quick: bool,
+    grid: Sequence[int] = (),
     subject: Subject | None = None,
     log: Callable[[str], None] = print,
 ) -> list[CandidateOutcome]:
     """Try each candidate (``"all"``: every one shipped in candidates/): parity one by one, then one
-    bench of those that agree (`bench_candidates`); a refusal is an outcome, not an error."""
+    bench of those that agree (`bench_candidates`, at ``grid`` when given); a refusal is an outcome,
+    not an error."""
 
     def bench(agreed: list[Candidate]) -> BenchRun | None:
         if not agreed:
             return None
-        return bench_candidates(target, agreed, results_base, quick=quick, progress=False, log=log)
+        return bench_candidates(target, agreed, results_base, quick=quick, grid=grid, progress=False, log=log)
 
     outcomes, _ = _screen_then_bench(target, names, load_subject(subject), quick=quick, bench=bench, log=log)
     return outcomes
