@@ -10,11 +10,16 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from perfkit.paths import TASK_REPORT_SCHEMA
+from tests.owner_data import SENTINELS, checksums
 
 ROOT = Path(__file__).resolve().parent.parent
+CONNINFO = {"host": "POSTGRES_HOST", "port": "POSTGRES_PORT", "dbname": "POSTGRES_DB", "user": "POSTGRES_USER",
+            "password": "POSTGRES_PASSWORD"}  # fmt: skip
 
 
 def _harness(command: list[str], postgres: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -35,6 +40,11 @@ def _harness(command: list[str], postgres: dict[str, str], cwd: Path = ROOT) -> 
 @pytest.mark.db
 @pytest.mark.slow
 def test_the_harness_commands_run_on_the_server_it_names(postgres15: dict[str, str], tmp_path: Path) -> None:
+    """The three commands, beside data of the database's owner that they leave as it was."""
+    owner = make_conninfo("", **{key: postgres15[variable] for key, variable in CONNINFO.items()})
+    with psycopg.connect(owner, autocommit=True) as conn:
+        conn.execute(SENTINELS.format(schema="public"))
+        untouched = checksums(conn)
     before = _harness(["tests/test_before.py"], postgres15)
     assert before.returncode == 0, before.stdout[-3000:] + before.stderr[-3000:]
     assert "[FAIL] memory_constant" in before.stdout
@@ -80,6 +90,9 @@ def test_the_harness_commands_run_on_the_server_it_names(postgres15: dict[str, s
     (p99,) = [c for c in document["test_results"]["after_tests"] if c["name"] == "p99_at_scale"]
     assert "Machine or query" in p99["measured"]
     assert p99["figures"]["machine"]["floor_median_ms"] > 0
+    with psycopg.connect(owner, autocommit=True) as conn:
+        assert checksums(conn) == untouched
+        conn.execute("DROP TABLE public.events, public.accounts; DROP SCHEMA perfkit_ds_imposter CASCADE")
 
 
 @pytest.mark.slow

@@ -49,6 +49,11 @@ def counted(
         calls, found = instructions.count_calls(on, name, variant.sql, users, work, conn=admin_conn, settings=settings)
         results[name] = calls
         part = found if name == "after" else part
+    # Both variants again, in one backend, as a bench counts them.
+    requests = [
+        instructions.CountRequest(n, v.sql or "", users) for n, v in (("after", after), ("scan_floor", scan_floor))
+    ]
+    results["together"], _ = instructions.count_variants(backend, requests, work, conn=admin_conn, settings=settings)
     return results, part
 
 
@@ -61,6 +66,19 @@ def test_a_call_counts_the_same_every_time(counted: tuple[dict[str, list[instruc
         assert again.instructions == pytest.approx(first.instructions, rel=1e-3)
         assert again.plan_shape == first.plan_shape
     assert all(c.plan_shape for c in calls["after"])
+
+
+def test_variants_counted_in_one_backend_count_as_each_alone(
+    counted: tuple[dict[str, list[instructions.CountedCall]], Path],
+) -> None:
+    """A bench counts every variant in one backend: the calls before a variant's leave its count as it
+    is alone, to the 0.1% two backends agree within."""
+    calls, _ = counted
+    alone = {(c.variant, c.n): c for c in calls["after"] + calls["scan_floor"]}
+    assert len(calls["together"]) == len(alone)
+    for call in calls["together"]:
+        assert call.instructions == pytest.approx(alone[call.variant, call.n].instructions, rel=1e-3)
+        assert call.plan_shape == alone[call.variant, call.n].plan_shape
 
 
 def test_counts_lie_on_a_line_and_the_optimized_call_does_more_than_the_floor(

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -21,29 +20,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from perfkit.commands.cli import main
 from perfkit.data import server as db
+from tests.owner_data import SENTINELS, checksums
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED_PASSWORD = "Pw-" + secrets.token_hex(8)
-SNAPSHOT = """
-SELECT n.nspname, c.relname, c.relkind
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-  AND n.nspname NOT LIKE 'pg_temp%%' AND n.nspname NOT LIKE 'pg_toast_temp%%'
-  AND (n.nspname NOT LIKE 'perfkit\\_%%' OR n.nspname = 'perfkit_ds_imposter')
-ORDER BY 1, 2
-"""
-SENTINELS = """
-CREATE TABLE {schema}.events (id BIGINT NOT NULL, user_id BIGINT NOT NULL, type VARCHAR(32) NOT NULL,
-    metadata JSONB DEFAULT '{{}}'::jsonb, PRIMARY KEY (id, user_id));
-INSERT INTO {schema}.events SELECT i, 1 + (i % 2), (ARRAY['click','view','purchase'])[1 + i % 3],
-    jsonb_build_object('price', i, 'sentinel', true) FROM generate_series(1, 4000) i;
-CREATE TABLE {schema}.accounts (id int PRIMARY KEY, owner text);
-INSERT INTO {schema}.accounts VALUES (1, 'alice'), (2, 'bob');
-CREATE SCHEMA perfkit_ds_imposter;
-CREATE TABLE perfkit_ds_imposter.events (id int);
-"""
 
 
 @dataclass(frozen=True)
@@ -54,17 +36,6 @@ class Foreign:
     schema: str
     password_enforced: bool
     observer: str  # who takes the snapshots: the owner of everything, when the kit's role is restricted
-
-
-def _checksums(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-    objects = conn.execute(SNAPSHOT).fetchall()
-    sums = {}
-    for schema, name, kind in objects:
-        if kind == "r":
-            table = sql.Identifier(schema, name)
-            row = conn.execute(sql.SQL("SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {} t").format(table))
-            sums[f"{schema}.{name}"] = row.fetchone()
-    return {"objects": objects, "sums": sums}
 
 
 def _password(dsn: str) -> str:
@@ -193,9 +164,11 @@ def test_nothing_outside_the_kit_schemas_changes_and_no_password_leaks(foreign: 
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
             psycopg.connect(_with(foreign.dsn, password="wrong-" + password)).close()
     with psycopg.connect(foreign.observer, autocommit=True) as conn:
-        before = _checksums(conn)
-    # The suite's own tests are run against someone else's data on PostgreSQL 15 (the test below).
+        before = checksums(conn)
+    # The suite's own tests are run against someone else's data on PostgreSQL 15 (the test below), and so
+    # is `evaluate`, the task's harness (test_harness.py).
     commands = _commands(foreign.schema)
+    del commands["evaluate"]
     expected = {name: code for name, (_, code) in commands.items()}
     dropping = commands.pop("datasets")
     # The other commands at once, as users of one database run them: each run in a directory of its own.
@@ -206,7 +179,7 @@ def test_nothing_outside_the_kit_schemas_changes_and_no_password_leaks(foreign: 
     for name, completed in runs.items():
         assert completed.returncode == expected[name], (name, completed.stdout[-3000:], completed.stderr[-3000:])
     with psycopg.connect(foreign.observer, autocommit=True) as conn:
-        after = _checksums(conn)
+        after = checksums(conn)
         leftovers = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'perfkit\\_ds\\_%'").fetchall()
     assert after == before
     assert leftovers == [("perfkit_ds_imposter",)]  # datasets --drop removed only what the kit created
@@ -309,13 +282,13 @@ def test_on_postgres15_as_a_restricted_role_the_suite_holds_in_shuffled_order(
     owner = _with(admin, dbname=name)
     with psycopg.connect(owner, autocommit=True) as conn:
         conn.execute(SENTINELS.format(schema="public"))
-        before = _checksums(conn)
+        before = checksums(conn)
     seed = str(secrets.randbelow(1_000_000))
     suite = _db_suite(restricted, tmp_path, PERFKIT_TEST_ORDER_SEED=seed)
     assert suite.returncode == 0, (f"PERFKIT_TEST_ORDER_SEED={seed}", suite.stdout[-3000:], suite.stderr[-2000:])
     assert " passed" in suite.stdout
     with psycopg.connect(owner, autocommit=True) as conn:
-        assert _checksums(conn) == before
+        assert checksums(conn) == before
     _assert_nowhere(GENERATED_PASSWORD, [suite.stdout + suite.stderr], tmp_path)
     only_connects = _with(admin, dbname=name, user=reader, password=GENERATED_PASSWORD)
     for args in (["seed", "small"], ["evaluate", "--impl", "after", "--output", "evaluations"]):

@@ -578,19 +578,24 @@ def _count_instructions(
             "candidate_sizes": candidate_sizes,
             "not_counted": sorted(name for name, v in variants.items() if v.base == name and v.sql is None),
         }
-        for variant in counted:
-            assert variant.sql is not None
-            own_users = {n: users[n] for n in candidate_sizes} if variant.name in config.candidates else counted_users
-            calls, part = instructions.count_calls(
-                backend, variant.name, variant.sql, own_users, Path(work),
-                conn=conn, settings={**planner, **variant.settings},
-            )  # fmt: skip
-            record.instructions += [call.to_json() for call in calls]
-            log(f"  instructions {variant.name}: " + ", ".join(f"N={c.n:,} {c.instructions:,}" for c in calls))
-            if variant.name == "after":
-                record.instruction_profile = [entry.to_json() for entry in instructions.profile(part)]
-                kept = keep_copy(part, run.directory / f"callgrind-after-{sizes[-1]}.out")
-                record.counting["profile_capture"] = kept.name
+        requests = [
+            instructions.CountRequest(
+                variant.name, variant.sql,
+                {n: users[n] for n in candidate_sizes} if variant.name in config.candidates else counted_users,
+                variant.settings,
+            )
+            for variant in counted
+            if variant.sql is not None
+        ]  # fmt: skip
+        calls, parts = instructions.count_variants(backend, requests, Path(work), conn=conn, settings=planner)
+        record.instructions += [call.to_json() for call in calls]
+        for request in requests:
+            own = [c for c in calls if c.variant == request.variant]
+            log(f"  instructions {request.variant}: " + ", ".join(f"N={c.n:,} {c.instructions:,}" for c in own))
+        if "after" in parts:
+            record.instruction_profile = [entry.to_json() for entry in instructions.profile(parts["after"])]
+            kept = keep_copy(parts["after"], run.directory / f"callgrind-after-{sizes[-1]}.out")
+            record.counting["profile_capture"] = kept.name
         client_sizes = [n for n in sorted(users) if n <= config.client_instruction_max_n]
         client_sizes = client_sizes if len(client_sizes) >= 2 else sorted(users)[:2]
         record.counting["client_sizes"] = client_sizes

@@ -1,14 +1,14 @@
 """Instructions one call executes, counted under valgrind: the same on any machine.
 
-The backend's side (`count_calls`) and the client's (`count_client_calls`, Python, psycopg, libpq).
+The backend's side (`count_variants`) and the client's (`count_client_calls`, Python, psycopg, libpq).
 
 Wall time moves by a third between runs on a shared machine; the instructions of a statement do
 not. The count is taken on a single-user backend (`postgres --single`) of the embedded server's
 own binaries, on a data directory of the kit's own holding a byte-for-byte copy of the dataset's
-rows, so it is serial by construction. Every statement of a variant runs in one backend under
-callgrind, dumped at each statement's entry and collected only inside it: the first statement
-warms the session (catalog caches, the first plan), each later one is one pooled call's work:
-parsing, planning and executing, the session's fixed cost left out.
+rows, so it is serial by construction. Every statement of every variant runs in one backend under
+callgrind, dumped at each statement's entry and collected only inside it: each call is run twice and
+the second counted, its session, catalog caches and pages warm: one pooled call's work, parsing,
+planning and executing, the session's fixed cost left out.
 
 The backend prints result rows to its terminal (``debugtup``), not to the wire protocol: for a
 query returning one row this is nothing, for the legacy query returning every event it is part of
@@ -26,7 +26,7 @@ import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,16 @@ def drop_backend(schema: str, root: Path = COUNTING_DIR) -> None:
         shutil.rmtree(root / schema, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class CountRequest:
+    """One variant to count: its statement, the key of each N, and its own planner settings."""
+
+    variant: str
+    statement: str
+    users: Mapping[int, int]
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
 def count_calls(
     backend: CountingBackend,
     variant: str,
@@ -152,28 +162,55 @@ def count_calls(
     conn: psycopg.Connection[Any],
     settings: Mapping[str, str],
 ) -> tuple[list[CountedCall], Path]:
-    """Count one call of ``statement`` per (N, user) in one backend, each run just before too, so
-    the counted call finds the session, the plan cache and its pages warm, as a pooled call does.
-    ``settings`` are the planner's (see `planner_settings`). Returns the counts and the callgrind
-    part file of the largest N (for `profile`)."""
-    sizes = sorted(users)
-    texts = [text for n in sizes for text in [_render(conn, statement, users[n])] * 2]
-    plans = [_render(conn, "EXPLAIN (COSTS OFF, FORMAT JSON) " + statement, users[n]) for n in sizes]
-    run_dir = _new_dir(workdir / variant, backend.os_user)
+    """`count_variants` of one variant: its counts and the callgrind part file of its largest N."""
+    counted, parts = count_variants(
+        backend, [CountRequest(variant, statement, users)], workdir, conn=conn, settings=settings
+    )
+    return counted, parts[variant]
+
+
+def count_variants(
+    backend: CountingBackend,
+    requests: Sequence[CountRequest],
+    workdir: Path,
+    *,
+    conn: psycopg.Connection[Any],
+    settings: Mapping[str, str],
+) -> tuple[list[CountedCall], dict[str, Path]]:
+    """Count one call of each variant's statement per (N, user), every variant in one backend (a
+    backend's start under valgrind costs seconds), each call run just before too, so the counted call
+    finds the session, the plan cache and its pages warm, as a pooled call does. ``settings`` are the
+    planner's (see `planner_settings`), a variant's own set before its statements and reset after.
+    Returns the counts and, by variant, the callgrind part file of its largest N (for `profile`)."""
+    script: list[str] = []
+    counted_at: list[tuple[str, int, int, int]] = []  # variant, N, key, the counted statement's number
+    for request in requests:
+        script += [
+            sql.SQL("SELECT set_config({}, {}, false)").format(sql.Literal(name), sql.Literal(value)).as_string(conn)
+            for name, value in request.settings.items()
+            if name not in COUNTING_SETTINGS  # serial and interpreted, whatever the variant asks
+        ]
+        for n in sorted(request.users):
+            script += [_render(conn, request.statement, request.users[n])] * 2
+            counted_at.append((request.variant, n, request.users[n], len(script)))
+        explain = "EXPLAIN (COSTS OFF, FORMAT JSON) " + request.statement
+        script += [_render(conn, explain, request.users[n]) for n in sorted(request.users)]
+        script += ["RESET ALL"] if request.settings else []  # back to the backend's command line
+    run_dir = _new_dir(workdir / f"backend-{len(list(workdir.glob('backend-*'))) + 1}", backend.os_user)
     read_only = {**settings, "default_transaction_read_only": "on"}  # the counted code reads, as when timed
-    stdout = _run_backend(backend, [*texts, *plans], run_dir, settings=read_only, callgrind=True)
+    stdout = _run_backend(backend, script, run_dir, settings=read_only, callgrind=True)
     shapes = [plan_shape(plan) for plan in _explained_plans(stdout)]
     totals = _part_totals(run_dir)
-    # Part 1 is empty (collection starts inside the first statement) and statement k is part k + 1:
-    # the counted calls, statements 2, 4, 6..., are parts 3, 5, 7...
-    parts = [2 * i + 3 for i in range(len(sizes))]
-    if parts[-1] not in totals or len(shapes) != len(sizes):
-        raise MeasurementError(f"the counting backend of {variant} stopped early; see {run_dir}")
+    # Part 1 is empty (collection starts inside the first statement) and statement k is part k + 1.
+    parts = [number + 1 for *_, number in counted_at]
+    if parts[-1] not in totals or len(shapes) != len(counted_at):
+        raise MeasurementError(f"the counting backend stopped early; see {run_dir}")
     counted = [
-        CountedCall(variant, n, users[n], totals[part], shape)
-        for part, n, shape in zip(parts, sizes, shapes, strict=True)
+        CountedCall(variant, n, key, totals[part], shape)
+        for (variant, n, key, _), part, shape in zip(counted_at, parts, shapes, strict=True)
     ]
-    return counted, _part_file(run_dir, parts[-1])
+    largest = {variant: _part_file(run_dir, part) for (variant, *_), part in zip(counted_at, parts, strict=True)}
+    return counted, largest
 
 
 def count_client_calls(
