@@ -20,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from perfkit.commands.cli import main
 from perfkit.data import server as db
+from tests.conftest import LONGEST_FIRST
 from tests.owner_data import SENTINELS, checksums
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -297,6 +298,11 @@ def test_on_postgres15_as_a_restricted_role_the_suite_holds_in_shuffled_order(
         assert completed.stderr.count("\n") == 1, completed.stderr
         assert "Traceback" not in completed.stderr
         assert GENERATED_PASSWORD not in completed.stdout + completed.stderr
+
+
+def test_the_files_started_first_exist() -> None:
+    """A renamed file would silently lose its place at the front, and the suite its balance."""
+    assert [name for name in LONGEST_FIRST if not (ROOT / name).is_file()] == []
 
 
 def test_a_seed_shuffles_the_order_of_the_tests_and_keeps_notebook_cells_in_order() -> None:
