@@ -210,6 +210,7 @@ def count_in_sql(conn, owner):
 
 
 @pytest.mark.db
+@pytest.mark.slow
 def test_a_tiny_subject_in_a_temporary_folder_runs_a_quick_bench(tmp_path: Path) -> None:
     folder = tmp_path / "tiny"
     (folder / "instances").mkdir(parents=True)
