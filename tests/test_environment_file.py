@@ -19,7 +19,9 @@ def test_environment_yml_matches_pyproject() -> None:
 
 
 def test_requirements_txt_installs_the_project_with_extras_it_declares() -> None:
-    """requirements.txt names no version of its own: it installs this project, so pyproject.toml rules."""
+    """requirements.txt names no version of its own: it installs this project, so pyproject.toml rules,
+    and with the extras `make` installs into a fresh .venv at every CI run: the harness's install is the
+    one the whole suite runs on."""
     extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
     lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
     requirements = [line for line in lines if line and not line.startswith("#")]
@@ -28,3 +30,4 @@ def test_requirements_txt_installs_the_project_with_extras_it_declares() -> None
     assert editable == "-e"
     assert target == f".[{target[2:-1]}]", target
     assert set(target[2:-1].split(",")) <= extras
+    assert f"pip install --quiet -e '{target}'" in (ROOT / "Makefile").read_text()
