@@ -213,7 +213,7 @@ class BenchConfig:
 
 
 def _below_the_largest(grid: Sequence[int]) -> int:
-    """The quick preset's largest counted size: under valgrind the largest quick size costs as much as
+    """The quick preset's largest counted size: under valgrind the largest quick size costs more than
     all the others together, and three sizes are enough to show a count linear in N."""
     sizes = sorted(grid)
     return sizes[-2] if len(sizes) > 3 else sizes[-1]
