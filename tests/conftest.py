@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from perfkit.commands._options import FULL_SCALE
 from perfkit.commands.requirement_tests import REQUIREMENT_PROPERTY
@@ -98,6 +99,14 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def conninfo_of(postgres: dict[str, str]) -> str:
+    """The connection string of a server named by POSTGRES_* variables (the `postgres15` fixture's)."""
+    return make_conninfo(
+        "", host=postgres["POSTGRES_HOST"], port=postgres["POSTGRES_PORT"], dbname=postgres["POSTGRES_DB"],
+        user=postgres["POSTGRES_USER"], password=postgres["POSTGRES_PASSWORD"],
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -12,14 +12,12 @@ from pathlib import Path
 import jsonschema
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from perfkit.paths import TASK_REPORT_SCHEMA
+from tests.conftest import conninfo_of
 from tests.owner_data import SENTINELS, checksums
 
 ROOT = Path(__file__).resolve().parent.parent
-CONNINFO = {"host": "POSTGRES_HOST", "port": "POSTGRES_PORT", "dbname": "POSTGRES_DB", "user": "POSTGRES_USER",
-            "password": "POSTGRES_PASSWORD"}  # fmt: skip
 
 
 def _harness(command: list[str], postgres: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -41,7 +39,7 @@ def _harness(command: list[str], postgres: dict[str, str], cwd: Path = ROOT) -> 
 @pytest.mark.slow
 def test_the_harness_commands_run_on_the_server_it_names(postgres15: dict[str, str], tmp_path: Path) -> None:
     """The three commands, beside data of the database's owner that they leave as it was."""
-    owner = make_conninfo("", **{key: postgres15[variable] for key, variable in CONNINFO.items()})
+    owner = conninfo_of(postgres15)
     with psycopg.connect(owner, autocommit=True) as conn:
         conn.execute(SENTINELS.format(schema="public"))
         untouched = checksums(conn)

@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from perfkit.commands.cli import main
 from perfkit.data import server as db
-from tests.conftest import LONGEST_FIRST
+from tests.conftest import LONGEST_FIRST, conninfo_of
 from tests.owner_data import SENTINELS, checksums
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -264,10 +264,7 @@ def test_on_postgres15_as_a_restricted_role_the_suite_holds_in_shuffled_order(
     including a schema named like the kit's, is left as it was, with the password in no output and no
     file; a role that may only connect gets one line and the database's exit code from the commands
     that would have to create a schema."""
-    admin = make_conninfo(
-        "", host=postgres15["POSTGRES_HOST"], port=postgres15["POSTGRES_PORT"], dbname="postgres",
-        user="postgres", password=postgres15["POSTGRES_PASSWORD"],
-    )  # fmt: skip
+    admin = conninfo_of(postgres15)
     name, reader = f"perfkit_pg15_{secrets.token_hex(4)}", f"perfkit_reader_{secrets.token_hex(4)}"
     with psycopg.connect(admin, autocommit=True) as conn:
         for role in (name, reader):

@@ -34,15 +34,11 @@ def _postmaster(pgdata: Path) -> psutil.Process | None:
     try:
         # The postmaster creates the file first and writes it after: it can be empty for a moment.
         recorded = (pgdata / "postmaster.pid").read_text().split()[:1]
-    except OSError:
-        return None
-    try:
         process = psutil.Process(int(recorded[0])) if recorded else None
-    except (psutil.NoSuchProcess, ValueError):
+    except (OSError, psutil.NoSuchProcess, ValueError):
         return None
-    if process is None:
-        return None
-    return process if process.is_running() and process.status() != psutil.STATUS_ZOMBIE else None
+    running = process is not None and process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    return process if running else None
 
 
 @pytest.fixture
