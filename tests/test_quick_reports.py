@@ -41,7 +41,6 @@ EXPECTED_FILES = {
     "flamegraph-after-30000.html",
 }
 STOPPING_REASONS = {SETTLED, DECIDED, MAX_SAMPLES, TIME_BUDGET}
-CANDIDATES = {"regex_in_filter", "float_sum"}  # the candidates notebook's, timed in the report's bench
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +67,10 @@ def bench_dir(quick_reports: tuple[Path, Path]) -> Path:
     return run_dir
 
 
-def _own(rows: list[dict[str, Any]], key: str = "variant") -> list[dict[str, Any]]:
+def _own(record: dict[str, Any], rows: str, key: str = "variant") -> list[dict[str, Any]]:
     """The rows of the subject's own variants: not the candidates timed in the same bench."""
-    return [row for row in rows if row[key].split("[")[0] not in CANDIDATES]
+    timed = set(record["parameters"].get("candidates") or ())
+    return [row for row in record[rows] if row[key].split("[")[0] not in timed]
 
 
 @pytest.mark.db
@@ -307,7 +307,7 @@ def test_results_json_has_raw_samples_environment_and_plans(bench_dir: Path) -> 
         assert "Execution Time" in after["plan"][0]
         assert "Shared Hit Blocks" in after["plan"][0]["Plan"]
         assert plans["before"]["prepared"]  # the legacy code's query, prepared by psycopg: its plan cache was read
-    assert {(m["implementation"], m["n"]) for m in _own(record["memory"], "implementation")} == {
+    assert {(m["implementation"], m["n"]) for m in _own(record, "memory", "implementation")} == {
         (impl, n) for impl in ("before", "after") for n in record["parameters"]["grid"]
     }
     # What the run's time went to: memory and instructions, which do not depend on the clock, side by
@@ -328,7 +328,7 @@ def test_calls_under_concurrent_clients_are_recorded_and_judged(bench_dir: Path)
     1 to 4 × the CPU count of clients: a p99 on 100 calls each, the plan's parallelism, and a capacity."""
     record = json.loads((bench_dir / "results.json").read_text())
     cores = os.cpu_count() or 1
-    cells = {(s["variant"], s["clients"]): s for s in _own(record["concurrency"])}
+    cells = {(s["variant"], s["clients"]): s for s in _own(record, "concurrency")}
     clients = sorted({1, cores, 2 * cores, 4 * cores})
     assert set(cells) == {(v, c) for v in ("after", "after[serial]", "scan_floor", "price_floor") for c in clients}
     plan = record["parameters"]["concurrency"]
@@ -346,7 +346,8 @@ def test_calls_under_concurrent_clients_are_recorded_and_judged(bench_dir: Path)
     capacity = {
         c["name"]: c
         for c in checks
-        if c["name"].startswith("capacity within the p99 goal") and c["name"].rsplit(", ", 1)[-1] not in CANDIDATES
+        if c["name"].startswith("capacity within the p99 goal")
+        and c["name"].rsplit(", ", 1)[-1] not in record["parameters"].get("candidates", ())
     }
     loaded = ("after", "after[serial]", "scan_floor", "price_floor")
     assert set(capacity) == {f"capacity within the p99 goal, {v}" for v in loaded}
@@ -364,7 +365,7 @@ def test_the_machine_independent_figures_are_recorded(bench_dir: Path) -> None:
     grid = record["parameters"]["grid"]
     sizes = record["counting"]["sizes"]
     assert sizes == grid[:-1]  # the quick grid but its largest: valgrind's time there is the others' together
-    counted = {(c["variant"], c["n"]) for c in _own(record["instructions"])}
+    counted = {(c["variant"], c["n"]) for c in _own(record, "instructions")}
     counted_variants = ("before", "after", "distinct", "floor", "scan_floor", "price_floor")
     assert counted == {(v, n) for v in counted_variants for n in sizes}
     assert all(c["plan_shape"] for c in record["instructions"])
@@ -372,7 +373,7 @@ def test_the_machine_independent_figures_are_recorded(bench_dir: Path) -> None:
     assert set(client) == {"before", "after"}
     assert record["instruction_profile"][0]["inclusive"] > 0
     assert (bench_dir / record["counting"]["profile_capture"]).stat().st_size > 0
-    serial = {(p["variant"], p["n"]): p for p in _own(record["serial_plans"])}
+    serial = {(p["variant"], p["n"]): p for p in _own(record, "serial_plans")}
     assert set(serial) == {(v, n) for v in counted_variants for n in grid}
     assert all(plan["shared_blocks"] > 0 and len(plan["shape_hash"]) == 12 for plan in serial.values())
     checks = {c["name"]: c for c in record["derived"]["checks"] if c["at"].startswith("N=1,000 to")}
