@@ -9,12 +9,19 @@ import time
 import pytest
 
 from perfkit.judge.capacity import capacity
-from perfkit.measure.concurrency import ConcurrentSeries, client_counts, closed_loop
+from perfkit.measure.concurrency import ConcurrentSeries, client_counts, closed_loop, quick_client_counts
 
 
 def test_client_counts_go_from_one_to_four_times_the_cores() -> None:
     assert client_counts(2) == (1, 2, 4, 8)
     assert client_counts(1) == (1, 2, 4)
+
+
+def test_a_quick_run_tries_the_two_ends_of_the_full_client_counts() -> None:
+    for cores in (1, 2, 8):
+        quick = quick_client_counts(cores)
+        assert set(quick) <= set(client_counts(cores))
+        assert quick == (1, 2 * cores)
 
 
 def test_clients_keep_calling_until_the_last_counted_call_returns() -> None:

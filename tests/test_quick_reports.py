@@ -15,6 +15,7 @@ import pytest
 
 from perfkit.commands.bench import SIDE_BY_SIDE
 from perfkit.commands.cli import main
+from perfkit.measure.concurrency import quick_client_counts
 from perfkit.measure.instructions import counting_unavailable
 from perfkit.measure.timing import DECIDED, MAX_SAMPLES, SETTLED, TIME_BUDGET
 from perfkit.record.format import load_bench
@@ -324,12 +325,14 @@ def test_results_json_has_raw_samples_environment_and_plans(bench_dir: Path) -> 
 
 
 def test_calls_under_concurrent_clients_are_recorded_and_judged(bench_dir: Path) -> None:
-    """At the quick grid's largest N, the optimized query, its serial form and the scan floor each at
-    1 to 4 × the CPU count of clients: a p99 on 100 calls each, the plan's parallelism, and a capacity."""
+    """At the quick grid's largest N, the optimized query, its serial form and the scan floor each at 1
+    and 2 × the CPU count of clients (the quick preset): a p99 on 100 calls each, the plan's
+    parallelism, and a capacity."""
     record = json.loads((bench_dir / "results.json").read_text())
     cores = os.cpu_count() or 1
     cells = {(s["variant"], s["clients"]): s for s in _own(record, "concurrency")}
-    clients = sorted({1, cores, 2 * cores, 4 * cores})
+    clients = quick_client_counts(cores)
+    assert tuple(record["parameters"]["concurrency"]["clients"]) == clients
     assert set(cells) == {(v, c) for v in ("after", "after[serial]", "scan_floor", "price_floor") for c in clients}
     plan = record["parameters"]["concurrency"]
     for series in cells.values():

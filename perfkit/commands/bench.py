@@ -50,6 +50,7 @@ from perfkit.measure.concurrency import (
     client_counts,
     measure_concurrency,
     open_clients,
+    quick_client_counts,
     server_cpu,
 )
 from perfkit.measure.containment import refuse_confining
@@ -198,7 +199,11 @@ class BenchConfig:
             ),
             first_calls=10,
             concurrency=ConcurrencyPlan(
-                client_counts(os.cpu_count() or 1), min_samples=100, window=0.5, time_budget=2.0, reference_budget=1.0
+                quick_client_counts(os.cpu_count() or 1),
+                min_samples=100,
+                window=0.5,
+                time_budget=2.0,
+                reference_budget=1.0,
             ),
             concurrency_sizes=subject.scale.quick_loaded,
             instruction_max_n=_below_the_largest(subject.scale.quick_grid),
@@ -464,8 +469,9 @@ def _measure_concurrency(
     clock: Clock,
     log: Callable[[str], None],
 ) -> None:
-    """The optimized query, its serial form, the scan floor and the candidates under 1 to 4 × cores
-    concurrent clients: after the latencies (never beside another phase, since it is timed)."""
+    """The optimized query, its serial form, the scan floor and the candidates under concurrent
+    clients (1 to 4 × cores; a quick run, 1 and 2 × cores): after the latencies (never beside
+    another phase, since it is timed)."""
     plan = config.concurrency
     assert plan is not None
     loaded = config.candidates if config.loaded_candidates is None else config.loaded_candidates
@@ -720,7 +726,7 @@ class BenchCommand(Command):
             "--no-concurrency",
             action="store_true",
             help="skip the calls under concurrent clients (1 to 4 × the CPU count, at the headline and the "
-            "subject's loaded N)",
+            "subject's loaded N; with --quick, 1 and 2 × the CPU count at the quick grid's largest N)",
         )
         add_source_schema(parser, " instead of seeding an instance")
         add_statement_timeout(parser, "statement_timeout of the measurements")

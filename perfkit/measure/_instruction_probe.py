@@ -1,5 +1,8 @@
 """Child of `perfkit.measure.instructions`, under callgrind: each implementation's call twice per user, between markers.
 
+valgrind starts it uninstrumented: the interpreter's start, the imports and the warming calls run
+five times faster than instrumented and are not counted anyway. Instrumentation is switched on
+after the warming calls, before the first marker (`_instrument_from_here`).
 ``os.getppid()`` (libc's ``getppid``, which nothing else here calls) marks each call's start and
 end: callgrind dumps its counts at each marker, so every call is counted alone, interpreter start-up,
 imports and what runs between calls left out. The second call of each user is the warm one. A
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import subprocess
 
 import psycopg
 
@@ -33,6 +37,7 @@ def main() -> int:
         impl.prepare_session(conn, args.schema)
         for fetch in fetches:
             fetch(conn, args.warm_key)  # imports and code paths warmed on a key without rows
+        _instrument_from_here()
         for fetch in fetches:
             for key in (int(user) for user in args.users.split(",")):
                 for _ in range(2):
@@ -41,6 +46,22 @@ def main() -> int:
                     fetch(conn, key)
                     os.getppid()
     return 0
+
+
+def _instrument_from_here() -> None:
+    """Ask callgrind (through ``callgrind_control``) to instrument this process from now on. valgrind
+    reads the request between blocks of guest code, so the loop keeps running some until it is done."""
+    control = subprocess.Popen(
+        ["callgrind_control", "--instr=on", str(os.getpid())],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while control.poll() is None:
+        pass
+    if control.returncode != 0:
+        complaint = (control.stderr.read() if control.stderr else "").strip() or f"exit {control.returncode}"
+        raise SystemExit(f"callgrind_control could not switch instrumentation on: {complaint}")
 
 
 if __name__ == "__main__":

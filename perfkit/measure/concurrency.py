@@ -43,6 +43,13 @@ def client_counts(cores: int) -> tuple[int, ...]:
     return tuple(sorted({1, cores, 2 * cores, 4 * cores}))
 
 
+def quick_client_counts(cores: int) -> tuple[int, ...]:
+    """The two ends of `client_counts` that a CI-scale run needs: an idle server, and one whose cores
+    each have a queue, where calls per second are the most a saturated server gives. Half the cells:
+    a quick run shows the path and a rough capacity, the full run the steps between."""
+    return (1, 2 * cores)
+
+
 @dataclass(frozen=True)
 class ConcurrencyPlan:
     """How each (variant, client count) cell is sampled: bursts of ``window`` seconds until it holds

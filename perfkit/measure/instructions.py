@@ -93,7 +93,7 @@ class CountingBackend:
 
 def counting_unavailable() -> str | None:
     """Why instructions cannot be counted here, or None when they can."""
-    for tool in ("valgrind", "callgrind_annotate"):
+    for tool in ("valgrind", "callgrind_annotate", "callgrind_control"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (Debian: apt-get install valgrind)"
     if not (_bin_dir() / "postgres").is_file():
@@ -229,7 +229,8 @@ def count_client_calls(
     run_dir = workdir / "client"
     run_dir.mkdir(parents=True)
     command = [
-        "valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={run_dir / 'callgrind.out'}",
+        "valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-before=getppid",
+        f"--callgrind-out-file={run_dir / 'callgrind.out'}",
         sys.executable, "-P", "-m", "perfkit.measure._instruction_probe", "--subject", str(subject.directory),
         "--schema", schema,
         "--implementations", ",".join(implementations), "--users", ",".join(str(users[n]) for n in sizes),
@@ -253,6 +254,8 @@ def count_client_calls(
         if max(parts.values()) not in totals:
             raise MeasurementError(f"the client probe stopped before {label}'s calls; see {run_dir}")
         counts[label] = {n: totals[part] for n, part in parts.items()}
+        if not all(counts[label].values()):  # no call runs without an instruction: uninstrumented
+            raise MeasurementError(f"the client probe counted nothing for {label}'s calls; see {run_dir}")
     return counts
 
 
