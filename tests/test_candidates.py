@@ -14,6 +14,7 @@ from perfkit.data import server
 from perfkit.data.candidates import list_candidates, load_candidate
 from perfkit.errors import CandidateError
 from perfkit.judge.candidates import SPEED
+from perfkit.measure.instructions import counting_unavailable
 from perfkit.measure.results import GRID, POOLED
 from perfkit.measure.statistics import compare_samples
 from perfkit.measure.timing import DECIDED, MAX_SAMPLES, SETTLED, TIME_BUDGET
@@ -241,14 +242,32 @@ def fetch_user_activity_summary(conn, user_id):
 '''
 
 
+def _double_extraction(folder: Path) -> Path:
+    """The optimized query extracting the price twice per row: the same answer, more work per row."""
+    extraction = "CASE jsonb_typeof(metadata -> 'price')"
+    assert extraction in SUMMARY_QUERY
+    costlier = SUMMARY_QUERY.replace(
+        extraction,
+        "CASE CASE WHEN (metadata -> 'price') IS NULL THEN NULL ELSE jsonb_typeof(metadata -> 'price') END",
+    )
+    candidate = folder / "double_extraction.sql"
+    candidate.write_text(
+        "-- The optimized query extracting the price twice per row: the same answer, more work.\n" + costlier
+    )
+    return candidate
+
+
 @pytest.mark.db
 @pytest.mark.slow
-def test_candidates_are_timed_in_one_bench_and_one_refused_there_leaves_the_others_judged(tmp_path: Path) -> None:
+def test_candidates_are_timed_in_one_bench_and_one_refused_there_leaves_the_others_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Every candidate that agrees is a variant of the same interleaved bench, beside one optimized
-    series; a candidate refused while timed is an outcome, and the others are timed again without it."""
+    series; a candidate refused while timed is an outcome, and the others are timed again without it.
+    One doing more work per row is flagged against the optimized version by its instructions."""
     timed_badly = tmp_path / "fails_when_timed.py"
     timed_badly.write_text(FAILS_WHEN_TIMED)
-    names = ["collate_c", "float_sum", str(timed_badly), "text_path_only"]
+    names = ["collate_c", "float_sum", str(timed_badly), "text_path_only", str(_double_extraction(tmp_path))]
     # Three sizes of the quick grid: the ends, where a candidate's memory is measured, and one between.
     outcomes = try_candidates(
         server.resolve_server(), names, tmp_path / "runs", quick=True, grid=[1_000, 3_000, 10_000], log=lambda _: None
@@ -258,25 +277,25 @@ def test_candidates_are_timed_in_one_bench_and_one_refused_there_leaves_the_othe
         "float_sum",
         "fails_when_timed",
         "text_path_only",
+        "double_extraction",
     ]
     assert "differs from the legacy version" in outcomes[1].parity
     assert f"{timed_badly}: raised RuntimeError: only fails under the bench" in outcomes[2].parity
-    judged = [outcomes[0], outcomes[3]]
-    assert judged[0].directory == judged[1].directory
-    assert Path(judged[0].directory).name.startswith("try-candidates-")
-    record = load_bench(Path(judged[0].directory) / "results.json")
-    assert record.candidates() == ["collate_c", "text_path_only"]
+    judged = [outcomes[0], outcomes[3], outcomes[4]]
+    assert {outcome.directory for outcome in judged} == {judged[0].directory}
+    run = Path(judged[0].directory)
+    assert run.name.startswith("try-candidates-")
+    record = load_bench(run / "results.json")
+    assert record.candidates() == ["collate_c", "text_path_only", "double_extraction"]
     assert record.grid == [1_000, 3_000, 10_000]
     # Memory: the optimized version at every N, a candidate (one SQL call) at the ends of the grid.
     measured = {(m["implementation"], m["n"]) for m in record.memory if m["implementation"] != "before"}
     ends = {min(record.grid), max(record.grid)}
-    assert measured == {("after", n) for n in record.grid} | {
-        (c, n) for c in ("collate_c", "text_path_only") for n in ends
-    }
+    assert measured == {("after", n) for n in record.grid} | {(c, n) for c in record.candidates() for n in ends}
     first = [series for series in record.latency if series.n == record.grid[0] and series.scope == GRID]
     variants = [series.variant for series in first if series.connection == POOLED]
     assert variants.count("after") == 1
-    assert {"collate_c", "text_path_only"} <= set(variants)
+    assert set(record.candidates()) <= set(variants)
     # A candidate's forced plans (its plan regret is information) at the largest N only.
     assert not any("[" in name and name.split("[")[0] in record.candidates() for name in variants)
     last = {series.variant for series in record.latency if series.n == record.grid[-1] and series.scope == GRID}
@@ -285,9 +304,19 @@ def test_candidates_are_timed_in_one_bench_and_one_refused_there_leaves_the_othe
     # ratio, leaves the rotation once that ratio is decided, its median settled or its budget spent.
     pooled = {series.variant: series for series in first if series.connection == POOLED}
     assert len(pooled["after"].seconds) == 100
-    for name in ("collate_c", "text_path_only"):
+    for name in record.candidates():
         assert len(pooled[name].seconds) >= CANDIDATE_MIN_SAMPLES
         assert pooled[name].stopped in (DECIDED, SETTLED, TIME_BUDGET, MAX_SAMPLES)
     for outcome in judged:
         speeds = [check for check in outcome.checks if check.name == SPEED]
         assert len(speeds) == len(record.grid), outcome.checks
+    if counting_unavailable() is not None:
+        return
+    # Compared as the optimized version with the one timed beside it: more backend instructions
+    # than the 1% two counts of one call never differ by, whatever the clock said.
+    as_optimized = ["--as-optimized", "double_extraction", "--fail-on-regression", "1000"]
+    assert main(["diff", str(run), str(run), *as_optimized]) == 10
+    error = capsys.readouterr().err
+    found = re.search(r"execute more backend instructions than .*?: worst after at N=([\d,]+), \+([\d.]+)%", error)
+    assert found is not None, error
+    assert float(found.group(2)) > 1.0
