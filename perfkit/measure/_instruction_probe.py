@@ -1,13 +1,14 @@
 """Child of `perfkit.measure.instructions`, under callgrind: each implementation's call twice per user, between markers.
 
-valgrind starts it uninstrumented: the interpreter's start, the imports and the warming calls run
-five times faster than instrumented and are not counted anyway. Instrumentation is switched on
-after the warming calls, before the first marker (`_instrument_from_here`).
 ``os.getppid()`` (libc's ``getppid``, which nothing else here calls) marks each call's start and
 end: callgrind dumps its counts at each marker, so every call is counted alone, interpreter start-up,
 imports and what runs between calls left out. The second call of each user is the warm one. A
 collection before each call makes the cyclic collector's work inside the call the call's own (the
 legacy version's allocations trigger it).
+
+valgrind starts the probe uninstrumented: the interpreter's start, the imports and the warming calls,
+none of them counted, run about four times faster so. Instrumentation is switched on after the
+warming calls, before the first marker (`_instrument_from_here`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import argparse
 import gc
 import os
 import subprocess
+import time
 
 import psycopg
 
 from perfkit.data import implementations as impl
 from perfkit.subject import load_subject
+
+_CONTROL_TIMEOUT = 60.0
 
 
 def main() -> int:
@@ -57,8 +61,11 @@ def _instrument_from_here() -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    deadline = time.monotonic() + _CONTROL_TIMEOUT
     while control.poll() is None:
-        pass
+        if time.monotonic() > deadline:
+            control.kill()
+            raise SystemExit(f"callgrind_control did not answer within {_CONTROL_TIMEOUT:.0f} s")
     if control.returncode != 0:
         complaint = (control.stderr.read() if control.stderr else "").strip() or f"exit {control.returncode}"
         raise SystemExit(f"callgrind_control could not switch instrumentation on: {complaint}")
