@@ -72,5 +72,8 @@ def test_a_capture_without_native_stacks_gives_the_same_peak_and_allocations(
     drawn = _measure(server, data, "before", 30_000, tmp_path / "drawn")
     summary = _measure(server, data, "before", 30_000, tmp_path / "summary", drawn=False)
     assert summary.total_allocations == pytest.approx(drawn.total_allocations, rel=0.0001)
-    assert summary.peak_bytes == pytest.approx(drawn.peak_bytes, rel=0.0001)
+    # The peak itself moves between two captures of the same settings: within 300 bytes on an idle
+    # machine, by 11,856 bytes (0.02%) in one CI run beside the suite (libpq's input buffer grows with
+    # how the rows arrive). Missing allocations would move it by megabytes.
+    assert summary.peak_bytes == pytest.approx(drawn.peak_bytes, rel=0.001)
     assert summary.peak_bytes > 50 * 30_000  # every row alive at the peak

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -26,6 +25,8 @@ def fit_line(xs: Sequence[float], ys: Sequence[float]) -> LinearFit:
         raise ValueError("xs and ys differ in length")
     if len(set(xs)) < 2:
         return LinearFit(math.nan, math.nan, math.nan, len(xs))
+    from scipy import stats  # a second of import: only where used, not in every command
+
     result = stats.linregress(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
     r_squared = float(result.rvalue) ** 2 if not math.isnan(result.rvalue) else 1.0  # constant y: a perfect fit
     return LinearFit(float(result.slope), float(result.intercept), r_squared, len(xs))

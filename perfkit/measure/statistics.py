@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 SIGNIFICANCE = 0.05
 """A (Holm-adjusted) p-value below this says the two samples differ in location."""
@@ -56,6 +55,8 @@ def compare_samples(new: Sequence[float], old: Sequence[float], *, resamples: in
     if len(new) < 2 or len(old) < 2:
         ratio = float(np.median(new) / np.median(old)) if len(new) and len(old) else math.nan
         return Comparison(ratio, math.nan, math.nan, math.nan, len(new), len(old))
+    from scipy import stats  # a second of import: only where used, not in every command
+
     new_values, old_values = np.asarray(new, dtype=float), np.asarray(old, dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)

@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 from tqdm import tqdm
 
 Clock = Callable[[], float]
@@ -62,6 +61,8 @@ def percentile_interval(
     always renders the same interval. With fewer than two samples there is no interval: NaN."""
     if len(samples) < 2:
         return math.nan, math.nan
+    from scipy import stats  # a second of import: only where used, not in every command
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # all samples equal: the interval is a point
         result = stats.bootstrap(
