@@ -141,7 +141,8 @@ class BenchConfig:
     grid: Sequence[int]
     plans: dict[str, SamplingPlan]
     memory: bool = True
-    flamegraphs: bool = True
+    flamegraphs: bool = True  # drawn at the largest N up to flamegraph_max_n
+    flamegraph_max_n: int = FLAMEGRAPH_MAX_N
     legacy_memory_limit_mb: int | None = 8192
     quick: bool = False
     headline_instance: str | None = None
@@ -207,6 +208,7 @@ class BenchConfig:
             ),
             concurrency_sizes=subject.scale.quick_loaded,
             instruction_max_n=_below_the_largest(subject.scale.quick_grid),
+            flamegraph_max_n=_below_the_largest(subject.scale.quick_grid),
             quick=True,
             **_measured(subject),
         )
@@ -218,8 +220,9 @@ class BenchConfig:
 
 
 def _below_the_largest(grid: Sequence[int]) -> int:
-    """The quick preset's largest counted size: under valgrind the largest quick size costs more than
-    all the others together, and three sizes are enough to show a count linear in N."""
+    """The quick preset's largest counted and drawn size: under valgrind the largest quick size costs
+    more than all the others together, three sizes are enough to show a count linear in N, and where
+    a call allocates has the same shape at every N (`flamegraph_size`)."""
     sizes = sorted(grid)
     return sizes[-2] if len(sizes) > 3 else sizes[-1]
 
@@ -635,7 +638,7 @@ def _measure_memory(
     processes (each probe's start-up costs more than the call it measures)."""
     record = run.record
     warm_user = dataset.key_without_rows()
-    drawn_at = flamegraph_size(users)
+    drawn_at = flamegraph_size(users, config.flamegraph_max_n)
     ends = {min(users), max(users)}
     for n, key in tqdm(users.items(), desc="memory over N", unit="N", disable=not progress):
         drawn = config.flamegraphs and n == drawn_at
@@ -670,12 +673,12 @@ def _measure_memory(
                 record.flamegraphs[label] = html.name
 
 
-def flamegraph_size(sizes: Iterable[int]) -> int:
-    """The N whose captures are drawn: the largest up to FLAMEGRAPH_MAX_N. Where a call allocates
-    has the same shape at every N, while drawing a capture reads every allocation in it (the
-    legacy call of the default subject makes about 155 per row: two minutes of reading at a million)."""
+def flamegraph_size(sizes: Iterable[int], max_n: int = FLAMEGRAPH_MAX_N) -> int:
+    """The N whose captures are drawn: the largest up to ``max_n``. Where a call allocates has the
+    same shape at every N, while drawing a capture reads every allocation in it (the legacy call of
+    the default subject makes about 155 per row: two minutes of reading at a million)."""
     sizes = sorted(sizes)
-    return max((n for n in sizes if n <= FLAMEGRAPH_MAX_N), default=sizes[0])
+    return max((n for n in sizes if n <= max_n), default=sizes[0])
 
 
 def _seed(target: server.ServerTarget, instance: Instance, *, progress: bool) -> Dataset:
@@ -720,7 +723,7 @@ class BenchCommand(Command):
         parser.add_argument(
             "--no-instructions", action="store_true", help="skip counting the backend's instructions under valgrind"
         )
-        drawn = f"drawn at the largest N up to {FLAMEGRAPH_MAX_N:,}"
+        drawn = f"drawn at the largest N up to {FLAMEGRAPH_MAX_N:,}; with --quick, the largest counted"
         parser.add_argument("--no-flamegraphs", action="store_true", help=f"skip the flamegraphs ({drawn})")
         parser.add_argument(
             "--no-concurrency",

@@ -122,7 +122,7 @@ def summary_sections(record: BenchRecord, checks: Sequence[Check], figures: Mapp
             ],
         ),
         Section("Figures", [Text([f"![{name}]({path})" for name, path in figures.items()], bullets=False)]),
-        Section("memray flamegraphs (largest N)", [Links([(p, impl) for impl, p in record.flamegraphs.items()])]),
+        Section("memray flamegraphs (largest N drawn)", [Links([(p, impl) for impl, p in record.flamegraphs.items()])]),
         Section("Notes", [Text(record.notes)]),
     ]
     return sections
