@@ -44,9 +44,9 @@ def client_counts(cores: int) -> tuple[int, ...]:
 
 
 def quick_client_counts(cores: int) -> tuple[int, ...]:
-    """The two ends of `client_counts` that a CI-scale run needs: an idle server, and one whose cores
-    each have a queue, where calls per second are the most a saturated server gives. Half the cells:
-    a quick run shows the path and a rough capacity, the full run the steps between."""
+    """Two of `client_counts`, what a CI-scale run needs: an idle server, and one whose cores each
+    have a queue, where calls per second are the most a saturated server gives. Half the cells: a
+    quick run shows the path and a rough capacity, the full run the steps between and beyond."""
     return (1, 2 * cores)
 
 
