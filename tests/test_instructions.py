@@ -44,11 +44,10 @@ def counted(
     after, scan_floor = variants["after"], variants["scan_floor"]
     for name, variant in (("after", after), ("scan_floor", scan_floor)):
         assert variant.sql is not None
-        calls, found = instructions.count_calls(
-            backend, name, variant.sql, users, work, conn=admin_conn, settings=settings
-        )
+        request = instructions.CountRequest(name, variant.sql, users)
+        calls, found = instructions.count_variants(backend, [request], work, conn=admin_conn, settings=settings)
         results[name] = calls
-        part = found if name == "after" else part
+        part = found[name] if name == "after" else part
     # Both again, in one backend as a bench counts them, on a backend that reuses the first one's directory.
     reused = instructions.prepare_backend(admin_conn, data.schema, data.instance.subject, backend.directory.parent)
     requests = [
@@ -125,7 +124,8 @@ def test_two_runs_at_once_share_the_counting_copy(
     def count(name: str) -> int:
         with db.connect(db.resolve_server().dsn, autocommit=True) as conn:  # connections are not shared by threads
             backend = instructions.prepare_backend(conn, data.schema, data.instance.subject, tmp_path / "counting")
-            (call,), _ = instructions.count_calls(backend, name, query, users, tmp_path, conn=conn, settings={})
+            request = instructions.CountRequest(name, query, users)
+            (call,), _ = instructions.count_variants(backend, [request], tmp_path, conn=conn, settings={})
             return call.instructions
 
     with ThreadPoolExecutor(max_workers=2) as pool:

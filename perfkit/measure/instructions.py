@@ -152,23 +152,6 @@ class CountRequest:
     settings: Mapping[str, str] = field(default_factory=dict)
 
 
-def count_calls(
-    backend: CountingBackend,
-    variant: str,
-    statement: str,
-    users: Mapping[int, int],
-    workdir: Path,
-    *,
-    conn: psycopg.Connection[Any],
-    settings: Mapping[str, str],
-) -> tuple[list[CountedCall], Path]:
-    """`count_variants` of one variant: its counts and the callgrind part file of its largest N."""
-    counted, parts = count_variants(
-        backend, [CountRequest(variant, statement, users)], workdir, conn=conn, settings=settings
-    )
-    return counted, parts[variant]
-
-
 def count_variants(
     backend: CountingBackend,
     requests: Sequence[CountRequest],
